@@ -1,0 +1,226 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+// Base is the networking and cost guard every instance has.
+type Base struct {
+	// VPC is the network the instance's compute runs in.
+	VPC VPC `yaml:"vpc"`
+	// Budget is a monthly AWS Budget over everything tagged with the instance.
+	Budget Budget `yaml:"budget"`
+}
+
+// VPC is either a new network built for the instance or an existing one
+// named by ids. Neither is looked up at synth time.
+type VPC struct {
+	// Mode is "new" to build a VPC, or "existing" to use the one given by
+	// vpcId, availabilityZones and subnet ids.
+	Mode string `yaml:"mode" default:"new" enum:"new,existing"`
+	// Cidr is the address range of a new VPC (a /16 to /24 block). For an
+	// existing VPC, its primary range, used in security group rules.
+	Cidr string `yaml:"cidr" default:"10.0.0.0/16"`
+	// MaxAzs is how many availability zones a new VPC spans (1 to 6).
+	MaxAzs int `yaml:"maxAzs" default:"2"`
+	// AvailabilityZones names the zones, such as [us-east-1a, us-east-1b].
+	// Required for an existing VPC, in the order of its subnet ids. For a new
+	// VPC the default is the region's first maxAzs zones (<region>a, b, ...)
+	// when the region is known, else CloudFormation picks at deploy time.
+	AvailabilityZones []string `yaml:"availabilityZones"`
+	// NatGateways gives private subnets their way out: "none" (private
+	// subnets reach only VPC endpoints), "one" shared gateway (cheapest), or
+	// "perAz" (survives the loss of a zone).
+	NatGateways string `yaml:"natGateways" default:"one" enum:"none,one,perAz"`
+	// FlowLogs records rejected and accepted traffic to CloudWatch Logs.
+	FlowLogs bool `yaml:"flowLogs" default:"true"`
+	// FlowLogRetentionDays is how long flow logs are kept; one of
+	// CloudWatch's retention periods (1, 3, 5, 7, 14, 30, 60, 90, ...).
+	FlowLogRetentionDays int `yaml:"flowLogRetentionDays" default:"90"`
+	// S3Endpoint adds a gateway endpoint so S3 traffic skips the NAT
+	// gateway: free, and the data is heliophysics-sized.
+	S3Endpoint bool `yaml:"s3Endpoint" default:"true"`
+	// VpcID of an existing VPC, such as vpc-0123456789abcdef0.
+	VpcID string `yaml:"vpcId"`
+	// PublicSubnetIDs of an existing VPC, one per availability zone, in the
+	// same order. Needed for internet-facing load balancers.
+	PublicSubnetIDs []string `yaml:"publicSubnetIds"`
+	// PrivateSubnetIDs of an existing VPC, one per availability zone, in the
+	// same order. Compute runs here.
+	PrivateSubnetIDs []string `yaml:"privateSubnetIds"`
+}
+
+// Budget is a monthly cost budget over the instance's tagged resources,
+// alerting by e-mail.
+type Budget struct {
+	// MonthlyLimitUsd is the monthly budget in US dollars; 0 makes no budget.
+	MonthlyLimitUsd float64 `yaml:"monthlyLimitUsd"`
+	// Emails receive the alerts (at most 10, an AWS Budgets limit).
+	Emails []string `yaml:"emails"`
+	// ForecastPercents alert when the month's forecast passes these
+	// percentages of the limit.
+	ForecastPercents []float64 `yaml:"forecastPercents" default:"[100, 120]"`
+	// ActualPercents alert when the month's actual spend passes these
+	// percentages of the limit.
+	ActualPercents []float64 `yaml:"actualPercents" default:"[50, 80, 100]"`
+}
+
+// LogRetentionDays are the retention periods CloudWatch Logs accepts.
+var LogRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+var (
+	namePattern   = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+	accountRe     = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRe      = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$`)
+	azRe          = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9][a-z]$`)
+	vpcIDRe       = regexp.MustCompile(`^vpc-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	subnetIDRe    = regexp.MustCompile(`^subnet-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	emailRe       = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	tagKeyRe      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+	tagValueRe    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`)
+	maxNameLength = 20
+)
+
+// checkName reports whether s is a valid instance or team name.
+func checkName(c *checker, path, s string, maxLen int) {
+	if !namePattern.MatchString(s) || len(s) > maxLen {
+		c.errorf(path, "%q is not a valid name: use lower-case letters, digits and single hyphens, start with a letter, at most %d characters", s, maxLen)
+	}
+}
+
+func (cfg *Config) checkTop(c *checker) {
+	checkName(c, "name", cfg.Name, maxNameLength)
+	if cfg.Account != "" && !accountRe.MatchString(cfg.Account) {
+		c.errorf("account", "%q is not an AWS account id: 12 digits (quote it so YAML keeps leading zeros)", cfg.Account)
+	}
+	if cfg.Region != "" && !regionRe.MatchString(cfg.Region) {
+		c.errorf("region", "%q is not an AWS region name such as us-east-1", cfg.Region)
+	}
+	for _, k := range sortedStringKeys(cfg.Tags) {
+		path := "tags." + k
+		switch {
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			c.errorf(path, "tag keys starting with aws: are reserved by AWS")
+		case strings.HasPrefix(k, "heliocloud:"):
+			c.errorf(path, "tag keys starting with heliocloud: are set by the deployer")
+		case !tagKeyRe.MatchString(k):
+			c.errorf(path, "%q is not a valid tag key (1-128 letters, digits, spaces and _.:/=+-@)", k)
+		case !tagValueRe.MatchString(cfg.Tags[k]):
+			c.errorf(path, "%q is not a valid tag value (0-256 letters, digits, spaces and _.:/=+-@)", cfg.Tags[k])
+		}
+	}
+	for _, t := range sortedStringKeys(cfg.Teams) {
+		// Team names reach bucket names and Cognito group names, so they are short and DNS-safe.
+		checkName(c, "teams."+t, t, 32)
+		if t == "admins" || t == "pending" {
+			c.errorf("teams."+t, "%q is reserved for the auth stack's own group", t)
+		}
+	}
+}
+
+func (b *Base) check(c *checker, cfg *Config) {
+	b.VPC.check(c, cfg)
+	b.Budget.check(c)
+}
+
+func (v *VPC) check(c *checker, cfg *Config) {
+	const p = "base.vpc"
+	prefix, err := netip.ParsePrefix(v.Cidr)
+	switch {
+	case err != nil:
+		c.errorf(p+".cidr", "%q is not a CIDR block such as 10.0.0.0/16", v.Cidr)
+	case !prefix.Addr().Is4():
+		c.errorf(p+".cidr", "%q: the VPC's primary range must be IPv4", v.Cidr)
+	case prefix.Masked() != prefix:
+		c.errorf(p+".cidr", "%q has host bits set; did you mean %s?", v.Cidr, prefix.Masked())
+	case v.Mode == "new" && (prefix.Bits() < 16 || prefix.Bits() > 24):
+		c.errorf(p+".cidr", "%q: a new VPC's range must be /16 to /24 (AWS allows /16 to /28, and subnets need room)", v.Cidr)
+	}
+	for i, az := range v.AvailabilityZones {
+		path := fmt.Sprintf("%s.availabilityZones[%d]", p, i)
+		if !azRe.MatchString(az) {
+			c.errorf(path, "%q is not an availability zone name such as us-east-1a", az)
+		} else if cfg.Region != "" && !strings.HasPrefix(az, cfg.Region) {
+			c.errorf(path, "%q is not in the instance's region %s", az, cfg.Region)
+		}
+	}
+	switch v.Mode {
+	case "new":
+		if v.MaxAzs < 1 || v.MaxAzs > 6 {
+			c.errorf(p+".maxAzs", "must be from 1 to 6, got %d", v.MaxAzs)
+		}
+		if n := len(v.AvailabilityZones); n > 0 && n != v.MaxAzs {
+			c.errorf(p+".availabilityZones", "lists %d zones but maxAzs is %d", n, v.MaxAzs)
+		}
+		for _, k := range []string{"vpcId", "publicSubnetIds", "privateSubnetIds"} {
+			if c.given(p + "." + k) {
+				c.errorf(p+"."+k, "only applies with mode: existing")
+			}
+		}
+	case "existing":
+		if !vpcIDRe.MatchString(v.VpcID) {
+			c.errorf(p+".vpcId", "%q is not a VPC id such as vpc-0123456789abcdef0", v.VpcID)
+		}
+		if len(v.AvailabilityZones) == 0 {
+			c.errorf(p+".availabilityZones", "is required with mode: existing (no lookups at synth time)")
+		}
+		if len(v.PrivateSubnetIDs) == 0 {
+			c.errorf(p+".privateSubnetIds", "is required with mode: existing")
+		}
+		for _, list := range []struct {
+			key string
+			ids []string
+		}{{"privateSubnetIds", v.PrivateSubnetIDs}, {"publicSubnetIds", v.PublicSubnetIDs}} {
+			if len(list.ids) > 0 && len(list.ids) != len(v.AvailabilityZones) {
+				c.errorf(p+"."+list.key, "lists %d subnets for %d availability zones: give one per zone, in the same order", len(list.ids), len(v.AvailabilityZones))
+			}
+			for i, id := range list.ids {
+				if !subnetIDRe.MatchString(id) {
+					c.errorf(fmt.Sprintf("%s.%s[%d]", p, list.key, i), "%q is not a subnet id such as subnet-0123456789abcdef0", id)
+				}
+			}
+		}
+		for _, k := range []string{"maxAzs", "natGateways", "flowLogs", "flowLogRetentionDays", "s3Endpoint"} {
+			if c.given(p + "." + k) {
+				c.errorf(p+"."+k, "only applies with mode: new (an existing VPC is used as it is)")
+			}
+		}
+	}
+	if !containsInt(LogRetentionDays, v.FlowLogRetentionDays) {
+		c.errorf(p+".flowLogRetentionDays", "%d is not a CloudWatch retention period; allowed: %s", v.FlowLogRetentionDays, joinInts(LogRetentionDays))
+	}
+}
+
+func (b *Budget) check(c *checker) {
+	const p = "base.budget"
+	if b.MonthlyLimitUsd < 0 {
+		c.errorf(p+".monthlyLimitUsd", "must not be negative")
+	}
+	if b.MonthlyLimitUsd > 0 && len(b.Emails) == 0 {
+		c.errorf(p+".emails", "a budget needs at least one e-mail address to alert")
+	}
+	if len(b.Emails) > 10 {
+		c.errorf(p+".emails", "AWS Budgets sends to at most 10 addresses, got %d", len(b.Emails))
+	}
+	for i, e := range b.Emails {
+		if !emailRe.MatchString(e) {
+			c.errorf(fmt.Sprintf("%s.emails[%d]", p, i), "%q is not an e-mail address", e)
+		}
+	}
+	for _, list := range []struct {
+		key      string
+		percents []float64
+	}{{"forecastPercents", b.ForecastPercents}, {"actualPercents", b.ActualPercents}} {
+		for i, pct := range list.percents {
+			if pct <= 0 || pct > 1000 {
+				c.errorf(fmt.Sprintf("%s.%s[%d]", p, list.key, i), "%g is not a percentage from above 0 to 1000", pct)
+			}
+		}
+	}
+	if n := len(b.ForecastPercents) + len(b.ActualPercents); n > 10 && b.MonthlyLimitUsd > 0 {
+		c.errorf(p, "AWS Budgets allows 10 alerts per budget; forecastPercents and actualPercents list %d", n)
+	}
+}

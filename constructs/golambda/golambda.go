@@ -1,0 +1,159 @@
+// Package golambda builds a Go main package from this repository into an
+// AWS Lambda function during synth: linux/arm64, provided.al2023, with a
+// log group of its own and a role that may write only to that log group.
+//
+// The build is reproducible (-trimpath, no VCS stamp, no build id), so the
+// same source gives the same asset hash and deploys do not churn.
+package golambda
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Props configures a Go Lambda function.
+type Props struct {
+	// Package is the main package to build, relative to the module root,
+	// such as "./lambda/registry". Required.
+	Package string
+	// Description of the function. Default: none.
+	Description string
+	// Environment variables. Default: none.
+	Environment map[string]string
+	// MemoryMiB is the function's memory. Default: 256.
+	MemoryMiB int
+	// Timeout of one invocation. Default: 30 seconds.
+	Timeout awscdk.Duration
+	// LogRetention is how long the function's logs are kept. Default: three months.
+	LogRetention awslogs.RetentionDays
+	// ReservedConcurrency caps simultaneous invocations. Default: no cap.
+	ReservedConcurrency int
+}
+
+// Function is a built Go Lambda function with its role and log group.
+type Function struct {
+	constructs.Construct
+	// Function is the Lambda function.
+	Function awslambda.Function
+	// Role is the function's execution role; grant it what the code needs.
+	Role awsiam.Role
+	// LogGroup receives the function's logs.
+	LogGroup awslogs.LogGroup
+}
+
+// New builds props.Package for linux/arm64 and wraps it in a function.
+func New(scope constructs.Construct, id string, props *Props) *Function {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	dir, err := Build(props.Package)
+	if err != nil {
+		// A synth cannot go on without the code; the message says what failed.
+		panic(err)
+	}
+	logRetention := props.LogRetention
+	if logRetention == "" {
+		logRetention = awslogs.RetentionDays_THREE_MONTHS
+	}
+	logGroup := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
+		Retention:     logRetention,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String(fmt.Sprintf("Runs %s; writes only its own log group", props.Package)),
+	})
+	logGroup.GrantWrite(role)
+	memory := props.MemoryMiB
+	if memory == 0 {
+		memory = 256
+	}
+	timeout := props.Timeout
+	if timeout == nil {
+		timeout = awscdk.Duration_Seconds(jsii.Number(30))
+	}
+	env := map[string]*string{}
+	for k, v := range props.Environment {
+		env[k] = jsii.String(v)
+	}
+	fnProps := &awslambda.FunctionProps{
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(dir), nil),
+		MemorySize:   jsii.Number(memory),
+		Timeout:      timeout,
+		Role:         role,
+		LogGroup:     logGroup,
+		Environment:  &env,
+	}
+	if props.Description != "" {
+		fnProps.Description = jsii.String(props.Description)
+	}
+	if props.ReservedConcurrency > 0 {
+		fnProps.ReservedConcurrentExecutions = jsii.Number(props.ReservedConcurrency)
+	}
+	fn := awslambda.NewFunction(c, jsii.String("Function"), fnProps)
+	return &Function{Construct: c, Function: fn, Role: role, LogGroup: logGroup}
+}
+
+var (
+	buildMu sync.Mutex
+	built   = map[string]string{}
+)
+
+// Build compiles a main package of this module for Lambda and returns the
+// folder holding its `bootstrap`. Each package is built once per process.
+func Build(pkg string) (string, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if dir, ok := built[pkg]; ok {
+		return dir, nil
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	name := strings.Trim(strings.ReplaceAll(filepath.Clean(pkg), string(filepath.Separator), "-"), ".-")
+	dir := filepath.Join(root, ".build", "lambda", name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc",
+		"-ldflags", "-s -w -buildid=", "-o", filepath.Join(dir, "bootstrap"), pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building Lambda package %s: %v\n%s", pkg, err, out)
+	}
+	built[pkg] = dir
+	return dir, nil
+}
+
+// ModuleRoot finds the folder holding this project's go.mod, from the
+// working directory up: synth runs at the root, tests in package folders.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory: run from the project")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,230 @@
+package stacks
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsbudgets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+	"github.com/heliocloud/heliocloud-go/config"
+)
+
+// BaseStack holds the instance's network and budget.
+type BaseStack struct {
+	Stack awscdk.Stack
+	// Vpc is the network, for use inside this stack only: other stacks call
+	// ImportVpc so that they reference it through SSM parameters.
+	Vpc awsec2.IVpc
+	cfg *config.Config
+	// azCount is how many zones the network spans, known at synth time.
+	azCount int
+}
+
+// NewBaseStack builds the network (new or existing) and the budget.
+func NewBaseStack(scope constructs.Construct, inst *Instance) *BaseStack {
+	cfg := inst.Config
+	stack := newStack(scope, inst, "base", "network and budget")
+	b := &BaseStack{Stack: stack, cfg: cfg}
+	v := cfg.Base.VPC
+	if v.Mode == "existing" {
+		b.Vpc = b.existingVpc(stack)
+		b.azCount = len(v.AvailabilityZones)
+	} else {
+		b.Vpc = b.newVpc(stack, inst)
+		b.azCount = len(*b.Vpc.AvailabilityZones())
+		b.shareVpc(stack)
+	}
+	awscdk.NewCfnOutput(stack, jsii.String("VpcId"), &awscdk.CfnOutputProps{
+		Value:       b.Vpc.VpcId(),
+		Description: jsii.String("The instance's VPC"),
+	})
+	b.budget(stack)
+	return b
+}
+
+func (b *BaseStack) newVpc(stack awscdk.Stack, inst *Instance) awsec2.IVpc {
+	v := b.cfg.Base.VPC
+	nat := map[string]int{"none": 0, "one": 1, "perAz": v.MaxAzs}[v.NatGateways]
+	private := awsec2.SubnetType_PRIVATE_WITH_EGRESS
+	if nat == 0 {
+		private = awsec2.SubnetType_PRIVATE_ISOLATED
+	}
+	props := &awsec2.VpcProps{
+		IpAddresses: awsec2.IpAddresses_Cidr(jsii.String(v.Cidr)),
+		NatGateways: jsii.Number(nat),
+		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
+			{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC},
+			{Name: jsii.String("private"), SubnetType: private},
+		},
+		RestrictDefaultSecurityGroup: jsii.Bool(true),
+	}
+	// Zone names are given rather than looked up: a lookup would need AWS
+	// credentials at synth time and could change between synths.
+	if azs := inst.AvailabilityZones(); len(azs) > 0 {
+		props.AvailabilityZones = jsii.Strings(azs...)
+	} else {
+		props.MaxAzs = jsii.Number(v.MaxAzs)
+	}
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), props)
+	if v.FlowLogs {
+		logs := awslogs.NewLogGroup(stack, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
+			Retention:     Retention(v.FlowLogRetentionDays),
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		})
+		vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
+			Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(logs, nil),
+			TrafficType: awsec2.FlowLogTrafficType_ALL,
+		})
+	} else {
+		cdknag.NagSuppressions_AddResourceSuppressions(vpc, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-VPC7"),
+			Reason: jsii.String("The institution switched VPC flow logs off in its instance file (base.vpc.flowLogs: false)."),
+		}}, jsii.Bool(false))
+	}
+	if v.S3Endpoint {
+		vpc.AddGatewayEndpoint(jsii.String("S3"), &awsec2.GatewayVpcEndpointOptions{
+			Service: awsec2.GatewayVpcEndpointAwsService_S3(),
+		})
+	}
+	return vpc
+}
+
+func (b *BaseStack) existingVpc(stack awscdk.Stack) awsec2.IVpc {
+	v := b.cfg.Base.VPC
+	attrs := &awsec2.VpcAttributes{
+		VpcId:             jsii.String(v.VpcID),
+		VpcCidrBlock:      jsii.String(v.Cidr),
+		AvailabilityZones: jsii.Strings(v.AvailabilityZones...),
+		PrivateSubnetIds:  jsii.Strings(v.PrivateSubnetIDs...),
+	}
+	if len(v.PublicSubnetIDs) > 0 {
+		attrs.PublicSubnetIds = jsii.Strings(v.PublicSubnetIDs...)
+	}
+	return awsec2.Vpc_FromVpcAttributes(stack, jsii.String("Vpc"), attrs)
+}
+
+// vpcParams are the values other stacks need, by SSM parameter name suffix.
+func (b *BaseStack) vpcParams() [][2]string {
+	return [][2]string{{"id", "vpc/id"}, {"cidr", "vpc/cidr"}, {"azs", "vpc/azs"}, {"private", "vpc/private-subnet-ids"}, {"public", "vpc/public-subnet-ids"}}
+}
+
+// shareVpc writes the new VPC's ids to SSM parameters for ImportVpc.
+func (b *BaseStack) shareVpc(stack awscdk.Stack) {
+	vpc := b.Vpc
+	values := map[string]*string{
+		"id":      vpc.VpcId(),
+		"cidr":    vpc.VpcCidrBlock(),
+		"azs":     awscdk.Fn_Join(jsii.String(","), vpc.AvailabilityZones()),
+		"private": awscdk.Fn_Join(jsii.String(","), subnetIDs(vpc.PrivateSubnets(), vpc.IsolatedSubnets())),
+		"public":  awscdk.Fn_Join(jsii.String(","), subnetIDs(vpc.PublicSubnets())),
+	}
+	for _, p := range b.vpcParams() {
+		awsssm.NewStringParameter(stack, jsii.String("Param-"+p[0]), &awsssm.StringParameterProps{
+			ParameterName: jsii.String(ParamName(b.cfg.Name, strings.Split(p[1], "/")...)),
+			StringValue:   values[p[0]],
+			Description:   jsii.String("Read by the instance's other stacks; written by " + *stack.StackName()),
+		})
+	}
+}
+
+func subnetIDs(groups ...*[]awsec2.ISubnet) *[]*string {
+	var ids []*string
+	for _, g := range groups {
+		for _, s := range *g {
+			ids = append(ids, s.SubnetId())
+		}
+	}
+	return &ids
+}
+
+// ImportVpc gives another stack the instance's VPC. A new VPC is read
+// through SSM parameters resolved at deploy time (no export locks the base
+// stack); an existing VPC is named by the ids in the YAML.
+func (b *BaseStack) ImportVpc(scope constructs.Construct) awsec2.IVpc {
+	v := b.cfg.Base.VPC
+	if v.Mode == "existing" {
+		return b.existingVpc(awscdk.Stack_Of(scope))
+	}
+	read := func(key string) *string {
+		for _, p := range b.vpcParams() {
+			if p[0] == key {
+				return awsssm.StringParameter_ValueForStringParameter(scope, jsii.String(ParamName(b.cfg.Name, strings.Split(p[1], "/")...)), nil)
+			}
+		}
+		panic("stacks: no VPC parameter " + key)
+	}
+	n := jsii.Number(b.azCount)
+	return awsec2.Vpc_FromVpcAttributes(scope, jsii.String("BaseVpc"), &awsec2.VpcAttributes{
+		VpcId:             read("id"),
+		VpcCidrBlock:      read("cidr"),
+		AvailabilityZones: awscdk.Fn_Split(jsii.String(","), read("azs"), n),
+		PrivateSubnetIds:  awscdk.Fn_Split(jsii.String(","), read("private"), n),
+		PublicSubnetIds:   awscdk.Fn_Split(jsii.String(","), read("public"), n),
+	})
+}
+
+// budget adds a monthly cost budget filtered by the instance tag. AWS only
+// filters by a tag once it is activated as a cost allocation tag in the
+// billing console (docs/base.md says how).
+func (b *BaseStack) budget(stack awscdk.Stack) {
+	bud := b.cfg.Base.Budget
+	if bud.MonthlyLimitUsd <= 0 {
+		return
+	}
+	var subscribers []interface{}
+	for _, e := range bud.Emails {
+		subscribers = append(subscribers, &awsbudgets.CfnBudget_SubscriberProperty{
+			Address: jsii.String(e), SubscriptionType: jsii.String("EMAIL"),
+		})
+	}
+	var notifications []interface{}
+	add := func(kind string, pcts []float64) {
+		for _, pct := range pcts {
+			notifications = append(notifications, &awsbudgets.CfnBudget_NotificationWithSubscribersProperty{
+				Notification: &awsbudgets.CfnBudget_NotificationProperty{
+					NotificationType:   jsii.String(kind),
+					ComparisonOperator: jsii.String("GREATER_THAN"),
+					Threshold:          jsii.Number(pct),
+					ThresholdType:      jsii.String("PERCENTAGE"),
+				},
+				Subscribers: &subscribers,
+			})
+		}
+	}
+	add("FORECASTED", bud.ForecastPercents)
+	add("ACTUAL", bud.ActualPercents)
+	awsbudgets.NewCfnBudget(stack, jsii.String("MonthlyBudget"), &awsbudgets.CfnBudgetProps{
+		Budget: &awsbudgets.CfnBudget_BudgetDataProperty{
+			BudgetName:  jsii.String(b.cfg.Name + "-monthly"),
+			BudgetType:  jsii.String("COST"),
+			TimeUnit:    jsii.String("MONTHLY"),
+			BudgetLimit: &awsbudgets.CfnBudget_SpendProperty{Amount: jsii.Number(bud.MonthlyLimitUsd), Unit: jsii.String("USD")},
+			CostFilters: map[string]interface{}{
+				"TagKeyValue": []string{"user:heliocloud:instance$" + b.cfg.Name},
+			},
+		},
+		NotificationsWithSubscribers: &notifications,
+	})
+}
+
+// Retention maps a validated number of days (config.LogRetentionDays) to
+// CDK's RetentionDays, whose values are names like THREE_MONTHS.
+func Retention(days int) awslogs.RetentionDays {
+	names := map[int]string{1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
+		30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS",
+		180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS",
+		1096: "THREE_YEARS", 1827: "FIVE_YEARS", 2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS",
+		3288: "NINE_YEARS", 3653: "TEN_YEARS"}
+	name, ok := names[days]
+	if !ok {
+		panic(fmt.Sprintf("stacks: retention of %s days passed validation but has no CDK name", strconv.Itoa(days)))
+	}
+	return awslogs.RetentionDays(name)
+}
