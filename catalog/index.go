@@ -1,0 +1,183 @@
+package catalog
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Header is the first line of every index file. The client always treats the
+// first line as a header, so a file without one would lose its first row.
+const Header = "#start,stop,datakey,filesize"
+
+// TimeFormat is one of the time layouts the client can parse. A dataset uses
+// one format in all its files: the client fails on mixed formats.
+type TimeFormat string
+
+// The formats the client accepts (it parses only ...SS.fffZ, ...SSZ, ...MMZ).
+const (
+	Seconds      TimeFormat = "2006-01-02T15:04:05Z"
+	Milliseconds TimeFormat = "2006-01-02T15:04:05.000Z"
+	Minutes      TimeFormat = "2006-01-02T15:04Z"
+)
+
+// Format renders t in UTC.
+func (f TimeFormat) Format(t time.Time) string { return t.UTC().Format(string(f)) }
+
+// Parse reads a time written in exactly this format.
+func (f TimeFormat) Parse(s string) (time.Time, error) {
+	if !strings.HasSuffix(s, "Z") {
+		return time.Time{}, fmt.Errorf("time %q does not end in Z", s)
+	}
+	return time.Parse(string(f), s)
+}
+
+// DetectFormat returns the client format that s is written in.
+func DetectFormat(s string) (TimeFormat, error) {
+	for _, f := range []TimeFormat{Seconds, Milliseconds, Minutes} {
+		if len(s) == len(f) {
+			if _, err := f.Parse(s); err == nil {
+				return f, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("time %q is not in a format the client reads (YYYY-MM-DDTHH:MM:SSZ, ...SS.fffZ or ...MMZ)", s)
+}
+
+// Row is one line of an index file: a data file and the time span it covers.
+type Row struct {
+	Start time.Time
+	Stop  time.Time
+	// Key is the full object URI, s3://bucket/key.
+	Key  string
+	Size int64
+}
+
+// SortRows orders rows by start time; equal starts are ordered by key so that
+// the same rows always give the same bytes.
+func SortRows(rows []Row) {
+	sort.Slice(rows, func(i, j int) bool { return rowLess(rows[i], rows[j]) })
+}
+
+func rowLess(a, b Row) bool {
+	if !a.Start.Equal(b.Start) {
+		return a.Start.Before(b.Start)
+	}
+	return a.Key < b.Key
+}
+
+// IndexName is the object name of a dataset's index file for one year,
+// relative to the index prefix.
+func IndexName(id string, year int) string { return fmt.Sprintf("%s_%04d.csv", id, year) }
+
+// ParseIndexName returns the year of an index file name of dataset id, and
+// false if name is not one (another dataset sharing the prefix, say).
+func ParseIndexName(id, name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, id+"_")
+	if !ok || len(rest) != len("2006.csv") || !strings.HasSuffix(rest, ".csv") {
+		return 0, false
+	}
+	y, err := strconv.Atoi(rest[:4])
+	if err != nil || rest[0] < '0' || rest[0] > '9' {
+		return 0, false
+	}
+	return y, true
+}
+
+// AppendIndex renders an index file (header and rows, LF endings) onto dst.
+// Rows must already be sorted.
+func AppendIndex(dst []byte, rows []Row, f TimeFormat) []byte {
+	dst = append(dst, Header...)
+	dst = append(dst, '\n')
+	for _, r := range rows {
+		dst = r.Start.UTC().AppendFormat(dst, string(f))
+		dst = append(dst, ',')
+		dst = r.Stop.UTC().AppendFormat(dst, string(f))
+		dst = append(dst, ',')
+		dst = appendField(dst, r.Key)
+		dst = append(dst, ',')
+		dst = strconv.AppendInt(dst, r.Size, 10)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+// appendField quotes a field only when it needs RFC 4180 quoting, since the
+// client reads plain comma-separated values.
+func appendField(dst []byte, s string) []byte {
+	if !strings.ContainsAny(s, ",\"\n\r") {
+		return append(dst, s...)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, strings.ReplaceAll(s, `"`, `""`)...)
+	return append(dst, '"')
+}
+
+// ErrNoHeader is returned for an index file whose first line is not a header.
+var ErrNoHeader = errors.New("first line is not a start,stop,datakey,filesize header")
+
+// ReadIndex parses an index file. It requires the header line, four leading
+// columns, Z times in one client format and rows sorted by start; the format
+// is returned ("" for a header-only file).
+func ReadIndex(data []byte) ([]Row, TimeFormat, error) {
+	if bytes.Contains(data, []byte("\r")) {
+		return nil, "", errors.New("CR line ending: the client needs LF")
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	head, err := r.Read()
+	if err == io.EOF {
+		return nil, "", ErrNoHeader
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("line 1: %w", err)
+	}
+	if len(head) < 4 || strings.TrimPrefix(head[0], "#") != "start" || head[1] != "stop" || head[2] != "datakey" || head[3] != "filesize" {
+		return nil, "", ErrNoHeader
+	}
+	var rows []Row
+	var format TimeFormat
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("line %d: %w", line, err)
+		}
+		if len(rec) < 4 {
+			return nil, "", fmt.Errorf("line %d: %d columns, need start,stop,datakey,filesize", line, len(rec))
+		}
+		if format == "" {
+			if format, err = DetectFormat(rec[0]); err != nil {
+				return nil, "", fmt.Errorf("line %d: %w", line, err)
+			}
+		}
+		var row Row
+		if row.Start, err = format.Parse(rec[0]); err != nil {
+			return nil, "", fmt.Errorf("line %d: start: %w (dataset format %s)", line, err, format)
+		}
+		if row.Stop, err = format.Parse(rec[1]); err != nil {
+			return nil, "", fmt.Errorf("line %d: stop: %w (dataset format %s)", line, err, format)
+		}
+		if row.Stop.Before(row.Start) {
+			return nil, "", fmt.Errorf("line %d: stop %s before start %s", line, rec[1], rec[0])
+		}
+		row.Key = rec[2]
+		if row.Size, err = strconv.ParseInt(rec[3], 10, 64); err != nil || row.Size < 0 {
+			return nil, "", fmt.Errorf("line %d: filesize %q is not a count of bytes", line, rec[3])
+		}
+		if n := len(rows); n > 0 && row.Start.Before(rows[n-1].Start) {
+			return nil, "", fmt.Errorf("line %d: rows not sorted by start", line)
+		}
+		rows = append(rows, row)
+	}
+	return rows, format, nil
+}

@@ -1,0 +1,649 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/heliocloud/heliocloud-go/catalog"
+)
+
+// Indexer updates the index files and catalog.json of the datasets in Config.
+//
+// Concurrency design: several Lambda invocations (and a laptop) may update
+// the same files at once, and SQS may deliver an event twice or out of
+// order. Three rules keep the files right:
+//
+//  1. Events are treated as hints, not deltas: for each key the indexer asks
+//     S3 whether the object exists now (HEAD) and makes its row match. A
+//     redelivered or reordered event therefore converges on the same state
+//     and, when nothing differs, writes nothing.
+//  2. Every write of an index file or catalog.json is a conditional PUT
+//     (If-Match on the ETag that was read, If-None-Match: * to create), and a
+//     lost race re-reads and re-applies. No row is lost or duplicated.
+//  3. A value derived from other files (the stop of a year's last row is the
+//     next year's first start; the catalog's start and stop) is read after
+//     the file being written, and re-read after the write; if it moved, the
+//     write is redone. Whoever changes a year file then re-settles the
+//     previous non-empty year. So the last writer always saw the final state.
+type Indexer struct {
+	S3     *s3.Client
+	Config *Config
+	// Now gives modification times; time.Now when nil.
+	Now func() time.Time
+	// Progress receives progress of long runs when set.
+	Progress func(Progress)
+}
+
+// Progress reports how far a long run is.
+type Progress struct {
+	// Stage names the step, e.g. "list", "write", "check", "copy".
+	Stage string
+	Done  int64
+	// Total is -1 when unknown.
+	Total int64
+}
+
+func (ix *Indexer) progress(stage string, done, total int64) {
+	if ix.Progress != nil {
+		ix.Progress(Progress{Stage: stage, Done: done, Total: total})
+	}
+}
+
+func (ix *Indexer) now() time.Time {
+	if ix.Now != nil {
+		return ix.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (ix *Indexer) store() store { return store{ix.S3} }
+
+// Event says that an object was created or removed. Which one does not
+// matter: the indexer looks at the object itself.
+type Event struct {
+	Bucket string
+	Key    string
+}
+
+// Skipped is a key the indexer did not index, and why.
+type Skipped struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
+}
+
+// ApplyResult is the outcome of Apply.
+type ApplyResult struct {
+	// Skipped lists keys that are in a dataset prefix but were not indexed.
+	Skipped []Skipped
+	// Errors has one element per event: nil when it was applied or skipped.
+	// A failed event should be retried.
+	Errors []error
+	// Written lists the index files and catalogs that were rewritten.
+	Written []string
+}
+
+// Apply brings the index rows of the events' keys in line with the objects
+// in S3, grouping the events so that each year file is rewritten once per
+// call.
+func (ix *Indexer) Apply(ctx context.Context, events []Event) *ApplyResult {
+	res := &ApplyResult{Errors: make([]error, len(events))}
+	groups := map[*Dataset][]int{}
+	var order []*Dataset
+	for i, e := range events {
+		if ix.Config.isOutput(e.Bucket, e.Key) {
+			continue
+		}
+		d := ix.Config.route(e.Bucket, e.Key)
+		if d == nil {
+			res.Skipped = append(res.Skipped, Skipped{e.Bucket, e.Key, "not in any dataset prefix"})
+			continue
+		}
+		if _, ok := d.StartOf(e.Key); !ok {
+			res.Skipped = append(res.Skipped, Skipped{e.Bucket, e.Key, fmt.Sprintf("key does not match the time rule of dataset %s", d.ID)})
+			continue
+		}
+		if groups[d] == nil {
+			order = append(order, d)
+		}
+		groups[d] = append(groups[d], i)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, d := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			keys := make([]string, len(groups[d]))
+			for j, i := range groups[d] {
+				keys[j] = events[i].Key
+			}
+			written, err := ix.applyDataset(ctx, d, keys)
+			mu.Lock()
+			defer mu.Unlock()
+			res.Written = append(res.Written, written...)
+			if err != nil {
+				for _, i := range groups[d] {
+					res.Errors[i] = fmt.Errorf("dataset %s: %w", d.ID, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Strings(res.Written)
+	return res
+}
+
+// parallel runs fn for 0..n-1 with at most limit at once and returns the
+// first error.
+func parallel(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, limit)
+	var once sync.Once
+	var first error
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(ctx, i); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return first
+}
+
+func (ix *Indexer) applyDataset(ctx context.Context, d *Dataset, keys []string) ([]string, error) {
+	sort.Strings(keys)
+	keys = compactStrings(keys)
+	want := make([]*catalog.Row, len(keys))
+	err := parallel(ctx, len(keys), 16, func(ctx context.Context, i int) error {
+		size, exists, err := ix.store().head(ctx, d.Bucket, keys[i])
+		if err != nil || !exists {
+			return err
+		}
+		start, _ := d.StartOf(keys[i])
+		want[i] = &catalog.Row{Start: truncate(start, d.Format()), Key: d.DataKey(keys[i]), Size: size}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	byYear := map[int]map[string]*catalog.Row{}
+	for i, k := range keys {
+		start, _ := d.StartOf(k)
+		y := start.Year()
+		if byYear[y] == nil {
+			byYear[y] = map[string]*catalog.Row{}
+		}
+		byYear[y][d.DataKey(k)] = want[i]
+	}
+	years := make([]int, 0, len(byYear))
+	for y := range byYear {
+		years = append(years, y)
+	}
+	sort.Ints(years)
+	var written []string
+	for _, y := range years {
+		rows := byYear[y]
+		changed, err := ix.updateYear(ctx, d, y, func(cur []catalog.Row) []catalog.Row {
+			out := make([]catalog.Row, 0, len(cur)+len(rows))
+			for _, r := range cur {
+				if _, touched := rows[r.Key]; !touched {
+					out = append(out, r)
+				}
+			}
+			for _, r := range rows {
+				if r != nil {
+					out = append(out, *r)
+				}
+			}
+			catalog.SortRows(out)
+			return out
+		})
+		if err != nil {
+			return written, err
+		}
+		if changed {
+			written = append(written, "s3://"+d.Bucket+"/"+d.IndexKey(y))
+		}
+	}
+	// The previous year is settled even when this call wrote nothing: an
+	// earlier delivery may have died between the two writes.
+	if d.Duration == 0 {
+		settled := map[int]bool{}
+		for _, y := range years {
+			p, ok, err := ix.prevNonEmpty(ctx, d, y)
+			if err != nil {
+				return written, err
+			}
+			if !ok || settled[p] {
+				continue
+			}
+			settled[p] = true
+			changed, err := ix.updateYear(ctx, d, p, nil)
+			if err != nil {
+				return written, err
+			}
+			if changed {
+				written = append(written, "s3://"+d.Bucket+"/"+d.IndexKey(p))
+			}
+		}
+	}
+	w, err := ix.reconcile(ctx, d, len(written) > 0)
+	return append(written, w...), err
+}
+
+func compactStrings(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func truncate(t time.Time, f catalog.TimeFormat) time.Time {
+	switch f {
+	case catalog.Minutes:
+		return t.Truncate(time.Minute)
+	case catalog.Milliseconds:
+		return t.Truncate(time.Millisecond)
+	}
+	return t.Truncate(time.Second)
+}
+
+// setStops fills in stop times: start+Duration, else the next row's start,
+// the first start of a later year (next) for the last row, or its own start
+// when there is none.
+func (d *Dataset) setStops(rows []catalog.Row, next time.Time, hasNext bool) {
+	for i := range rows {
+		switch {
+		case d.Duration > 0:
+			rows[i].Stop = truncate(rows[i].Start.Add(time.Duration(d.Duration)), d.Format())
+		case i+1 < len(rows):
+			rows[i].Stop = rows[i+1].Start
+		case hasNext:
+			rows[i].Stop = next
+		default:
+			rows[i].Stop = rows[i].Start
+		}
+	}
+}
+
+// updateYear re-reads, mutates (when mutate is set), recomputes the stops of
+// and conditionally rewrites one year file until it is consistent with the
+// files after it. It reports whether it wrote.
+func (ix *Indexer) updateYear(ctx context.Context, d *Dataset, y int, mutate func([]catalog.Row) []catalog.Row) (bool, error) {
+	key := d.IndexKey(y)
+	changed := false
+	conflicts := 0
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		data, etag, err := ix.store().get(ctx, d.Bucket, key)
+		exists := err == nil
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return changed, err
+		}
+		var rows []catalog.Row
+		if exists {
+			if rows, _, err = catalog.ReadIndex(data); err != nil {
+				return changed, fmt.Errorf("s3://%s/%s: %w (fix or remove the file, then reindex)", d.Bucket, key, err)
+			}
+		}
+		if mutate != nil {
+			rows = mutate(rows)
+		}
+		if !exists && len(rows) == 0 {
+			return changed, nil
+		}
+		var next time.Time
+		var hasNext bool
+		if d.Duration == 0 && len(rows) > 0 {
+			if next, hasNext, err = ix.nextStart(ctx, d, y); err != nil {
+				return changed, err
+			}
+		}
+		d.setStops(rows, next, hasNext)
+		out := catalog.AppendIndex(nil, rows, d.Format())
+		if exists && bytes.Equal(out, data) {
+			return changed, nil
+		}
+		err = ix.store().put(ctx, d.Bucket, key, out, "text/csv", true, etag)
+		if errors.Is(err, errConflict) {
+			conflicts++
+			if err := backoff(ctx, conflicts); err != nil {
+				return changed, err
+			}
+			continue
+		}
+		if err != nil {
+			return changed, err
+		}
+		changed = true
+		if d.Duration > 0 || len(rows) == 0 {
+			return true, nil
+		}
+		n2, h2, err := ix.nextStart(ctx, d, y)
+		if err != nil {
+			return true, err
+		}
+		if h2 == hasNext && n2.Equal(next) {
+			return true, nil
+		}
+	}
+	return changed, fmt.Errorf("s3://%s/%s: still conflicting after %d attempts", d.Bucket, key, maxAttempts)
+}
+
+// listYears returns the years that have an index file, ascending.
+func (ix *Indexer) listYears(ctx context.Context, d *Dataset) ([]int, error) {
+	var years []int
+	err := ix.store().list(ctx, d.Bucket, d.IndexPrefix+d.ID+"_", func(keys []string, _ []int64) error {
+		for _, k := range keys {
+			if y, ok := catalog.ParseIndexName(d.ID, strings.TrimPrefix(k, d.IndexPrefix)); ok {
+				years = append(years, y)
+			}
+		}
+		return nil
+	})
+	sort.Ints(years)
+	return years, err
+}
+
+// nextStart returns the first start in a year after y.
+func (ix *Indexer) nextStart(ctx context.Context, d *Dataset, y int) (time.Time, bool, error) {
+	years, err := ix.listYears(ctx, d)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	for _, z := range years {
+		if z <= y {
+			continue
+		}
+		r, ok, err := ix.edgeRow(ctx, d, z, true)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		if ok {
+			return r.Start, true, nil
+		}
+	}
+	return time.Time{}, false, nil
+}
+
+// prevNonEmpty returns the last year before y that has rows.
+func (ix *Indexer) prevNonEmpty(ctx context.Context, d *Dataset, y int) (int, bool, error) {
+	years, err := ix.listYears(ctx, d)
+	if err != nil {
+		return 0, false, err
+	}
+	for i := len(years) - 1; i >= 0; i-- {
+		if years[i] >= y {
+			continue
+		}
+		_, ok, err := ix.edgeRow(ctx, d, years[i], true)
+		if err != nil {
+			return 0, false, err
+		}
+		if ok {
+			return years[i], true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// edgeChunk is how much of a year file is read to find its first or last
+// row without downloading all of it (a year of SDO AIA is about 15 MB).
+const edgeChunk = 16 << 10
+
+// edgeRow returns the first (or last) row of a year file, reading only its
+// head (or tail) when it can.
+func (ix *Indexer) edgeRow(ctx context.Context, d *Dataset, y int, first bool) (catalog.Row, bool, error) {
+	key := d.IndexKey(y)
+	rng := fmt.Sprintf("bytes=0-%d", edgeChunk-1)
+	if !first {
+		rng = fmt.Sprintf("bytes=-%d", edgeChunk)
+	}
+	data, whole, err := ix.store().getRange(ctx, d.Bucket, key, rng)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return catalog.Row{}, false, nil
+	}
+	if err != nil {
+		return catalog.Row{}, false, err
+	}
+	var text []byte
+	if whole {
+		text = data
+	} else if line, ok := edgeLine(data, first); ok {
+		text = append([]byte(catalog.Header+"\n"), line...)
+	} else {
+		if data, _, err = ix.store().get(ctx, d.Bucket, key); err != nil {
+			return catalog.Row{}, false, err
+		}
+		text = data
+	}
+	rows, _, err := catalog.ReadIndex(text)
+	if err != nil {
+		return catalog.Row{}, false, fmt.Errorf("s3://%s/%s: %w", d.Bucket, key, err)
+	}
+	if len(rows) == 0 {
+		return catalog.Row{}, false, nil
+	}
+	if first {
+		return rows[0], true, nil
+	}
+	return rows[len(rows)-1], true, nil
+}
+
+// edgeLine cuts the first data line (after the header) or the last line out
+// of a partial read, and false if the chunk does not hold a whole line.
+func edgeLine(chunk []byte, first bool) ([]byte, bool) {
+	if first {
+		h := bytes.IndexByte(chunk, '\n')
+		if h < 0 {
+			return nil, false
+		}
+		rest := chunk[h+1:]
+		e := bytes.IndexByte(rest, '\n')
+		if e < 0 {
+			return nil, false
+		}
+		return rest[:e+1], true
+	}
+	body := bytes.TrimSuffix(chunk, []byte("\n"))
+	s := bytes.LastIndexByte(body, '\n')
+	if s < 0 {
+		return nil, false
+	}
+	return append(body[s+1:], '\n'), true
+}
+
+// span returns the dataset's first start and last stop, read from the edges
+// of its first and last non-empty year files, and the years that have files.
+func (ix *Indexer) span(ctx context.Context, d *Dataset) (start, stop time.Time, ok bool, years []int, err error) {
+	if years, err = ix.listYears(ctx, d); err != nil {
+		return
+	}
+	for _, y := range years {
+		var r catalog.Row
+		if r, ok, err = ix.edgeRow(ctx, d, y, true); err != nil {
+			return
+		}
+		if ok {
+			start = r.Start
+			break
+		}
+	}
+	if !ok {
+		return
+	}
+	for i := len(years) - 1; i >= 0; i-- {
+		r, found, e := ix.edgeRow(ctx, d, years[i], false)
+		if e != nil {
+			err = e
+			return
+		}
+		if found {
+			stop = r.Stop
+			break
+		}
+	}
+	return
+}
+
+// reconcile makes catalog.json describe the dataset as its index files do:
+// start, stop, modification (set to now when indexChanged or the span
+// moved), and writes a header-only file for every year of the span without
+// one, before the catalog advertises that span.
+func (ix *Indexer) reconcile(ctx context.Context, d *Dataset, indexChanged bool) ([]string, error) {
+	var written []string
+	conflicts := 0
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		data, etag, err := ix.store().get(ctx, d.Bucket, catalog.FileName)
+		exists := err == nil
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return written, err
+		}
+		cat := &catalog.Catalog{}
+		if exists {
+			if cat, err = catalog.Parse(data); err != nil {
+				return written, fmt.Errorf("s3://%s/%s: %w", d.Bucket, catalog.FileName, err)
+			}
+		}
+		start, stop, nonEmpty, years, err := ix.span(ctx, d)
+		if err != nil {
+			return written, err
+		}
+		if nonEmpty {
+			w, err := ix.fillYears(ctx, d, start.Year(), stop.Year(), years)
+			written = append(written, w...)
+			if err != nil {
+				return written, err
+			}
+		}
+		ix.describe(cat, d, start, stop, nonEmpty, indexChanged)
+		out, err := cat.Marshal()
+		if err != nil {
+			return written, err
+		}
+		if exists && bytes.Equal(out, data) {
+			return written, nil
+		}
+		err = ix.store().put(ctx, d.Bucket, catalog.FileName, out, "application/json", true, etag)
+		if errors.Is(err, errConflict) {
+			conflicts++
+			if err := backoff(ctx, conflicts); err != nil {
+				return written, err
+			}
+			continue
+		}
+		if err != nil {
+			return written, err
+		}
+		written = append(written, "s3://"+d.Bucket+"/"+catalog.FileName)
+		s2, e2, ok2, _, err := ix.span(ctx, d)
+		if err != nil {
+			return written, err
+		}
+		if ok2 == nonEmpty && s2.Equal(start) && e2.Equal(stop) {
+			return written, nil
+		}
+	}
+	return written, fmt.Errorf("s3://%s/%s: still conflicting after %d attempts", d.Bucket, catalog.FileName, maxAttempts)
+}
+
+// fillYears writes a header-only file for each year in [from, to] that has
+// none, since anonymous readers get 403 (which breaks the client) rather
+// than 404 for a missing year.
+func (ix *Indexer) fillYears(ctx context.Context, d *Dataset, from, to int, have []int) ([]string, error) {
+	got := map[int]bool{}
+	for _, y := range have {
+		got[y] = true
+	}
+	header := catalog.AppendIndex(nil, nil, d.Format())
+	var written []string
+	for y := from; y <= to; y++ {
+		if got[y] {
+			continue
+		}
+		err := ix.store().put(ctx, d.Bucket, d.IndexKey(y), header, "text/csv", true, "")
+		if errors.Is(err, errConflict) {
+			continue
+		}
+		if err != nil {
+			return written, err
+		}
+		written = append(written, "s3://"+d.Bucket+"/"+d.IndexKey(y))
+	}
+	return written, nil
+}
+
+// describe sets the catalog's top level from the bucket's CatalogInfo and
+// the dataset's entry from its spec and span; an empty dataset has no entry
+// because the client cannot read an entry without times.
+func (ix *Indexer) describe(cat *catalog.Catalog, d *Dataset, start, stop time.Time, nonEmpty, indexChanged bool) {
+	info := ix.Config.Catalogs[d.Bucket]
+	cat.Version = catalog.Version
+	cat.Name, cat.Contact, cat.Egress = info.Name, info.Contact, info.Egress
+	cat.Description, cat.Citation = info.Description, info.Citation
+	cat.Status = catalog.OK
+	i := cat.Find(d.ID)
+	if !nonEmpty {
+		if i >= 0 {
+			cat.Catalog = append(cat.Catalog[:i], cat.Catalog[i+1:]...)
+		}
+		return
+	}
+	f := d.Format()
+	e := catalog.Entry{
+		ID: d.ID, Index: d.IndexURI(), Title: d.Title,
+		Start: f.Format(start), Stop: f.Format(stop),
+		IndexType: "csv", FileType: d.FileType,
+		Description: d.Description, Resource: d.Resource, Citation: d.Citation,
+		Contact: d.Contact, About: d.About, Tags: d.Tags, Collections: d.Collections,
+	}
+	if i >= 0 {
+		old := cat.Catalog[i]
+		e.Modification, e.Creation = old.Modification, old.Creation
+		e.Expiration, e.Verified = old.Expiration, old.Verified
+		if indexChanged || old.Start != e.Start || old.Stop != e.Stop || e.Modification == "" {
+			e.Modification = catalog.Seconds.Format(ix.now())
+		}
+		cat.Catalog[i] = e
+	} else {
+		e.Modification = catalog.Seconds.Format(ix.now())
+		cat.Catalog = append(cat.Catalog, e)
+	}
+	sort.SliceStable(cat.Catalog, func(a, b int) bool { return cat.Catalog[a].ID < cat.Catalog[b].ID })
+}
+
+// ParseS3URI splits s3://bucket/prefix.
+func ParseS3URI(uri string) (bucket, key string, err error) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		return "", "", fmt.Errorf("%q is not an s3://bucket/key URI", uri)
+	}
+	return u.Host, strings.TrimPrefix(u.Path, "/"), nil
+}

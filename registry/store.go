@@ -1,0 +1,256 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/heliocloud/heliocloud-go/catalog"
+)
+
+// ClientOptions configure NewS3Client.
+type ClientOptions struct {
+	// EndpointURL points at an S3-compatible server; empty means AWS.
+	// Path-style addressing is used whenever it is set.
+	EndpointURL string
+	// Region defaults to the SDK's resolution (AWS_REGION, profile), then us-east-1.
+	Region string
+}
+
+// NewS3Client returns an S3 client using the default credential chain.
+func NewS3Client(ctx context.Context, o ClientOptions) (*s3.Client, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if o.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(o.Region))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	return s3.NewFromConfig(cfg, func(so *s3.Options) {
+		if o.EndpointURL != "" {
+			so.BaseEndpoint = aws.String(o.EndpointURL)
+			so.UsePathStyle = true
+		}
+	}), nil
+}
+
+// errConflict means a conditional write lost a race: re-read and retry.
+var errConflict = errors.New("conditional write conflict")
+
+func httpStatus(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+func isNotFound(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NoSuchKey", "NotFound":
+			return true
+		}
+	}
+	return httpStatus(err) == http.StatusNotFound
+}
+
+// isConflict recognizes a failed precondition (412) and AWS's
+// ConditionalRequestConflict (409) for concurrent conditional writes.
+func isConflict(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			return true
+		}
+	}
+	s := httpStatus(err)
+	return s == http.StatusPreconditionFailed || s == http.StatusConflict
+}
+
+// store wraps the few S3 calls the registry makes.
+type store struct{ c *s3.Client }
+
+// get returns an object's bytes and ETag, or catalog.ErrNotFound.
+func (s store) get(ctx context.Context, bucket, key string) ([]byte, string, error) {
+	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, "", catalog.ErrNotFound
+		}
+		return nil, "", fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	var buf bytes.Buffer
+	if out.ContentLength != nil && *out.ContentLength > 0 {
+		buf.Grow(int(*out.ContentLength))
+	}
+	if _, err := buf.ReadFrom(out.Body); err != nil {
+		return nil, "", fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+	}
+	return buf.Bytes(), aws.ToString(out.ETag), nil
+}
+
+// getRange reads part of an object ("bytes=0-8191", "bytes=-8192") and
+// whether the whole object was returned.
+func (s store) getRange(ctx context.Context, bucket, key, rng string) ([]byte, bool, error) {
+	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key, Range: &rng})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, false, catalog.ErrNotFound
+		}
+		if httpStatus(err) == http.StatusRequestedRangeNotSatisfiable {
+			return nil, true, nil
+		}
+		return nil, false, fmt.Errorf("get s3://%s/%s %s: %w", bucket, key, rng, err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, false, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+	}
+	whole := true
+	if cr := aws.ToString(out.ContentRange); cr != "" {
+		// "bytes 0-8191/123456": whole only if the range covers the size.
+		var a, b, n int64
+		if _, err := fmt.Sscanf(cr, "bytes %d-%d/%d", &a, &b, &n); err == nil {
+			whole = a == 0 && b == n-1
+		}
+	}
+	return data, whole, nil
+}
+
+// put writes an object. With conditional set, etag "" means "only if absent"
+// (If-None-Match: *) and any other value "only if unchanged" (If-Match); a
+// lost race returns errConflict.
+func (s store) put(ctx context.Context, bucket, key string, data []byte, contentType string, conditional bool, etag string) error {
+	in := &s3.PutObjectInput{
+		Bucket:        &bucket,
+		Key:           &key,
+		Body:          bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))),
+		ContentType:   &contentType,
+	}
+	if conditional {
+		if etag == "" {
+			in.IfNoneMatch = aws.String("*")
+		} else {
+			in.IfMatch = aws.String(etag)
+		}
+	}
+	_, err := s.c.PutObject(ctx, in)
+	if err != nil {
+		if conditional && (isConflict(err) || (etag != "" && isNotFound(err))) {
+			return errConflict
+		}
+		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// head returns an object's size, or exists=false.
+func (s store) head(ctx context.Context, bucket, key string) (size int64, exists bool, err error) {
+	out, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		if isNotFound(err) {
+			return 0, false, nil
+		}
+		return 0, false, fmt.Errorf("head s3://%s/%s: %w", bucket, key, err)
+	}
+	return aws.ToInt64(out.ContentLength), true, nil
+}
+
+// list calls fn with every page of objects under prefix. The next page is
+// fetched while fn handles the current one, so that parsing costs no time
+// beyond the listing itself.
+func (s store) list(ctx context.Context, bucket, prefix string, fn func(keys []string, sizes []int64) error) error {
+	type page struct {
+		keys  []string
+		sizes []int64
+		err   error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan page, 2)
+	go func() {
+		defer close(pages)
+		p := s3.NewListObjectsV2Paginator(s.c, &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: &prefix})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				select {
+				case pages <- page{err: fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)}:
+				case <-ctx.Done():
+				}
+				return
+			}
+			pg := page{keys: make([]string, len(out.Contents)), sizes: make([]int64, len(out.Contents))}
+			for i, o := range out.Contents {
+				pg.keys[i], pg.sizes[i] = aws.ToString(o.Key), aws.ToInt64(o.Size)
+			}
+			select {
+			case pages <- pg:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for pg := range pages {
+		if pg.err != nil {
+			return pg.err
+		}
+		if err := fn(pg.keys, pg.sizes); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// copy copies an object between buckets on the server side.
+func (s store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string) error {
+	src := srcBucket + "/" + url.PathEscape(srcKey)
+	src = strings.ReplaceAll(src, "%2F", "/")
+	_, err := s.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &dstBucket, Key: &dstKey, CopySource: &src})
+	if err != nil {
+		return fmt.Errorf("copy s3://%s/%s to s3://%s/%s: %w", srcBucket, srcKey, dstBucket, dstKey, err)
+	}
+	return nil
+}
+
+// backoff sleeps before retry n of a lost conditional write, with jitter so
+// that writers that collided do not collide again.
+func backoff(ctx context.Context, n int) error {
+	d := time.Duration(10<<min(n, 6)) * time.Millisecond
+	d = d/2 + time.Duration(rand.Int64N(int64(d)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// maxAttempts bounds the retries of one conditional update; past it the
+// event fails and SQS redelivers it later.
+const maxAttempts = 40
