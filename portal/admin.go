@@ -1,0 +1,181 @@
+package portal
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+)
+
+type poolUser struct {
+	Name, Email, Status string
+	Enabled, Pending    bool
+	Groups              []string
+}
+
+type adminData struct {
+	Pending []poolUser
+	Users   []poolUser
+	Teams   []string
+}
+
+// Cognito usernames are at most 128 characters without whitespace.
+var validUsername = regexp.MustCompile(`^[\p{L}\p{M}\p{S}\p{N}\p{P}]{1,128}$`)
+
+func (p *Portal) poolUsers(ctx context.Context) ([]poolUser, error) {
+	groups := map[string][]string{}
+	names := []string{p.cfg.AdminGroup, p.cfg.PendingGroup}
+	for _, t := range p.cfg.Teams {
+		names = append(names, t.Name)
+	}
+	for _, g := range names {
+		in := &cip.ListUsersInGroupInput{UserPoolId: aws.String(p.cfg.UserPoolID), GroupName: aws.String(g)}
+		for {
+			out, err := p.aws.Users.ListUsersInGroup(ctx, in)
+			if apiCode(err) == "ResourceNotFoundException" {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			for _, u := range out.Users {
+				groups[aws.ToString(u.Username)] = append(groups[aws.ToString(u.Username)], g)
+			}
+			if aws.ToString(out.NextToken) == "" {
+				break
+			}
+			in.NextToken = out.NextToken
+		}
+	}
+	var users []poolUser
+	in := &cip.ListUsersInput{UserPoolId: aws.String(p.cfg.UserPoolID)}
+	for {
+		out, err := p.aws.Users.ListUsers(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range out.Users {
+			pu := poolUser{Name: aws.ToString(u.Username), Status: string(u.UserStatus), Enabled: u.Enabled}
+			for _, a := range u.Attributes {
+				if aws.ToString(a.Name) == "email" {
+					pu.Email = aws.ToString(a.Value)
+				}
+			}
+			pu.Groups = groups[pu.Name]
+			pu.Pending = !u.Enabled || slices.Contains(pu.Groups, p.cfg.PendingGroup)
+			users = append(users, pu)
+		}
+		if aws.ToString(out.PaginationToken) == "" {
+			break
+		}
+		in.PaginationToken = out.PaginationToken
+	}
+	sort.Slice(users, func(a, b int) bool { return users[a].Name < users[b].Name })
+	return users, nil
+}
+
+func (p *Portal) adminPage(w http.ResponseWriter, r *http.Request, s *Session) {
+	users, err := p.poolUsers(r.Context())
+	if err != nil {
+		p.awsFail(w, r, s, err)
+		return
+	}
+	d := adminData{}
+	for _, t := range p.cfg.Teams {
+		d.Teams = append(d.Teams, t.Name)
+	}
+	for _, u := range users {
+		if u.Pending {
+			d.Pending = append(d.Pending, u)
+		} else {
+			d.Users = append(d.Users, u)
+		}
+	}
+	p.render(w, r, s, http.StatusOK, "admin", d)
+}
+
+func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, s *Session) {
+	ctx := r.Context()
+	name, action := r.PathValue("name"), r.PathValue("action")
+	if !validUsername.MatchString(name) {
+		p.fail(w, r, s, http.StatusNotFound, "No such user.")
+		return
+	}
+	pool := aws.String(p.cfg.UserPoolID)
+	user, err := p.aws.Users.AdminListGroupsForUser(ctx, &cip.AdminListGroupsForUserInput{UserPoolId: pool, Username: aws.String(name)})
+	if apiCode(err) == "UserNotFoundException" {
+		p.fail(w, r, s, http.StatusNotFound, "No such user.")
+		return
+	} else if err != nil {
+		p.awsFail(w, r, s, err)
+		return
+	}
+	current := groupNames(user.Groups)
+	var msg string
+	switch action {
+	case "approve":
+		if _, err = p.aws.Users.AdminEnableUser(ctx, &cip.AdminEnableUserInput{UserPoolId: pool, Username: aws.String(name)}); err == nil && slices.Contains(current, p.cfg.PendingGroup) {
+			_, err = p.aws.Users.AdminRemoveUserFromGroup(ctx, &cip.AdminRemoveUserFromGroupInput{UserPoolId: pool, Username: aws.String(name), GroupName: aws.String(p.cfg.PendingGroup)})
+		}
+		msg = "Approved " + name + "."
+	case "reject":
+		users, lerr := p.poolUsers(ctx)
+		if lerr != nil {
+			p.awsFail(w, r, s, lerr)
+			return
+		}
+		i := slices.IndexFunc(users, func(u poolUser) bool { return u.Name == name })
+		if i < 0 || !users[i].Pending {
+			p.fail(w, r, s, http.StatusConflict, name+" is not waiting for approval; only pending sign-ups can be rejected.")
+			return
+		}
+		_, err = p.aws.Users.AdminDeleteUser(ctx, &cip.AdminDeleteUserInput{UserPoolId: pool, Username: aws.String(name)})
+		msg = "Rejected and removed " + name + "."
+	case "teams":
+		if err := r.ParseForm(); err != nil {
+			p.fail(w, r, s, http.StatusBadRequest, "Bad form.")
+			return
+		}
+		want := r.PostForm["team"]
+		for _, t := range want {
+			if _, ok := p.cfg.team(t); !ok {
+				p.fail(w, r, s, http.StatusUnprocessableEntity, "Unknown team "+t+".")
+				return
+			}
+		}
+		for _, t := range p.cfg.Teams {
+			has, should := slices.Contains(current, t.Name), slices.Contains(want, t.Name)
+			switch {
+			case should && !has:
+				_, err = p.aws.Users.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: pool, Username: aws.String(name), GroupName: aws.String(t.Name)})
+			case has && !should:
+				_, err = p.aws.Users.AdminRemoveUserFromGroup(ctx, &cip.AdminRemoveUserFromGroupInput{UserPoolId: pool, Username: aws.String(name), GroupName: aws.String(t.Name)})
+			}
+			if err != nil {
+				break
+			}
+		}
+		msg = "Updated the teams of " + name + ". They apply from the user's next sign-in."
+	default:
+		p.fail(w, r, s, http.StatusNotFound, "Unknown action.")
+		return
+	}
+	if err != nil {
+		p.awsFail(w, r, s, err)
+		return
+	}
+	p.done(w, r, "/admin", msg)
+}
+
+func groupNames(gs []ciptypes.GroupType) []string {
+	out := make([]string, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, aws.ToString(g.GroupName))
+	}
+	return out
+}

@@ -1,0 +1,298 @@
+// Package portal is HelioCloud's self-service web app: a scientist signs
+// in through the instance's Cognito hosted UI, launches, starts, stops and
+// terminates virtual machines, manages SSH key pairs and sees what they
+// spend; an admin approves new users and puts them in teams.
+//
+// The app is a plain http.Handler rendered on the server, so it works
+// without JavaScript and runs unchanged behind API Gateway on Lambda or
+// under httptest. Every EC2 call runs with credentials that Cognito's
+// identity pool issues for the signed-in user, so IAM enforces ownership
+// by tag even if the app's own checks were wrong.
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
+)
+
+// Options are the parts of a Portal that differ between Lambda and tests.
+type Options struct {
+	// SessionSecret keys cookie encryption and CSRF tokens; at least 32
+	// random bytes, the same for every function instance.
+	SessionSecret []byte
+	// HTTPClient talks to the identity provider. Default http.DefaultClient.
+	HTTPClient *http.Client
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives errors that users see only in summary. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Portal is the web app. Create it with New.
+type Portal struct {
+	cfg       Config
+	aws       AWS
+	seal      *sealer
+	oidc      *oidcClient
+	now       func() time.Time
+	log       *slog.Logger
+	mux       *http.ServeMux
+	prices    *priceCache
+	costCache costCache
+
+	credMu sync.Mutex
+	creds  map[string]aws.Credentials
+}
+
+// New checks cfg and returns the portal.
+func New(cfg Config, clients AWS, opts Options) (*Portal, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s, err := newSealer(opts.SessionSecret)
+	if err != nil {
+		return nil, err
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = http.DefaultClient
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	p := &Portal{
+		cfg: cfg, aws: clients, seal: s, now: opts.Now, log: opts.Logger,
+		oidc:   &oidcClient{cfg: &cfg, http: opts.HTTPClient, now: opts.Now},
+		prices: &priceCache{entries: map[string]priceEntry{}},
+		creds:  map[string]aws.Credentials{},
+	}
+	p.costCache.m = map[string]costEntry{}
+	p.oidc.cfg = &p.cfg
+	p.routes()
+	return p, nil
+}
+
+func (p *Portal) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	})
+	m.HandleFunc("GET /{$}", p.home)
+	m.HandleFunc("GET /login", p.login)
+	m.HandleFunc("GET /callback", p.callback)
+	m.HandleFunc("GET /signed-out", p.signedOut)
+	m.HandleFunc("POST /logout", p.user(p.logout))
+
+	m.HandleFunc("GET /machines", p.user(p.machines))
+	m.HandleFunc("POST /machines/{id}/{action}", p.user(p.machineAction))
+	m.HandleFunc("GET /launch", p.user(p.launchForm))
+	m.HandleFunc("POST /launch", p.user(p.launch))
+	m.HandleFunc("GET /keys", p.user(p.keys))
+	m.HandleFunc("POST /keys", p.user(p.createKey))
+	m.HandleFunc("POST /keys/{name}/delete", p.user(p.deleteKey))
+	m.HandleFunc("GET /costs", p.user(p.costs))
+	m.HandleFunc("GET /admin", p.admin(p.adminPage))
+	m.HandleFunc("POST /admin/users/{name}/{action}", p.admin(p.adminAction))
+	p.mux = m
+}
+
+func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self' "+p.formActionOrigins()+"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Strict-Transport-Security", "max-age=31536000")
+	h.Set("Cache-Control", "no-store")
+	p.mux.ServeHTTP(w, r)
+}
+
+// formActionOrigins allows the sign-out form's redirect to the identity
+// provider's logout endpoint.
+func (p *Portal) formActionOrigins() string {
+	if u, err := url.Parse(p.cfg.LogoutURL); err == nil && u.Host != "" {
+		return u.Scheme + "://" + u.Host
+	}
+	return ""
+}
+
+type userHandler func(w http.ResponseWriter, r *http.Request, s *Session)
+
+// user requires a session, and on state-changing requests a valid CSRF
+// token and a same-origin request.
+func (p *Portal) user(h userHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var s Session
+		if !p.seal.readCookie(r, sessionCookie, &s) || !p.now().Before(s.Expires) {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/login?return="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			p.fail(w, r, nil, http.StatusUnauthorized, "Your session has ended. Please sign in again.")
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if !p.sameOrigin(r) || !p.seal.checkCSRF(s.ID, r.PostFormValue("csrf")) {
+				p.fail(w, r, &s, http.StatusForbidden, "This form has expired or did not come from the portal. Reload the page and try again.")
+				return
+			}
+		}
+		h(w, r, &s)
+	}
+}
+
+func (p *Portal) admin(h userHandler) http.HandlerFunc {
+	return p.user(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if !p.isAdmin(s) {
+			p.fail(w, r, s, http.StatusForbidden, "Only members of the "+p.cfg.AdminGroup+" group can use the admin page.")
+			return
+		}
+		h(w, r, s)
+	})
+}
+
+func (p *Portal) isAdmin(s *Session) bool { return slices.Contains(s.Groups, p.cfg.AdminGroup) }
+
+// sameOrigin rejects cross-site form posts in browsers that send
+// Sec-Fetch-Site or Origin; the CSRF token covers the others.
+func (p *Portal) sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && o != p.cfg.BaseURL {
+		return false
+	}
+	return true
+}
+
+func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
+	var s Session
+	if p.seal.readCookie(r, sessionCookie, &s) && p.now().Before(s.Expires) {
+		http.Redirect(w, r, "/machines", http.StatusSeeOther)
+		return
+	}
+	p.render(w, r, nil, http.StatusOK, "home", nil)
+}
+
+func (p *Portal) signedOut(w http.ResponseWriter, r *http.Request) {
+	p.render(w, r, nil, http.StatusOK, "signedout", nil)
+}
+
+func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
+	ret := r.URL.Query().Get("return")
+	if !strings.HasPrefix(ret, "/") || strings.HasPrefix(ret, "//") || strings.HasPrefix(ret, "/\\") {
+		ret = "/machines"
+	}
+	ls := loginState{State: randomString(24), Nonce: randomString(24), Verifier: randomString(48), Return: ret, Expires: p.now().Add(10 * time.Minute)}
+	u, err := p.oidc.authorizeURL(r.Context(), ls)
+	if err != nil {
+		p.log.Error("sign-in", "err", err)
+		p.fail(w, r, nil, http.StatusBadGateway, "The sign-in service cannot be reached. Try again in a minute.")
+		return
+	}
+	// Lax, not Strict: the identity provider's redirect back to /callback
+	// is a cross-site navigation that must carry this cookie.
+	if err := p.seal.setCookie(w, loginCookie, ls, ls.Expires.Sub(p.now()), http.SameSiteLaxMode); err != nil {
+		p.fail(w, r, nil, http.StatusInternalServerError, "Could not start sign-in.")
+		return
+	}
+	http.Redirect(w, r, u, http.StatusSeeOther)
+}
+
+func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
+	var ls loginState
+	q := r.URL.Query()
+	if !p.seal.readCookie(r, loginCookie, &ls) || !p.now().Before(ls.Expires) || q.Get("state") != ls.State || ls.State == "" {
+		p.fail(w, r, nil, http.StatusBadRequest, "This sign-in link has expired. Please sign in again.")
+		return
+	}
+	clearCookie(w, loginCookie)
+	if e := q.Get("error"); e != "" {
+		p.fail(w, r, nil, http.StatusForbidden, "Sign-in was refused: "+e+" "+q.Get("error_description"))
+		return
+	}
+	c, idToken, err := p.oidc.exchange(r.Context(), q.Get("code"), ls)
+	if err != nil {
+		p.log.Error("sign-in", "err", err)
+		p.fail(w, r, nil, http.StatusBadGateway, "Sign-in failed. Please try again.")
+		return
+	}
+	if slices.Contains(c.Groups, p.cfg.PendingGroup) {
+		p.fail(w, r, nil, http.StatusForbidden, "Your account is waiting for an administrator's approval.")
+		return
+	}
+	s := Session{
+		ID: randomString(18), Subject: c.Subject, Username: c.Username, Email: c.Email,
+		Groups: c.Groups, IDToken: idToken, Expires: time.Unix(c.Expires, 0),
+	}
+	if err := p.seal.setCookie(w, sessionCookie, s, s.Expires.Sub(p.now()), http.SameSiteLaxMode); err != nil {
+		p.fail(w, r, nil, http.StatusInternalServerError, "Could not start the session.")
+		return
+	}
+	http.Redirect(w, r, ls.Return, http.StatusSeeOther)
+}
+
+func (p *Portal) logout(w http.ResponseWriter, r *http.Request, s *Session) {
+	clearCookie(w, sessionCookie)
+	p.credMu.Lock()
+	delete(p.creds, s.IDToken)
+	p.credMu.Unlock()
+	if p.cfg.LogoutURL == "" {
+		http.Redirect(w, r, "/signed-out", http.StatusSeeOther)
+		return
+	}
+	q := url.Values{"client_id": {p.cfg.ClientID}, "logout_uri": {p.cfg.BaseURL + "/signed-out"}}
+	http.Redirect(w, r, p.cfg.LogoutURL+"?"+q.Encode(), http.StatusSeeOther)
+}
+
+// ec2For returns an EC2 client that acts as the user: the identity pool
+// turns the user's ID token into credentials whose principal tags IAM
+// compares with each machine's Owner and instance tags.
+func (p *Portal) ec2For(ctx context.Context, s *Session) (EC2, error) {
+	p.credMu.Lock()
+	c, ok := p.creds[s.IDToken]
+	p.credMu.Unlock()
+	if ok && c.Expires.After(p.now().Add(5*time.Minute)) {
+		return p.aws.EC2For(c), nil
+	}
+	provider := strings.TrimPrefix(strings.TrimPrefix(p.cfg.Issuer, "https://"), "http://")
+	logins := map[string]string{provider: s.IDToken}
+	id, err := p.aws.Identity.GetId(ctx, &cognitoidentity.GetIdInput{IdentityPoolId: aws.String(p.cfg.IdentityPoolID), Logins: logins})
+	if err != nil {
+		return nil, fmt.Errorf("identity pool GetId: %w", err)
+	}
+	out, err := p.aws.Identity.GetCredentialsForIdentity(ctx, &cognitoidentity.GetCredentialsForIdentityInput{IdentityId: id.IdentityId, Logins: logins})
+	if err != nil {
+		return nil, fmt.Errorf("identity pool GetCredentialsForIdentity: %w", err)
+	}
+	if out.Credentials == nil {
+		return nil, errors.New("identity pool returned no credentials")
+	}
+	c = aws.Credentials{
+		AccessKeyID: aws.ToString(out.Credentials.AccessKeyId), SecretAccessKey: aws.ToString(out.Credentials.SecretKey),
+		SessionToken: aws.ToString(out.Credentials.SessionToken), Source: "cognito-identity",
+		CanExpire: true, Expires: aws.ToTime(out.Credentials.Expiration),
+	}
+	p.credMu.Lock()
+	for k, v := range p.creds {
+		if !v.Expires.After(p.now()) {
+			delete(p.creds, k)
+		}
+	}
+	p.creds[s.IDToken] = c
+	p.credMu.Unlock()
+	return p.aws.EC2For(c), nil
+}
