@@ -35,6 +35,11 @@ func (f TimeFormat) Parse(s string) (time.Time, error) {
 	if !strings.HasSuffix(s, "Z") {
 		return time.Time{}, fmt.Errorf("time %q does not end in Z", s)
 	}
+	// time.Parse accepts fractional seconds the layout does not have; the
+	// client does not, within one dataset.
+	if len(s) != len(f) {
+		return time.Time{}, fmt.Errorf("time %q is not in the form %s", s, f)
+	}
 	return time.Parse(string(f), s)
 }
 

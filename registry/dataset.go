@@ -269,7 +269,9 @@ func (m *Matcher) Time(key string) (time.Time, bool) {
 // Compile validates the dataset and prepares its time rule.
 func (d *Dataset) Compile() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("dataset %q: "+format, append([]any{d.ID}, args...)...)) }
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("dataset %q: "+format, append([]any{d.ID}, args...)...))
+	}
 	if !catalog.ValidID(d.ID) {
 		bad("id may only hold letters, digits, '-' and '_'")
 	}

@@ -1,0 +1,109 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestIndexRoundTrip(t *testing.T) {
+	t0 := time.Date(2015, 9, 1, 12, 11, 14, 0, time.UTC)
+	rows := []Row{
+		{Start: t0, Stop: t0.Add(time.Minute), Key: "s3://b/a.cdf", Size: 10},
+		{Start: t0.Add(time.Minute), Stop: t0.Add(time.Minute), Key: "s3://b/with,comma.cdf", Size: 0},
+	}
+	data := AppendIndex(nil, rows, Seconds)
+	want := "#start,stop,datakey,filesize\n" +
+		"2015-09-01T12:11:14Z,2015-09-01T12:12:14Z,s3://b/a.cdf,10\n" +
+		"2015-09-01T12:12:14Z,2015-09-01T12:12:14Z,\"s3://b/with,comma.cdf\",0\n"
+	if string(data) != want {
+		t.Fatalf("got\n%s", data)
+	}
+	back, f, err := ReadIndex(data)
+	if err != nil || f != Seconds || len(back) != 2 || back[1].Key != "s3://b/with,comma.cdf" || !back[0].Stop.Equal(rows[0].Stop) {
+		t.Fatalf("read back %v %v %+v", err, f, back)
+	}
+	if got := string(AppendIndex(nil, rows[:1], Milliseconds)); !strings.Contains(got, "2015-09-01T12:11:14.000Z,") {
+		t.Fatalf("milliseconds: %s", got)
+	}
+}
+
+func TestReadIndexRejectsWhatTheClientCannotRead(t *testing.T) {
+	for name, data := range map[string]string{
+		"no header":     "2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a,1\n",
+		"three columns": "#start,stop,datakey,filesize\n2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a\n",
+		"no Z":          "#start,stop,datakey,filesize\n2015-09-01T12:11:14,2015-09-01T12:11:14,s3://b/a,1\n",
+		"mixed formats": "#start,stop,datakey,filesize\n2015-09-01T12:11:14Z,2015-09-01T12:11:14.000Z,s3://b/a,1\n",
+		"CRLF":          "#start,stop,datakey,filesize\r\n2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a,1\r\n",
+		"unsorted":      "#start,stop,datakey,filesize\n2015-09-02T00:00:00Z,2015-09-02T00:00:00Z,s3://b/a,1\n2015-09-01T00:00:00Z,2015-09-01T00:00:00Z,s3://b/b,1\n",
+		"size":          "#start,stop,datakey,filesize\n2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a,1.5\n",
+		"old shape":     "\"start\",\"stop\",\"key\"\n",
+	} {
+		if _, _, err := ReadIndex([]byte(data)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+type mapFetcher map[string]string
+
+func (m mapFetcher) Fetch(_ context.Context, key string) ([]byte, error) {
+	v, ok := m[key]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return []byte(v), nil
+}
+
+func TestCheckFindsClientBreakers(t *testing.T) {
+	header := Header + "\n"
+	good := mapFetcher{
+		"catalog.json": `{"version":"1.1","status":{"code":1200,"message":"OK"},"catalog":[
+		  {"id":"d","index":"s3://b/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":"2021-01-01T00:00:00Z"}]}`,
+		"i/d_2019.csv": header + "2019-05-01T00:00:00Z,2021-01-01T00:00:00Z,s3://b/x,1\n",
+		"i/d_2020.csv": header,
+		"i/d_2021.csv": header + "2021-01-01T00:00:00Z,2021-01-01T00:00:00Z,s3://b/y,1\n",
+	}
+	if errs := Check(context.Background(), "b", good); len(errs) != 0 {
+		t.Fatalf("good catalog: %v", errors.Join(errs...))
+	}
+	for name, tc := range map[string]struct {
+		key, value, want string
+	}{
+		"string status":    {"catalog.json", `{"version":"1.1","status":"OK","catalog":[]}`, "status must be an object"},
+		"float code":       {"catalog.json", `{"version":"1.1","status":{"code":"x"},"catalog":[]}`, "status must be an object"},
+		"legacy version":   {"catalog.json", `{"version":"0.4","status":{"code":1200},"catalog":[]}`, "legacy"},
+		"dataset_id":       {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[{"dataset_id":"d","loc":"s3://b/i/"}]}`, "id missing"},
+		"index in another": {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[{"id":"d","index":"s3://c/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":"2019-05-01T00:00:00Z"}]}`, "not in bucket b"},
+		"missing year":     {"i/d_2020.csv", "", "i/d_2020.csv: not found"},
+		"row in wrong yr":  {"i/d_2020.csv", header + "2019-05-01T00:00:00Z,2019-05-01T00:00:00Z,s3://b/x,1\n", "is not in 2020"},
+		"mixed years":      {"i/d_2021.csv", header + "2021-01-01T00:00:00.000Z,2021-01-01T00:00:00.000Z,s3://b/y,1\n", "differs from"},
+	} {
+		m := mapFetcher{}
+		for k, v := range good {
+			m[k] = v
+		}
+		if tc.value == "" {
+			delete(m, tc.key)
+		} else {
+			m[tc.key] = tc.value
+		}
+		errs := Check(context.Background(), "b", m)
+		if err := errors.Join(errs...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestIndexNames(t *testing.T) {
+	if y, ok := ParseIndexName("aia", "aia_2020.csv"); !ok || y != 2020 {
+		t.Fatal(y, ok)
+	}
+	for _, n := range []string{"aia_0094_2020.csv", "aia_2020.csv.gz", "aia_+202.csv", "aia_20x0.csv"} {
+		if _, ok := ParseIndexName("aia", n); ok {
+			t.Errorf("%s parsed as an index of aia", n)
+		}
+	}
+}
