@@ -161,7 +161,9 @@ func (v *VPC) check(c *checker, cfg *Config) {
 			}
 		}
 	case "existing":
-		if !vpcIDRe.MatchString(v.VpcID) {
+		if v.VpcID == "" {
+			c.errorf(p+".vpcId", "is required with mode: existing")
+		} else if !vpcIDRe.MatchString(v.VpcID) {
 			c.errorf(p+".vpcId", "%q is not a VPC id such as vpc-0123456789abcdef0", v.VpcID)
 		}
 		if len(v.AvailabilityZones) == 0 {

@@ -11,7 +11,7 @@
 // Node.js and the tests run in milliseconds.
 package config
 
-//go:generate go run ./internal/gendocs
+//go:generate go run ./internal/fielddocs/gen
 
 // Config is one HelioCloud instance: what an institution deploys and how.
 type Config struct {

@@ -1,9 +1,313 @@
 package config
 
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
 // Data is the S3 buckets for datasets, teams, shared work and scratch.
 type Data struct {
 	// Enabled builds this component's stack.
 	Enabled bool `yaml:"enabled"`
+	// Datasets are buckets of published data, keyed by name (lower-case
+	// letters, digits and hyphens). Each is public (anyone may read it
+	// anonymously) or private to the instance's users.
+	Datasets map[string]DatasetBucket `yaml:"datasets"`
+	// TeamBuckets gives each team in the top-level teams a bucket that only
+	// its members can read and write.
+	TeamBuckets TeamBuckets `yaml:"teamBuckets"`
+	// Shared is the bucket every user of the instance can read and write.
+	Shared SharedBucket `yaml:"shared"`
+	// Scratch is the bucket for temporary results, emptied on a schedule.
+	Scratch ScratchBucket `yaml:"scratch"`
+	// AccessLogs is the bucket that receives the server access logs of all
+	// the other buckets.
+	AccessLogs AccessLogBucket `yaml:"accessLogs"`
+	// DestroyOnDelete makes deleting the stack delete every bucket with all
+	// its objects. For throw-away development instances only: otherwise
+	// buckets are retained when the stack is deleted or a bucket is removed
+	// from this file, so that no research data is ever lost by a deploy.
+	DestroyOnDelete bool `yaml:"destroyOnDelete"`
 }
 
-func (x *Data) check(c *checker, cfg *Config) {}
+// DatasetBucket is one bucket of published data.
+type DatasetBucket struct {
+	// Description says what the bucket holds; it becomes the bucket's
+	// description tag.
+	Description string `yaml:"description"`
+	// Public lets anyone read the bucket anonymously (GetObject and
+	// ListBucket, so that a missing object answers 404, as CloudCatalog
+	// clients need). Otherwise only the instance's users and readerAccounts
+	// can read it.
+	Public bool `yaml:"public"`
+	// RequesterPays makes readers pay the request and transfer costs. Not
+	// allowed on a public bucket: the CloudCatalog client never sends the
+	// requester-pays header, so the public could not read the catalog.
+	RequesterPays bool `yaml:"requesterPays"`
+	// BucketName is the bucket's physical (globally unique) name. Default:
+	// <instance>-<dataset name>.
+	BucketName string `yaml:"bucketName"`
+	// Encryption at rest: "s3" (SSE-S3, AWS-owned keys) or "kms" (a customer
+	// managed KMS key made for this bucket, with yearly rotation). Public
+	// buckets must use s3: anonymous readers cannot use a KMS key.
+	Encryption string `yaml:"encryption" default:"s3" enum:"s3,kms"`
+	// Writers are the teams whose members may add, change and delete
+	// objects; everybody else in the instance only reads.
+	Writers []string `yaml:"writers"`
+	// ReaderAccounts are other AWS accounts (12-digit ids, such as other
+	// HelioCloud instances) allowed to read a private bucket.
+	ReaderAccounts []string `yaml:"readerAccounts"`
+	// NoncurrentVersionExpiryDays deletes overwritten or deleted object
+	// versions this many days after they stopped being current; 0 keeps them.
+	NoncurrentVersionExpiryDays int `yaml:"noncurrentVersionExpiryDays"`
+	// IntelligentTiering moves objects to S3 Intelligent-Tiering, which
+	// lowers the cost of data nobody reads for a month or more.
+	IntelligentTiering bool `yaml:"intelligentTiering"`
+}
+
+// TeamBuckets are the settings of the per-team buckets.
+type TeamBuckets struct {
+	// Enabled makes one bucket per team, named <instance>-team-<team>.
+	Enabled bool `yaml:"enabled" default:"true"`
+	// BucketNames overrides the physical name of a team's bucket, keyed by
+	// team name.
+	BucketNames map[string]string `yaml:"bucketNames"`
+	// Encryption at rest: "s3" (SSE-S3) or "kms" (one customer managed KMS
+	// key per team bucket).
+	Encryption string `yaml:"encryption" default:"s3" enum:"s3,kms"`
+	// NoncurrentVersionExpiryDays deletes overwritten or deleted object
+	// versions this many days after they stopped being current, so that a
+	// mistake can be undone for that long; 0 keeps them forever.
+	NoncurrentVersionExpiryDays int `yaml:"noncurrentVersionExpiryDays" default:"30"`
+	// IntelligentTiering moves objects to S3 Intelligent-Tiering.
+	IntelligentTiering bool `yaml:"intelligentTiering"`
+}
+
+// SharedBucket is the instance-wide read-write bucket.
+type SharedBucket struct {
+	// BucketName is the physical name. Default: <instance>-shared.
+	BucketName string `yaml:"bucketName"`
+	// Encryption at rest: "s3" (SSE-S3) or "kms" (a customer managed key).
+	Encryption string `yaml:"encryption" default:"s3" enum:"s3,kms"`
+	// NoncurrentVersionExpiryDays deletes overwritten or deleted object
+	// versions this many days after they stopped being current; 0 keeps them.
+	NoncurrentVersionExpiryDays int `yaml:"noncurrentVersionExpiryDays" default:"30"`
+	// IntelligentTiering moves objects to S3 Intelligent-Tiering.
+	IntelligentTiering bool `yaml:"intelligentTiering"`
+}
+
+// ScratchBucket is the instance-wide bucket for temporary files.
+type ScratchBucket struct {
+	// BucketName is the physical name. Default: <instance>-scratch.
+	BucketName string `yaml:"bucketName"`
+	// Encryption at rest: "s3" (SSE-S3) or "kms" (a customer managed key).
+	Encryption string `yaml:"encryption" default:"s3" enum:"s3,kms"`
+	// ExpireDays deletes every object this many days after it was written.
+	ExpireDays int `yaml:"expireDays" default:"7"`
+}
+
+// AccessLogBucket receives the S3 server access logs of the instance.
+type AccessLogBucket struct {
+	// BucketName is the physical name. Default: <instance>-access-logs.
+	BucketName string `yaml:"bucketName"`
+	// ExpireDays deletes log files this many days after they were written.
+	ExpireDays int `yaml:"expireDays" default:"365"`
+}
+
+// BucketKind tells the instance's buckets apart.
+type BucketKind string
+
+// The kinds of bucket the data component makes.
+const (
+	DatasetKind   BucketKind = "dataset"
+	TeamKind      BucketKind = "team"
+	SharedKind    BucketKind = "shared"
+	ScratchKind   BucketKind = "scratch"
+	AccessLogKind BucketKind = "accessLogs"
+)
+
+// BucketRef names one bucket of the instance: its kind, its name within the
+// kind (dataset or team name; empty for shared, scratch and access logs),
+// its physical name and the key path it is configured under.
+type BucketRef struct {
+	Kind     BucketKind
+	Name     string
+	Physical string
+	Path     string
+}
+
+// Buckets lists every bucket the data component makes, in a fixed order:
+// datasets by name, teams by name, shared, scratch, access logs.
+func (cfg *Config) Buckets() []BucketRef {
+	d := &cfg.Data
+	var out []BucketRef
+	for _, name := range sortedStringKeys(d.Datasets) {
+		out = append(out, BucketRef{DatasetKind, name, cfg.DatasetBucketName(name), "data.datasets." + name})
+	}
+	if d.TeamBuckets.Enabled {
+		for _, team := range sortedStringKeys(cfg.Teams) {
+			path := "data.teamBuckets"
+			if _, ok := d.TeamBuckets.BucketNames[team]; ok {
+				path = "data.teamBuckets.bucketNames." + team
+			}
+			out = append(out, BucketRef{TeamKind, team, cfg.TeamBucketName(team), path})
+		}
+	}
+	out = append(out,
+		BucketRef{SharedKind, "", cfg.SharedBucketName(), "data.shared"},
+		BucketRef{ScratchKind, "", cfg.ScratchBucketName(), "data.scratch"},
+		BucketRef{AccessLogKind, "", cfg.AccessLogBucketName(), "data.accessLogs"},
+	)
+	return out
+}
+
+// DatasetBucketName is the physical name of a dataset bucket.
+func (cfg *Config) DatasetBucketName(name string) string {
+	return or(cfg.Data.Datasets[name].BucketName, cfg.Name+"-"+name)
+}
+
+// TeamBucketName is the physical name of a team's bucket.
+func (cfg *Config) TeamBucketName(team string) string {
+	return or(cfg.Data.TeamBuckets.BucketNames[team], cfg.Name+"-team-"+team)
+}
+
+// SharedBucketName is the physical name of the shared bucket.
+func (cfg *Config) SharedBucketName() string {
+	return or(cfg.Data.Shared.BucketName, cfg.Name+"-shared")
+}
+
+// ScratchBucketName is the physical name of the scratch bucket.
+func (cfg *Config) ScratchBucketName() string {
+	return or(cfg.Data.Scratch.BucketName, cfg.Name+"-scratch")
+}
+
+// AccessLogBucketName is the physical name of the access log bucket.
+func (cfg *Config) AccessLogBucketName() string {
+	return or(cfg.Data.AccessLogs.BucketName, cfg.Name+"-access-logs")
+}
+
+func or(s, fallback string) string {
+	if s != "" {
+		return s
+	}
+	return fallback
+}
+
+var (
+	bucketNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
+	// Prefixes and suffixes S3 reserves for its own features.
+	bucketReservedPrefixes = []string{"xn--", "sthree-", "amzn-s3-demo-"}
+	bucketReservedSuffixes = []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"}
+)
+
+// bucketNameProblem says why name is not a valid S3 bucket name, or "".
+func bucketNameProblem(name string) string {
+	switch {
+	case len(name) < 3 || len(name) > 63:
+		return fmt.Sprintf("is %d characters long; S3 bucket names have 3 to 63", len(name))
+	case !bucketNameRe.MatchString(name):
+		return "may hold only lower-case letters, digits, hyphens and dots, and must start and end with a letter or digit"
+	case strings.Contains(name, ".."):
+		return "must not hold two dots in a row"
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return "must not look like an IP address"
+	}
+	for _, p := range bucketReservedPrefixes {
+		if strings.HasPrefix(name, p) {
+			return fmt.Sprintf("must not start with %q (reserved by S3)", p)
+		}
+	}
+	for _, s := range bucketReservedSuffixes {
+		if strings.HasSuffix(name, s) {
+			return fmt.Sprintf("must not end with %q (reserved by S3)", s)
+		}
+	}
+	return ""
+}
+
+func (x *Data) check(c *checker, cfg *Config) {
+	for _, name := range sortedStringKeys(x.Datasets) {
+		p := "data.datasets." + name
+		ds := x.Datasets[name]
+		checkName(c, p, name, 40)
+		if ds.Public && ds.RequesterPays {
+			c.errorf(p+".requesterPays", "a public bucket cannot be requester-pays: the official CloudCatalog client reads anonymously and never sends the requester-pays header, so nobody outside the instance could read the catalog or the data; make the bucket private (public: false) to charge readers")
+		}
+		if ds.Public && ds.Encryption == "kms" {
+			c.errorf(p+".encryption", "a public bucket must use encryption: s3; anonymous readers cannot decrypt with a KMS key")
+		}
+		if ds.Public && len(ds.ReaderAccounts) > 0 {
+			c.errorf(p+".readerAccounts", "only applies to a private bucket: a public bucket is readable by every account")
+		}
+		if ds.RequesterPays && !ds.Public && len(ds.ReaderAccounts) == 0 {
+			c.warnf(p+".requesterPays", "only the instance's own account can read this bucket, so requester-pays changes nothing; list the paying accounts in readerAccounts")
+		}
+		checkTeams(c, p+".writers", ds.Writers, cfg)
+		for i, a := range ds.ReaderAccounts {
+			if !accountRe.MatchString(a) {
+				c.errorf(fmt.Sprintf("%s.readerAccounts[%d]", p, i), "%q is not an AWS account id: 12 digits (quote it so YAML keeps leading zeros)", a)
+			}
+		}
+		checkNonNegative(c, p+".noncurrentVersionExpiryDays", ds.NoncurrentVersionExpiryDays)
+	}
+	for _, team := range sortedStringKeys(x.TeamBuckets.BucketNames) {
+		if _, ok := cfg.Teams[team]; !ok {
+			c.errorf("data.teamBuckets.bucketNames."+team, "%q is not a team; teams: %s", team, teamList(cfg))
+		}
+	}
+	if !x.TeamBuckets.Enabled && len(x.TeamBuckets.BucketNames) > 0 {
+		c.errorf("data.teamBuckets.bucketNames", "only applies with teamBuckets.enabled: true")
+	}
+	checkNonNegative(c, "data.teamBuckets.noncurrentVersionExpiryDays", x.TeamBuckets.NoncurrentVersionExpiryDays)
+	checkNonNegative(c, "data.shared.noncurrentVersionExpiryDays", x.Shared.NoncurrentVersionExpiryDays)
+	if x.Scratch.ExpireDays < 1 {
+		c.errorf("data.scratch.expireDays", "must be at least 1 day, got %d", x.Scratch.ExpireDays)
+	}
+	if x.AccessLogs.ExpireDays < 1 {
+		c.errorf("data.accessLogs.expireDays", "must be at least 1 day, got %d", x.AccessLogs.ExpireDays)
+	}
+
+	// Physical names are checked even when the component is off, so that
+	// switching it on later does not reveal old mistakes.
+	owner := map[string]string{}
+	for _, b := range cfg.Buckets() {
+		if msg := bucketNameProblem(b.Physical); msg != "" {
+			c.errorf(b.Path, "bucket name %q %s", b.Physical, msg)
+		} else if strings.Contains(b.Physical, ".") {
+			c.warnf(b.Path, "bucket name %q holds dots: HTTPS to <bucket>.s3.amazonaws.com fails its certificate check for such names", b.Physical)
+		}
+		if first, ok := owner[b.Physical]; ok {
+			c.errorf(b.Path, "bucket name %q is also the name of %s; every bucket needs its own name", b.Physical, first)
+		} else {
+			owner[b.Physical] = b.Path
+		}
+	}
+	if x.Enabled && x.DestroyOnDelete {
+		c.warnf("data.destroyOnDelete", "DANGER: deleting the %s-Data stack, or removing a bucket from this file, will DELETE the bucket and EVERY OBJECT in it, with no way back; use this only for a throw-away development instance", cfg.Name)
+	}
+}
+
+// checkTeams reports the names in list that are not teams of the instance.
+func checkTeams(c *checker, path string, list []string, cfg *Config) {
+	for i, t := range list {
+		if _, ok := cfg.Teams[t]; !ok {
+			c.errorf(fmt.Sprintf("%s[%d]", path, i), "%q is not a team%s; teams: %s", t, suggest(t, sortedStringKeys(cfg.Teams)), teamList(cfg))
+		}
+	}
+}
+
+func teamList(cfg *Config) string {
+	if len(cfg.Teams) == 0 {
+		return "(none: add them under the top-level teams key)"
+	}
+	return strings.Join(sortedStringKeys(cfg.Teams), ", ")
+}
+
+func checkNonNegative(c *checker, path string, n int) {
+	if n < 0 {
+		c.errorf(path, "must not be negative, got %d", n)
+	}
+}

@@ -116,7 +116,7 @@ func decodeFile(name string, builtin bool, data []byte, root reflect.Value, pos 
 		if errors.Is(err, io.EOF) {
 			return true
 		}
-		*problems = append(*problems, Problem{Pos: Pos{File: name, Line: yamlErrorLine(err), Builtin: builtin}, Message: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+		*problems = append(*problems, Problem{Pos: Pos{File: name, Line: yamlErrorLine(err), Builtin: builtin}, Message: "not valid YAML: " + yamlErrorText(err)})
 		return false
 	}
 	var extra yaml.Node
@@ -130,6 +130,18 @@ func decodeFile(name string, builtin bool, data []byte, root reflect.Value, pos 
 	d := decoder{file: name, builtin: builtin, pos: pos, problems: problems}
 	d.decode(&doc, root, "")
 	return true
+}
+
+// yamlErrorText is yaml.v3's message without its "yaml: line N:" prefix,
+// since the problem names the line itself.
+func yamlErrorText(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if strings.HasPrefix(msg, "line ") {
+		if _, rest, ok := strings.Cut(msg, ": "); ok {
+			return rest
+		}
+	}
+	return msg
 }
 
 // yamlErrorLine digs the line number out of yaml.v3's "yaml: line N: ..." text.

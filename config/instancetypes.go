@@ -1,0 +1,91 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// InstanceType is what the deployer knows of one EC2 instance type: enough
+// to check node groups and profiles and to show prices to users.
+type InstanceType struct {
+	// VCPU and MemoryGiB are the machine's size.
+	VCPU      int
+	MemoryGiB float64
+	// GPUs is the number of NVIDIA GPUs; 0 for CPU-only types.
+	GPUs int
+	// GPUModel names the GPU, for profile descriptions.
+	GPUModel string
+	// PriceUSDPerHour is the on-demand Linux price in us-east-1. Other
+	// regions differ by a few percent to a third; spot is usually 50-70% less.
+	PriceUSDPerHour float64
+}
+
+// PriceRegion is the region whose on-demand prices InstanceTypes holds.
+const PriceRegion = "us-east-1"
+
+// InstanceTypes is the one table of instance types node groups may use:
+// x86_64 types, since node groups run the AL2023 x86_64 AMIs. Prices are
+// on-demand Linux in us-east-1 (PriceRegion).
+var InstanceTypes = map[string]InstanceType{
+	"t3.medium":   {VCPU: 2, MemoryGiB: 4, PriceUSDPerHour: 0.0416},
+	"t3.large":    {VCPU: 2, MemoryGiB: 8, PriceUSDPerHour: 0.0832},
+	"t3.xlarge":   {VCPU: 4, MemoryGiB: 16, PriceUSDPerHour: 0.1664},
+	"t3a.medium":  {VCPU: 2, MemoryGiB: 4, PriceUSDPerHour: 0.0376},
+	"t3a.large":   {VCPU: 2, MemoryGiB: 8, PriceUSDPerHour: 0.0752},
+	"t3a.xlarge":  {VCPU: 4, MemoryGiB: 16, PriceUSDPerHour: 0.1504},
+	"m7i.large":   {VCPU: 2, MemoryGiB: 8, PriceUSDPerHour: 0.1008},
+	"m7i.xlarge":  {VCPU: 4, MemoryGiB: 16, PriceUSDPerHour: 0.2016},
+	"m7i.2xlarge": {VCPU: 8, MemoryGiB: 32, PriceUSDPerHour: 0.4032},
+	"m7i.4xlarge": {VCPU: 16, MemoryGiB: 64, PriceUSDPerHour: 0.8064},
+	"m7i.8xlarge": {VCPU: 32, MemoryGiB: 128, PriceUSDPerHour: 1.6128},
+	"m7a.2xlarge": {VCPU: 8, MemoryGiB: 32, PriceUSDPerHour: 0.46368},
+	"m7a.4xlarge": {VCPU: 16, MemoryGiB: 64, PriceUSDPerHour: 0.92736},
+	"m7a.8xlarge": {VCPU: 32, MemoryGiB: 128, PriceUSDPerHour: 1.85472},
+	"m6i.2xlarge": {VCPU: 8, MemoryGiB: 32, PriceUSDPerHour: 0.384},
+	"m6i.4xlarge": {VCPU: 16, MemoryGiB: 64, PriceUSDPerHour: 0.768},
+	"m6i.8xlarge": {VCPU: 32, MemoryGiB: 128, PriceUSDPerHour: 1.536},
+	"m6a.2xlarge": {VCPU: 8, MemoryGiB: 32, PriceUSDPerHour: 0.3456},
+	"m6a.4xlarge": {VCPU: 16, MemoryGiB: 64, PriceUSDPerHour: 0.6912},
+	"m6a.8xlarge": {VCPU: 32, MemoryGiB: 128, PriceUSDPerHour: 1.3824},
+	"m5.2xlarge":  {VCPU: 8, MemoryGiB: 32, PriceUSDPerHour: 0.384},
+	"m5.4xlarge":  {VCPU: 16, MemoryGiB: 64, PriceUSDPerHour: 0.768},
+	"m5.8xlarge":  {VCPU: 32, MemoryGiB: 128, PriceUSDPerHour: 1.536},
+	"c7i.2xlarge": {VCPU: 8, MemoryGiB: 16, PriceUSDPerHour: 0.357},
+	"c7i.4xlarge": {VCPU: 16, MemoryGiB: 32, PriceUSDPerHour: 0.714},
+	"r7i.xlarge":  {VCPU: 4, MemoryGiB: 32, PriceUSDPerHour: 0.2646},
+	"r7i.2xlarge": {VCPU: 8, MemoryGiB: 64, PriceUSDPerHour: 0.5292},
+	"r7i.4xlarge": {VCPU: 16, MemoryGiB: 128, PriceUSDPerHour: 1.0584},
+	"r7i.8xlarge": {VCPU: 32, MemoryGiB: 256, PriceUSDPerHour: 2.1168},
+	"r6i.4xlarge": {VCPU: 16, MemoryGiB: 128, PriceUSDPerHour: 1.008},
+	"r6i.8xlarge": {VCPU: 32, MemoryGiB: 256, PriceUSDPerHour: 2.016},
+	"g4dn.xlarge":  {VCPU: 4, MemoryGiB: 16, GPUs: 1, GPUModel: "NVIDIA T4", PriceUSDPerHour: 0.526},
+	"g4dn.2xlarge": {VCPU: 8, MemoryGiB: 32, GPUs: 1, GPUModel: "NVIDIA T4", PriceUSDPerHour: 0.752},
+	"g4dn.4xlarge": {VCPU: 16, MemoryGiB: 64, GPUs: 1, GPUModel: "NVIDIA T4", PriceUSDPerHour: 1.204},
+	"g5.xlarge":    {VCPU: 4, MemoryGiB: 16, GPUs: 1, GPUModel: "NVIDIA A10G", PriceUSDPerHour: 1.006},
+	"g5.2xlarge":   {VCPU: 8, MemoryGiB: 32, GPUs: 1, GPUModel: "NVIDIA A10G", PriceUSDPerHour: 1.212},
+	"g5.4xlarge":   {VCPU: 16, MemoryGiB: 64, GPUs: 1, GPUModel: "NVIDIA A10G", PriceUSDPerHour: 1.624},
+	"g6.xlarge":    {VCPU: 4, MemoryGiB: 16, GPUs: 1, GPUModel: "NVIDIA L4", PriceUSDPerHour: 0.8048},
+	"g6.2xlarge":   {VCPU: 8, MemoryGiB: 32, GPUs: 1, GPUModel: "NVIDIA L4", PriceUSDPerHour: 0.9776},
+	"g6.4xlarge":   {VCPU: 16, MemoryGiB: 64, GPUs: 1, GPUModel: "NVIDIA L4", PriceUSDPerHour: 1.3232},
+	"g6.12xlarge":  {VCPU: 48, MemoryGiB: 192, GPUs: 4, GPUModel: "NVIDIA L4", PriceUSDPerHour: 4.6016},
+}
+
+// InstanceTypeNames lists the known instance types, sorted.
+func InstanceTypeNames() []string {
+	names := make([]string, 0, len(InstanceTypes))
+	for n := range InstanceTypes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// FormatPrice writes an hourly price for people: "$0.40/h".
+func FormatPrice(usdPerHour float64) string {
+	s := fmt.Sprintf("%.2f", usdPerHour)
+	if usdPerHour < 0.1 {
+		s = strings.TrimRight(fmt.Sprintf("%.3f", usdPerHour), "0")
+	}
+	return "$" + s + "/h"
+}
