@@ -19,12 +19,12 @@ type Component struct {
 // Components lists every component in dependency order: a component comes
 // after everything it needs.
 var Components = []Component{
-	{Name: "auth", Available: false},
-	{Name: "data", Available: false},
-	{Name: "containers", Available: false},
+	{Name: "auth", Available: true},
+	{Name: "data", Available: true},
+	{Name: "containers", Needs: []string{"data"}, Available: true},
 	{Name: "registry", Needs: []string{"data"}, Available: false},
 	{Name: "portal", Needs: []string{"auth"}, Available: false},
-	{Name: "daskhub", Needs: []string{"auth"}, Available: false},
+	{Name: "daskhub", Needs: []string{"auth"}, Available: true},
 }
 
 // Enabled reports whether the named component is switched on; base always is.

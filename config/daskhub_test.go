@@ -1,0 +1,185 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// daskhubBase is the smallest valid instance with daskhub on; fixtures add
+// lines under daskhub from line 6.
+const daskhubBase = "name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {publicCidrs: [192.0.2.0/24]}\n"
+
+func TestDaskhubDefaultsAreValid(t *testing.T) {
+	cfg, problems := loadText(t, daskhubBase)
+	if problems != nil {
+		t.Fatalf("defaults refused:\n%v", problems)
+	}
+	d := cfg.Daskhub
+	if d.KubernetesVersion != KubectlLayerVersion {
+		t.Errorf("default Kubernetes version %s, want the kubectl layer's %s", d.KubernetesVersion, KubectlLayerVersion)
+	}
+	purposes := map[string]NodeGroup{}
+	for _, g := range d.NodeGroups {
+		purposes[g.Purpose] = g
+	}
+	for _, p := range []string{"core", "user", "big-user", "gpu-user", "dask-worker", "dask-gpu-worker"} {
+		g, ok := purposes[p]
+		if !ok {
+			t.Errorf("no default group with purpose %s", p)
+			continue
+		}
+		if p == "core" {
+			if g.MinSize != 2 || g.Capacity != "onDemand" {
+				t.Errorf("core group: min %d capacity %s, want 2 onDemand", g.MinSize, g.Capacity)
+			}
+		} else if g.MinSize != 0 || g.DesiredSize != 0 {
+			t.Errorf("%s group does not scale from zero: min %d desired %d", p, g.MinSize, g.DesiredSize)
+		}
+	}
+	if purposes["dask-worker"].Capacity != "spot" || purposes["dask-gpu-worker"].Capacity != "spot" {
+		t.Errorf("Dask worker groups should be spot")
+	}
+	if len(cfg.Warnings) > 0 {
+		t.Errorf("defaults warn: %v", cfg.Warnings)
+	}
+}
+
+// An instance may override one field of a default group and remove another
+// group (with the profiles and options that target it) without repeating
+// the rest.
+func TestDaskhubOverlayAndRemoval(t *testing.T) {
+	cfg, problems := loadText(t, daskhubBase+"  nodeGroups:\n    user: {maxSize: 4}\n    dask-gpu-worker: null\n  dask: {gpuWorkerNodeGroup: \"\"}\n")
+	if problems != nil {
+		t.Fatalf("refused:\n%v", problems)
+	}
+	g := cfg.Daskhub.NodeGroups["user"]
+	if g.MaxSize != 4 || g.InstanceTypes[0] != "m7i.2xlarge" || len(g.Taints) != 1 {
+		t.Errorf("user group after overlay: %+v", g)
+	}
+	if _, ok := cfg.Daskhub.NodeGroups["dask-gpu-worker"]; ok {
+		t.Errorf("dask-gpu-worker not removed")
+	}
+}
+
+// One fixture per kind of mistake, with the line and message it must give.
+// A fixture starting with "!" is a whole file rather than lines added to
+// daskhubBase.
+func TestDaskhubErrors(t *testing.T) {
+	tests := []struct {
+		name, extra, want string
+	}{
+		{"GPU group with non-GPU type", "  nodeGroups:\n    gpu-user: {instanceTypes: [m7i.2xlarge]}\n",
+			`test.yaml:7: error: daskhub.nodeGroups.gpu-user.instanceTypes[0]: "m7i.2xlarge" has no GPU but the group is gpu: true; GPU types: g4dn.2xlarge`},
+		{"GPU type in non-GPU group", "  nodeGroups:\n    user: {instanceTypes: [g6.2xlarge]}\n",
+			`test.yaml:7: error: daskhub.nodeGroups.user.instanceTypes[0]: "g6.2xlarge" is a GPU type but the group is not gpu: true`},
+		{"unknown instance type", "  nodeGroups:\n    user: {instanceTypes: [m7i.2xlarg]}\n",
+			`daskhub.nodeGroups.user.instanceTypes[0]: "m7i.2xlarg" is not a known instance type (did you mean "m7i.2xlarge"?); allowed: c7i.2xlarge`},
+		{"mixed sizes", "  nodeGroups:\n    dask-worker: {instanceTypes: [m7i.8xlarge, r7i.8xlarge]}\n",
+			`daskhub.nodeGroups.dask-worker.instanceTypes[1]: "r7i.8xlarge" (32 vCPU, 256 GiB, 0 GPU) differs in size from "m7i.8xlarge"`},
+		{"min above max", "  nodeGroups:\n    user:\n      minSize: 5\n      maxSize: 3\n      desiredSize: 4\n",
+			`test.yaml:8: error: daskhub.nodeGroups.user.minSize: 5 must not exceed maxSize (3)`},
+		{"desired outside range", "  nodeGroups:\n    user: {desiredSize: 20}\n",
+			`daskhub.nodeGroups.user.desiredSize: 20 must be from minSize (0) to maxSize (15)`},
+		{"no core group", "  nodeGroups:\n    core: {minSize: 0, desiredSize: 0}\n",
+			`daskhub.nodeGroups: needs a group with purpose: core and minSize of at least 1`},
+		{"GPU purpose without gpu", "  nodeGroups:\n    extra-gpu: {purpose: gpu-user, instanceTypes: [m7i.xlarge], labels: {a: b}}\n  profiles:\n    p: {displayName: P, image: x/y:1, nodeGroup: extra-gpu}\n",
+			`daskhub.nodeGroups.extra-gpu.gpu: a gpu-user group must be gpu: true`},
+		{"profile on missing group", "  profiles:\n    server: {nodeGroup: usr}\n",
+			`test.yaml:7: error: daskhub.profiles.server.nodeGroup: "usr" is not one of daskhub.nodeGroups (did you mean "user"?); node groups: big-user, core, dask-gpu-worker, dask-worker, gpu-user, user`},
+		{"profile on worker group", "  profiles:\n    server: {nodeGroup: dask-worker}\n",
+			`daskhub.profiles.server.nodeGroup: "dask-worker" has purpose dask-worker; profiles run on groups whose purpose is user, big-user, gpu-user`},
+		{"profile GPU on CPU group", "  profiles:\n    server: {gpus: 1}\n",
+			`daskhub.profiles.server.gpus: asks for 1 GPU but node group "user" is not gpu: true`},
+		{"guarantee above limit", "  profiles:\n    server: {cpuGuarantee: 4, cpuLimit: 2}\n",
+			`daskhub.profiles.server.cpuGuarantee: 4 must not exceed cpuLimit (2)`},
+		{"guarantee does not fit", "  profiles:\n    server: {memoryGuaranteeGib: 31, memoryLimitGib: 32}\n",
+			`daskhub.profiles.server.memoryGuaranteeGib: 31 does not fit on a m7i.2xlarge (32 GiB`},
+		{"profile for unknown team", "  profiles:\n    server: {teams: [solar]}\n",
+			`daskhub.profiles.server.teams[0]: "solar" is not one of the instance's teams`},
+		{"two defaults", "  profiles:\n    big-server: {default: true}\n",
+			`daskhub.profiles.server.default: only one profile may be default; big-server and server are`},
+		{"unpinned image", "  profiles:\n    server: {image: pangeo/pangeo-notebook}\n",
+			`daskhub.profiles.server.image: "pangeo/pangeo-notebook" is not a container image with a tag or digest`},
+		{"unknown Kubernetes version", "  kubernetesVersion: \"1.29\"\n",
+			`test.yaml:6: error: daskhub.kubernetesVersion: "1.29" is not a Kubernetes version this deployer can run; allowed: 1.34, 1.35, 1.36`},
+		{"domain without certificate", "  domain: {name: heliocloud.example.org}\n",
+			`test.yaml:6: error: daskhub.domain.certificateArn: a domain needs an ACM certificate for daskhub.heliocloud.example.org`},
+		{"certificate in another region", "  domain: {name: heliocloud.example.org, certificateArn: \"arn:aws:acm:eu-west-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100\"}\nregion: us-east-1\n",
+			`daskhub.domain.certificateArn: the certificate is in eu-west-1 but the load balancer is in us-east-1`},
+		{"certificate without domain", "  domain: {certificateArn: \"arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100\"}\n",
+			`daskhub.domain.certificateArn: only applies with a domain name`},
+		{"tainted group nobody targets", "  nodeGroups:\n    spare: {purpose: user, instanceTypes: [m7i.xlarge], labels: {a: b}, taints: [{key: example.org/spare, value: \"yes\"}]}\n",
+			`test.yaml:7: error: daskhub.nodeGroups.spare.taints: taint example.org/spare=yes:NoSchedule is tolerated by no profile and no Dask worker option`},
+		{"worker group missing", "  dask: {workerNodeGroup: workers}\n",
+			`daskhub.dask.workerNodeGroup: "workers" is not one of daskhub.nodeGroups`},
+		{"worker group of wrong purpose", "  dask: {gpuWorkerNodeGroup: gpu-user}\n",
+			`daskhub.dask.gpuWorkerNodeGroup: "gpu-user" has purpose gpu-user; it needs purpose dask-gpu-worker`},
+		{"worker larger than node", "  dask: {maxWorkerCores: 40, maxCoresPerCluster: 64}\n",
+			`daskhub.dask.maxWorkerCores: 40 is more than a m7i.8xlarge node of group "dask-worker" has (32 vCPU)`},
+		{"public endpoint without CIDRs", "!name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n",
+			`daskhub.endpoint.publicCidrs: list the networks admins run kubectl from`},
+		{"CIDRs on private endpoint", "!name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {access: private, publicCidrs: [192.0.2.0/24]}\n",
+			`daskhub.endpoint.publicCidrs: only applies with access: publicAndPrivate`},
+		{"bad admin ARN", "  admins: [arn:aws:iam::123:root]\n",
+			`test.yaml:6: error: daskhub.admins[0]: "arn:aws:iam::123:root" is not an IAM role or user ARN`},
+		{"bad namespace", "  namespace: kube-system\n",
+			`daskhub.namespace: "kube-system" is Kubernetes' own`},
+		{"unpinned chart", "  charts: {jupyterhub: \"4\"}\n",
+			`daskhub.charts.jupyterhub: "4" is not a chart version such as 1.2.3`},
+		{"EFS lifecycle", "  storage: {transitionToIaDays: 45}\n",
+			`daskhub.storage.transitionToIaDays: 45 is not an EFS lifecycle period; allowed: 1, 7, 14, 30, 60, 90, 180, 270, 365`},
+		{"bad taint effect", "  nodeGroups:\n    user: {taints: [{key: a, effect: NoRun}]}\n",
+			`daskhub.nodeGroups.user.taints[0].effect: "NoRun" is not allowed; allowed values: NoSchedule, PreferNoSchedule, NoExecute`},
+		{"reserved label", "  nodeGroups:\n    user: {labels: {eks.amazonaws.com/nodegroup: x}}\n",
+			`daskhub.nodeGroups.user.labels.eks.amazonaws.com/nodegroup: labels under eks.amazonaws.com/ are set by Kubernetes or EKS`},
+		{"culling", "  culling: {idleTimeoutMinutes: 10, everyMinutes: 20}\n",
+			`daskhub.culling.everyMinutes: must be from 1 to idleTimeoutMinutes (10)`},
+		{"no NAT", "base:\n  vpc: {natGateways: none}\n",
+			`base.vpc.natGateways: daskhub needs a way out of the private subnets`},
+		{"unknown purpose", "  nodeGroups:\n    user: {purpose: users}\n",
+			`daskhub.nodeGroups.user.purpose: "users" is not allowed (did you mean "user"?); allowed values: core, user, big-user, gpu-user, dask-worker, dask-gpu-worker`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := daskhubBase + tt.extra
+			if whole, ok := strings.CutPrefix(tt.extra, "!"); ok {
+				text = whole
+			}
+			_, problems := loadText(t, text)
+			if problems == nil {
+				t.Fatalf("accepted; want %q", tt.want)
+			}
+			if got := problems.Error(); !strings.Contains(got, tt.want) {
+				t.Errorf("problems:\n%s\nwant a line containing:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDaskhubWarnings(t *testing.T) {
+	cfg, problems := loadText(t, "name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {publicCidrs: [0.0.0.0/0]}\n  nodeGroups:\n    user: {capacity: spot}\n")
+	if problems != nil {
+		t.Fatalf("refused:\n%v", problems)
+	}
+	var lines []string
+	for _, w := range cfg.Warnings {
+		lines = append(lines, w.String())
+	}
+	got := strings.Join(lines, "\n")
+	for _, want := range []string{
+		"daskhub.nodeGroups.user.capacity: a spot interruption stops users' servers",
+		"daskhub.endpoint.publicCidrs[0]: the Kubernetes API is open to the whole internet",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings:\n%s\nwant %q", got, want)
+		}
+	}
+}
+
+// Disabled, the section's defaults are not checked: an instance without
+// daskhub must not need its settings.
+func TestDaskhubDisabledIsNotChecked(t *testing.T) {
+	if _, problems := loadText(t, "name: x\ndaskhub:\n  kubernetesVersion: \"1.20\"\n"); problems != nil {
+		t.Fatalf("disabled daskhub checked:\n%v", problems)
+	}
+}
