@@ -101,6 +101,13 @@ func Endpoint(tb testing.TB) string {
 	return endpoint
 }
 
+// Dir is the server's posix root: bucket b and key k are the file <Dir>/b/k.
+// Benchmarks use it to lay out large datasets quickly.
+func Dir(tb testing.TB) string {
+	Endpoint(tb)
+	return dir
+}
+
 // Stop ends the server and removes its data; call it from TestMain.
 func Stop() {
 	if cmd != nil && cmd.Process != nil {
