@@ -144,7 +144,7 @@ func (cfg *Config) Buckets() []BucketRef {
 	d := &cfg.Data
 	var out []BucketRef
 	for _, name := range sortedStringKeys(d.Datasets) {
-		out = append(out, BucketRef{DatasetKind, name, cfg.DatasetBucketName(name), "data.datasets." + name})
+		out = append(out, BucketRef{DatasetKind, name, cfg.DatasetBucketName(name), namePath("data.datasets."+name, d.Datasets[name].BucketName)})
 	}
 	if d.TeamBuckets.Enabled {
 		for _, team := range sortedStringKeys(cfg.Teams) {
@@ -156,9 +156,9 @@ func (cfg *Config) Buckets() []BucketRef {
 		}
 	}
 	out = append(out,
-		BucketRef{SharedKind, "", cfg.SharedBucketName(), "data.shared"},
-		BucketRef{ScratchKind, "", cfg.ScratchBucketName(), "data.scratch"},
-		BucketRef{AccessLogKind, "", cfg.AccessLogBucketName(), "data.accessLogs"},
+		BucketRef{SharedKind, "", cfg.SharedBucketName(), namePath("data.shared", d.Shared.BucketName)},
+		BucketRef{ScratchKind, "", cfg.ScratchBucketName(), namePath("data.scratch", d.Scratch.BucketName)},
+		BucketRef{AccessLogKind, "", cfg.AccessLogBucketName(), namePath("data.accessLogs", d.AccessLogs.BucketName)},
 	)
 	return out
 }
@@ -186,6 +186,15 @@ func (cfg *Config) ScratchBucketName() string {
 // AccessLogBucketName is the physical name of the access log bucket.
 func (cfg *Config) AccessLogBucketName() string {
 	return or(cfg.Data.AccessLogs.BucketName, cfg.Name+"-access-logs")
+}
+
+// namePath is where a bucket's name problems are reported: at its
+// bucketName when the admin wrote one, else at its section.
+func namePath(section, explicit string) string {
+	if explicit != "" {
+		return section + ".bucketName"
+	}
+	return section
 }
 
 func or(s, fallback string) string {
@@ -246,11 +255,7 @@ func (x *Data) check(c *checker, cfg *Config) {
 			c.warnf(p+".requesterPays", "only the instance's own account can read this bucket, so requester-pays changes nothing; list the paying accounts in readerAccounts")
 		}
 		checkTeams(c, p+".writers", ds.Writers, cfg)
-		for i, a := range ds.ReaderAccounts {
-			if !accountRe.MatchString(a) {
-				c.errorf(fmt.Sprintf("%s.readerAccounts[%d]", p, i), "%q is not an AWS account id: 12 digits (quote it so YAML keeps leading zeros)", a)
-			}
-		}
+		checkAccounts(c, p+".readerAccounts", ds.ReaderAccounts)
 		checkNonNegative(c, p+".noncurrentVersionExpiryDays", ds.NoncurrentVersionExpiryDays)
 	}
 	for _, team := range sortedStringKeys(x.TeamBuckets.BucketNames) {
@@ -270,10 +275,17 @@ func (x *Data) check(c *checker, cfg *Config) {
 		c.errorf("data.accessLogs.expireDays", "must be at least 1 day, got %d", x.AccessLogs.ExpireDays)
 	}
 
-	// Physical names are checked even when the component is off, so that
-	// switching it on later does not reveal old mistakes.
+	if !x.Enabled {
+		return
+	}
 	owner := map[string]string{}
 	for _, b := range cfg.Buckets() {
+		derived := !strings.HasSuffix(b.Path, ".bucketName") && !strings.HasPrefix(b.Path, "data.teamBuckets.bucketNames.")
+		if derived && !namePattern.MatchString(cfg.Name) {
+			// The instance name is reported already; names made from it
+			// would only repeat the problem.
+			continue
+		}
 		if msg := bucketNameProblem(b.Physical); msg != "" {
 			c.errorf(b.Path, "bucket name %q %s", b.Physical, msg)
 		} else if strings.Contains(b.Physical, ".") {
@@ -285,7 +297,7 @@ func (x *Data) check(c *checker, cfg *Config) {
 			owner[b.Physical] = b.Path
 		}
 	}
-	if x.Enabled && x.DestroyOnDelete {
+	if x.DestroyOnDelete {
 		c.warnf("data.destroyOnDelete", "DANGER: deleting the %s-Data stack, or removing a bucket from this file, will DELETE the bucket and EVERY OBJECT in it, with no way back; use this only for a throw-away development instance", cfg.Name)
 	}
 }

@@ -26,9 +26,11 @@ type Options struct {
 // what it builds on here (the VPC in Base, the user pool in Auth, ...);
 // fields of disabled components are nil.
 type Instance struct {
-	Config *config.Config
-	Opts   Options
-	Base   *BaseStack
+	Config     *config.Config
+	Opts       Options
+	Base       *BaseStack
+	Data       *DataStack
+	Containers *ContainersStack
 }
 
 // builders make the stack of each component that has one. Each component's
