@@ -29,6 +29,7 @@ type Instance struct {
 	Config     *config.Config
 	Opts       Options
 	Base       *BaseStack
+	Auth       *AuthStack
 	Data       *DataStack
 	Containers *ContainersStack
 }
