@@ -1,0 +1,575 @@
+// Package values writes the Helm values of the DaskHub stack's charts
+// (JupyterHub, Dask Gateway, Cluster Autoscaler, NVIDIA device plugin) from
+// the instance's configuration. It knows nothing of CDK, so the values are
+// checked by plain, fast tests, including against the JupyterHub chart's
+// own schema; the stack passes the maps to its Helm releases unchanged.
+//
+// JupyterHub and Dask Gateway are wired together as the daskhub chart does:
+// the gateway sits behind the hub's proxy at /services/dask-gateway, trusts
+// the hub for sign-in with an API token the hub chart generates, and users'
+// servers find it through DASK_GATEWAY__* variables.
+package values
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/heliocloud/heliocloud-go/config"
+)
+
+// Names shared by the stack and the values: Kubernetes objects the stack
+// makes that the charts refer to, and the releases' names.
+const (
+	JupyterhubRelease  = "jupyterhub"
+	DaskGatewayRelease = "dask-gateway"
+	// UserServiceAccount runs users' servers, Dask schedulers and workers;
+	// its Pod Identity role reads datasets and writes shared and scratch.
+	UserServiceAccount = "heliocloud-user"
+	// HubServiceAccount is the JupyterHub chart's hub account; its Pod
+	// Identity role may only read the hub's Cognito app client.
+	HubServiceAccount = "hub"
+	// AutoscalerServiceAccount runs the Cluster Autoscaler in kube-system.
+	AutoscalerServiceAccount = "cluster-autoscaler"
+	// HomeStorageClass provisions one EFS access point per user's home.
+	HomeStorageClass = "efs-home"
+	// SharedClaim is the PersistentVolumeClaim of the shared directory.
+	SharedClaim = "shared"
+	// AdminsGroup is the Cognito group whose members are hub admins.
+	AdminsGroup = "admins"
+	// awsCliImage fetches the hub's Cognito client secret at start-up.
+	awsCliImage = "public.ecr.aws/aws-cli/aws-cli:2.27.0"
+	// secretDir holds the client secret inside the hub pod, in memory.
+	secretDir = "/etc/heliocloud-cognito"
+	// gatewayTraefik is the Dask Gateway chart's proxy service for the
+	// release named DaskGatewayRelease.
+	gatewayTraefik = "traefik-" + DaskGatewayRelease
+)
+
+// Sign-in is what the hub needs of the auth stack's Cognito pool. Fields may
+// hold CDK tokens, resolved at deploy time: the values are only strings.
+type SignIn struct {
+	// BaseURL of the hosted sign-in pages, https://<prefix>.auth.<region>.amazoncognito.com.
+	BaseURL string
+	// UserPoolID and ClientID name the hub's app client; its secret is
+	// read inside the cluster, never written into a template or log.
+	UserPoolID, ClientID string
+	// Region of the user pool.
+	Region string
+}
+
+// NodegroupName is the EKS name of a node group, which EKS also puts in its
+// auto scaling group's name (eks-<name>-<uuid>).
+func NodegroupName(cfg *config.Config, group string) string {
+	return cfg.Name + "-" + group
+}
+
+// HubURL is where users reach the hub: https://<host> with a domain, else
+// the local end of `kubectl port-forward` (see docs/daskhub.md).
+func HubURL(cfg *config.Config) string {
+	if h := cfg.Daskhub.Domain.Host(); h != "" {
+		return "https://" + h
+	}
+	return "http://localhost:8080"
+}
+
+// CallbackURL is the hub's OAuth callback, registered with the app client.
+func CallbackURL(cfg *config.Config) string { return HubURL(cfg) + "/hub/oauth_callback" }
+
+// LogoutURL is where Cognito sends users after signing out of the hub.
+func LogoutURL(cfg *config.Config) string { return HubURL(cfg) + "/" }
+
+// selector is how pods find a node group: its labels and its taints.
+func selector(g config.NodeGroup) (nodeSelector map[string]any, tolerations []any) {
+	nodeSelector = map[string]any{}
+	for k, v := range g.Labels {
+		nodeSelector[k] = v
+	}
+	for _, t := range g.Taints {
+		tolerations = append(tolerations, toleration(t))
+	}
+	return nodeSelector, tolerations
+}
+
+func toleration(t config.Taint) map[string]any {
+	if t.Value == "" {
+		return map[string]any{"key": t.Key, "operator": "Exists", "effect": t.Effect}
+	}
+	return map[string]any{"key": t.Key, "operator": "Equal", "value": t.Value, "effect": t.Effect}
+}
+
+// gib writes a memory size in KubeSpawner's and Kubernetes' units.
+func gib(v float64) string {
+	if v == math.Trunc(v) {
+		return strconv.Itoa(int(v)) + "G"
+	}
+	return strconv.Itoa(int(math.Round(v*1024))) + "M"
+}
+
+// ProfileNames lists the profiles in the order users see them.
+func ProfileNames(d *config.Daskhub) []string {
+	names := slices.Sorted(maps.Keys(d.Profiles))
+	sort.SliceStable(names, func(i, j int) bool { return d.Profiles[names[i]].Order < d.Profiles[names[j]].Order })
+	return names
+}
+
+// Description is a profile's description with the hourly price of its
+// node group's instance type, so users see what their choice costs.
+func Description(d *config.Daskhub, name string) string {
+	p := d.Profiles[name]
+	g := d.NodeGroups[p.NodeGroup]
+	it := g.GroupInstanceType()
+	share := ""
+	if n := math.Floor(float64(it.VCPU) / p.CPUGuarantee); n > 1 {
+		share = fmt.Sprintf(", shared by up to %d servers", int(n))
+	}
+	price := fmt.Sprintf("%s node %s (%s on-demand, %s)%s", g.InstanceTypes[0], config.FormatPrice(it.PriceUSDPerHour), g.Capacity, config.PriceRegion, share)
+	if g.Capacity == "spot" {
+		price = fmt.Sprintf("%s node, spot (on-demand %s in %s)%s", g.InstanceTypes[0], config.FormatPrice(it.PriceUSDPerHour), config.PriceRegion, share)
+	}
+	if p.Description == "" {
+		return price
+	}
+	return p.Description + ". " + price
+}
+
+func profileList(d *config.Daskhub) []any {
+	var out []any
+	for _, name := range ProfileNames(d) {
+		p := d.Profiles[name]
+		nodeSelector, tolerations := selector(d.NodeGroups[p.NodeGroup])
+		override := map[string]any{
+			"image":         p.Image,
+			"cpu_guarantee": p.CPUGuarantee,
+			"cpu_limit":     p.CPULimit,
+			"mem_guarantee": gib(p.MemoryGuaranteeGib),
+			"mem_limit":     gib(p.MemoryLimitGib),
+			"node_selector": nodeSelector,
+		}
+		if len(tolerations) > 0 {
+			override["tolerations"] = tolerations
+		}
+		if p.GPUs > 0 {
+			override["extra_resource_limits"] = map[string]any{"nvidia.com/gpu": strconv.Itoa(p.GPUs)}
+		}
+		entry := map[string]any{
+			"slug":                 name,
+			"display_name":         p.DisplayName,
+			"description":          Description(d, name),
+			"kubespawner_override": override,
+		}
+		if p.Default {
+			entry["default"] = true
+		}
+		out = append(out, entry)
+	}
+	return out
+}
+
+// profileTeams maps each profile limited to teams to those teams' groups.
+func profileTeams(d *config.Daskhub) map[string][]string {
+	out := map[string][]string{}
+	for name, p := range d.Profiles {
+		if len(p.Teams) > 0 {
+			out[name] = slices.Sorted(slices.Values(p.Teams))
+		}
+	}
+	return out
+}
+
+// pyJSON embeds a value in Python source as a JSON string literal that
+// json.loads reads back, so no quoting of ours can break the code.
+func pyJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return strconv.Quote(string(b))
+}
+
+// Jupyterhub is the JupyterHub chart's values.
+func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
+	d := &cfg.Daskhub
+	ns := d.Namespace
+	hubConfig := map[string]any{
+		"JupyterHub": map[string]any{
+			"authenticator_class": "generic-oauth",
+		},
+		"GenericOAuthenticator": map[string]any{
+			"client_id":          in.ClientID,
+			"oauth_callback_url": CallbackURL(cfg),
+			"authorize_url":      in.BaseURL + "/oauth2/authorize",
+			"token_url":          in.BaseURL + "/oauth2/token",
+			"userdata_url":       in.BaseURL + "/oauth2/userInfo",
+			"logout_redirect_url": in.BaseURL + "/logout?client_id=" + in.ClientID +
+				"&logout_uri=" + LogoutURL(cfg),
+			"login_service": cfg.Institution,
+			"scope":         []any{"openid", "email", "profile"},
+			// Groups are in the ID token only, not in Cognito's userInfo.
+			"userdata_from_id_token": true,
+			"username_claim":         "email",
+			"auth_state_groups_key":  "oauth_user.cognito:groups",
+			"manage_groups":          true,
+			"admin_groups":           []any{AdminsGroup},
+			// The user pool is the gate: it has no self sign-up, and
+			// self-registered accounts stay disabled until approved.
+			"allow_all": true,
+		},
+		"Authenticator": map[string]any{"enable_auth_state": false},
+		"KubeSpawner":   map[string]any{"start_timeout": d.SpawnTimeoutSeconds, "http_timeout": 120},
+	}
+
+	extraConfig := map[string]any{
+		// The app client's secret is read from a file an init container
+		// fetched from Cognito with the hub's Pod Identity role.
+		"10-cognito-secret": "with open(" + strconv.Quote(secretDir+"/client_secret") + ") as f:\n" +
+			"    c.GenericOAuthenticator.client_secret = f.read().strip()\n",
+		// Profiles limited to teams are offered only to those teams'
+		// members (and admins); KubeSpawner also refuses a profile not in
+		// the list it offered, so the limit holds server-side.
+		"20-profiles-by-team": "import json\n" +
+			"_teams = json.loads(" + pyJSON(profileTeams(d)) + ")\n" +
+			"_all_profiles = c.KubeSpawner.profile_list\n" +
+			"def _profiles_for(spawner):\n" +
+			"    groups = {g.name for g in spawner.user.groups}\n" +
+			"    return [p for p in _all_profiles if p[\"slug\"] not in _teams or " + strconv.Quote(AdminsGroup) + " in groups or groups & set(_teams[p[\"slug\"]])]\n" +
+			"c.KubeSpawner.profile_list = _profiles_for\n",
+	}
+
+	storage := &d.Storage
+	shm := map[string]any{"name": "dshm", "emptyDir": map[string]any{"medium": "Memory", "sizeLimit": strconv.Itoa(storage.ShmGib) + "Gi"}}
+	proxyService := map[string]any{"type": "ClusterIP"}
+	https := map[string]any{"enabled": false}
+	if d.Domain.Name != "" {
+		// The cloud provider's load balancer terminates TLS with the ACM
+		// certificate and forwards plain HTTP to the proxy.
+		proxyService = map[string]any{
+			"type": "LoadBalancer",
+			"annotations": map[string]any{
+				"service.beta.kubernetes.io/aws-load-balancer-ssl-cert":                d.Domain.CertificateArn,
+				"service.beta.kubernetes.io/aws-load-balancer-ssl-ports":               "https",
+				"service.beta.kubernetes.io/aws-load-balancer-backend-protocol":        "http",
+				"service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy":  "ELBSecurityPolicy-TLS13-1-2-2021-06",
+				"service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout": "3600",
+			},
+		}
+		https = map[string]any{"enabled": true, "type": "offload", "hosts": []any{d.Domain.Host()}}
+	}
+	gatewayAddress := "http://proxy-public/services/dask-gateway"
+
+	return map[string]any{
+		"hub": map[string]any{
+			"config":      hubConfig,
+			"extraConfig": extraConfig,
+			"services": map[string]any{
+				// The chart generates the service's API token into the hub
+				// secret, where the Dask Gateway chart reads it.
+				"dask-gateway": map[string]any{"url": "http://" + gatewayTraefik + "." + ns, "display": false},
+			},
+			"loadRoles": map[string]any{
+				// Users' tokens must reach the gateway service to sign in to it.
+				"user": map[string]any{"scopes": []any{"self", "access:services"}},
+			},
+			"serviceAccount": map[string]any{"create": true, "name": HubServiceAccount},
+			"initContainers": []any{map[string]any{
+				"name":  "cognito-client-secret",
+				"image": awsCliImage,
+				"command": []any{"sh", "-c",
+					"aws cognito-idp describe-user-pool-client --region \"$REGION\" --user-pool-id \"$POOL\" --client-id \"$CLIENT\" " +
+						"--query UserPoolClient.ClientSecret --output text > " + secretDir + "/client_secret"},
+				"env": []any{
+					map[string]any{"name": "REGION", "value": in.Region},
+					map[string]any{"name": "POOL", "value": in.UserPoolID},
+					map[string]any{"name": "CLIENT", "value": in.ClientID},
+					map[string]any{"name": "HOME", "value": "/tmp"},
+				},
+				"securityContext": map[string]any{"runAsUser": 1000, "runAsGroup": 1000, "allowPrivilegeEscalation": false},
+				"volumeMounts":    []any{map[string]any{"name": "cognito-secret", "mountPath": secretDir}},
+			}},
+			"extraVolumes":      []any{map[string]any{"name": "cognito-secret", "emptyDir": map[string]any{"medium": "Memory", "sizeLimit": "1Mi"}}},
+			"extraVolumeMounts": []any{map[string]any{"name": "cognito-secret", "mountPath": secretDir, "readOnly": true}},
+		},
+		"proxy": map[string]any{
+			"service": proxyService,
+			"https":   https,
+		},
+		"singleuser": map[string]any{
+			"profileList":        profileList(d),
+			"serviceAccountName": UserServiceAccount,
+			"startTimeout":       d.SpawnTimeoutSeconds,
+			"storage": map[string]any{
+				"type":          "dynamic",
+				"capacity":      "10Gi", // EFS ignores it; Kubernetes requires one.
+				"homeMountPath": storage.HomeMountPath,
+				"dynamic": map[string]any{
+					"storageClass":       HomeStorageClass,
+					"storageAccessModes": []any{"ReadWriteMany"},
+				},
+				"extraVolumes": []any{
+					map[string]any{"name": "shared", "persistentVolumeClaim": map[string]any{"claimName": SharedClaim}},
+					shm,
+				},
+				"extraVolumeMounts": []any{
+					map[string]any{"name": "shared", "mountPath": storage.SharedMountPath},
+					map[string]any{"name": "dshm", "mountPath": "/dev/shm"},
+				},
+			},
+			"extraEnv": map[string]any{
+				"DASK_GATEWAY__ADDRESS":                       gatewayAddress,
+				"DASK_GATEWAY__PROXY_ADDRESS":                 "gateway://" + gatewayTraefik + "." + ns + ":80",
+				"DASK_GATEWAY__PUBLIC_ADDRESS":                "/services/dask-gateway/",
+				"DASK_GATEWAY__AUTH__TYPE":                    "jupyterhub",
+				"DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE":       "{JUPYTER_IMAGE_SPEC}",
+				"DASK_DISTRIBUTED__DASHBOARD__LINK":           "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status",
+				"DASK_LABEXTENSION__FACTORY__MODULE":          "dask_gateway",
+				"DASK_LABEXTENSION__FACTORY__CLASS":           "GatewayCluster",
+				"DASK_LABEXTENSION__FACTORY__KWARGS__ADDRESS": gatewayAddress,
+			},
+			"networkPolicy": map[string]any{
+				// Servers talk to their Dask schedulers through the
+				// gateway's proxy, a private address in the namespace.
+				"egress": []any{map[string]any{"to": []any{map[string]any{"podSelector": map[string]any{}}}}},
+			},
+		},
+		"scheduling": map[string]any{
+			// Placeholders would keep nodes running for nobody; user groups
+			// scale from zero instead.
+			"userPlaceholder": map[string]any{"enabled": false, "replicas": 0},
+			"userScheduler":   map[string]any{"enabled": true},
+		},
+		// Pre-pulling images would start every user node at each upgrade.
+		"prePuller": map[string]any{
+			"hook":       map[string]any{"enabled": false},
+			"continuous": map[string]any{"enabled": false},
+		},
+		"cull": map[string]any{
+			"enabled": true,
+			"timeout": d.Culling.IdleTimeoutMinutes * 60,
+			"every":   d.Culling.EveryMinutes * 60,
+			"maxAge":  d.Culling.MaxAgeHours * 3600,
+			"users":   false,
+		},
+	}
+}
+
+// gpuWorker is the size of a GPU Dask worker: one GPU and most of the
+// node, leaving room for the system and the node's daemons.
+func gpuWorker(g config.NodeGroup) (cores int, memoryGiB float64) {
+	it := g.GroupInstanceType()
+	cores = max(1, it.VCPU-1)
+	memoryGiB = math.Floor(it.MemoryGiB * 0.75)
+	return cores, memoryGiB
+}
+
+// DaskGateway is the Dask Gateway chart's values.
+func DaskGateway(cfg *config.Config) map[string]any {
+	d := &cfg.Daskhub
+	dk := &d.Dask
+	cpuSel, cpuTol := selector(d.NodeGroups[dk.WorkerNodeGroup])
+	settings := map[string]any{
+		"cpu":             map[string]any{"node_selector": cpuSel, "tolerations": nonNil(cpuTol)},
+		"max_cores":       dk.MaxWorkerCores,
+		"max_memory_gib":  dk.MaxWorkerMemoryGib,
+		"shm_fraction":    dk.ShmFraction,
+		"service_account": UserServiceAccount,
+		"default_image":   defaultImage(d),
+	}
+	profiles := []string{"cpu"}
+	if dk.GPUWorkerNodeGroup != "" {
+		g := d.NodeGroups[dk.GPUWorkerNodeGroup]
+		sel, tol := selector(g)
+		cores, mem := gpuWorker(g)
+		settings["gpu"] = map[string]any{"node_selector": sel, "tolerations": nonNil(tol), "cores": cores, "memory_gib": mem}
+		profiles = append(profiles, "gpu")
+	}
+	settings["profiles"] = profiles
+
+	// The options users may set on a cluster, and how each becomes pod
+	// settings: workers land on the worker groups (tolerating their
+	// taints), get /dev/shm sized as a share of their memory, and run with
+	// the user service account. The scheduler goes with the CPU workers.
+	options := "import json\n" +
+		"from dask_gateway_server.options import Options, Integer, Float, Select, String\n" +
+		"_h = json.loads(" + pyJSON(settings) + ")\n" +
+		"def _pod(sel, memory_gib):\n" +
+		"    shm = max(1, int(memory_gib * _h[\"shm_fraction\"] * 1024))\n" +
+		"    return ({\"nodeSelector\": sel[\"node_selector\"], \"tolerations\": sel[\"tolerations\"], \"serviceAccountName\": _h[\"service_account\"],\n" +
+		"             \"volumes\": [{\"name\": \"dshm\", \"emptyDir\": {\"medium\": \"Memory\", \"sizeLimit\": \"%dMi\" % shm}}]},\n" +
+		"            {\"volumeMounts\": [{\"name\": \"dshm\", \"mountPath\": \"/dev/shm\"}]})\n" +
+		"def _options(options, user):\n" +
+		"    if options.profile == \"gpu\":\n" +
+		"        sel = _h[\"gpu\"]\n" +
+		"        cores, memory = sel[\"cores\"], sel[\"memory_gib\"]\n" +
+		"    else:\n" +
+		"        sel = _h[\"cpu\"]\n" +
+		"        cores, memory = options.worker_cores, options.worker_memory\n" +
+		"    pod, container = _pod(sel, memory)\n" +
+		"    if options.profile == \"gpu\":\n" +
+		"        container[\"resources\"] = {\"limits\": {\"nvidia.com/gpu\": \"1\"}}\n" +
+		"    sched_pod, _ = _pod(_h[\"cpu\"], 2)\n" +
+		"    return {\n" +
+		"        \"image\": options.image,\n" +
+		"        \"worker_cores\": cores, \"worker_cores_limit\": cores,\n" +
+		"        \"worker_memory\": int(memory * 2**30), \"worker_memory_limit\": int(memory * 2**30),\n" +
+		"        \"worker_extra_pod_config\": pod, \"worker_extra_container_config\": container,\n" +
+		"        \"scheduler_extra_pod_config\": {k: v for k, v in sched_pod.items() if k != \"volumes\"},\n" +
+		"    }\n" +
+		"c.Backend.cluster_options = Options(\n" +
+		"    Integer(\"worker_cores\", default=1, min=1, max=_h[\"max_cores\"], label=\"Worker cores (CPU workers)\"),\n" +
+		"    Float(\"worker_memory\", default=4, min=1, max=_h[\"max_memory_gib\"], label=\"Worker memory in GiB (CPU workers)\"),\n" +
+		"    Select(\"profile\", _h[\"profiles\"], default=\"cpu\", label=\"Worker kind\"),\n" +
+		"    String(\"image\", default=_h[\"default_image\"], label=\"Image\"),\n" +
+		"    handler=_options,\n" +
+		")\n"
+	limits := fmt.Sprintf("c.ClusterConfig.idle_timeout = %d\n"+
+		"c.ClusterConfig.cluster_max_cores = %d\n"+
+		"c.ClusterConfig.cluster_max_memory = %d\n"+
+		"c.ClusterConfig.cluster_max_workers = %d\n",
+		dk.IdleTimeoutMinutes*60, dk.MaxCoresPerCluster, int64(dk.MaxMemoryGibPerCluster)<<30, dk.MaxWorkersPerCluster)
+
+	return map[string]any{
+		"gateway": map[string]any{
+			"prefix": "/services/dask-gateway",
+			"auth": map[string]any{
+				"type": "jupyterhub",
+				"jupyterhub": map[string]any{
+					"apiUrl":                 "http://proxy-public." + d.Namespace + "/hub/api",
+					"apiTokenFromSecretName": "hub",
+					"apiTokenFromSecretKey":  "hub.services.dask-gateway.apiToken",
+				},
+			},
+			"extraConfig": map[string]any{
+				"10-options": options,
+				"20-limits":  limits,
+			},
+		},
+		"traefik": map[string]any{"service": map[string]any{"type": "ClusterIP"}},
+	}
+}
+
+func nonNil(l []any) []any {
+	if l == nil {
+		return []any{}
+	}
+	return l
+}
+
+func defaultImage(d *config.Daskhub) string {
+	names := ProfileNames(d)
+	for _, n := range names {
+		if d.Profiles[n].Default {
+			return d.Profiles[n].Image
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return d.Profiles[names[0]].Image
+}
+
+// GPUGroups lists the node groups of GPU machines, by name.
+func GPUGroups(d *config.Daskhub) []string {
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(d.NodeGroups)) {
+		if d.NodeGroups[n].GPU {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// NvidiaDevicePlugin is the device plugin chart's values: it runs on every
+// GPU group, tolerating each of their taints (a plugin that does not run on
+// a group leaves its GPUs invisible to Kubernetes).
+func NvidiaDevicePlugin(cfg *config.Config) map[string]any {
+	d := &cfg.Daskhub
+	var names []any
+	seen := map[string]bool{}
+	tolerations := []any{map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}}
+	for _, n := range GPUGroups(d) {
+		names = append(names, NodegroupName(cfg, n))
+		for _, t := range d.NodeGroups[n].Taints {
+			key := t.Key + "=" + t.Value + ":" + t.Effect
+			if !seen[key] {
+				seen[key] = true
+				tolerations = append(tolerations, toleration(t))
+			}
+		}
+	}
+	return map[string]any{
+		"tolerations": tolerations,
+		// The chart's own affinity looks for labels of NVIDIA's feature
+		// discovery, which EKS nodes do not have: select by node group.
+		"affinity": map[string]any{"nodeAffinity": map[string]any{"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
+			"nodeSelectorTerms": []any{map[string]any{"matchExpressions": []any{map[string]any{
+				"key": "eks.amazonaws.com/nodegroup", "operator": "In", "values": names,
+			}}}},
+		}}},
+	}
+}
+
+// ClusterAutoscaler is the Cluster Autoscaler chart's values: it finds the
+// managed node groups by their auto scaling groups' tags, scales them from
+// zero knowing their labels, taints and GPUs, and prefers spot groups,
+// falling back to the others when spot capacity is short.
+func ClusterAutoscaler(cfg *config.Config, clusterName, region string) map[string]any {
+	d := &cfg.Daskhub
+	var spot []any
+	for _, n := range slices.Sorted(maps.Keys(d.NodeGroups)) {
+		if d.NodeGroups[n].Capacity == "spot" {
+			spot = append(spot, "^eks-"+regexpQuote(NodegroupName(cfg, n))+"-[0-9a-f-]+$")
+		}
+	}
+	priorities := map[string]any{"10": []any{".*"}}
+	if len(spot) > 0 {
+		priorities["50"] = spot
+	}
+	core := map[string]any{}
+	for _, n := range slices.Sorted(maps.Keys(d.NodeGroups)) {
+		if g := d.NodeGroups[n]; g.Purpose == "core" {
+			core, _ = selector(g)
+			break
+		}
+	}
+	return map[string]any{
+		"cloudProvider": "aws",
+		"awsRegion":     region,
+		"autoDiscovery": map[string]any{"clusterName": clusterName},
+		"image":         map[string]any{"tag": config.KubernetesVersions[d.KubernetesVersion].ClusterAutoscalerImageTag},
+		"rbac":          map[string]any{"serviceAccount": map[string]any{"create": false, "name": AutoscalerServiceAccount}},
+		"nodeSelector":  core,
+		"extraArgs": map[string]any{
+			"expander":                      "priority,least-waste",
+			"balance-similar-node-groups":   true,
+			"skip-nodes-with-local-storage": false,
+			"scale-down-unneeded-time":      "10m",
+		},
+		"expanderPriorities": priorities,
+	}
+}
+
+func regexpQuote(s string) string {
+	return strings.NewReplacer(".", `\.`).Replace(s)
+}
+
+// NodeTemplateTags are the tags the Cluster Autoscaler reads to plan a
+// node of an empty group: its labels, taints and GPUs.
+func NodeTemplateTags(g config.NodeGroup) map[string]string {
+	const p = "k8s.io/cluster-autoscaler/node-template/"
+	tags := map[string]string{}
+	for k, v := range g.Labels {
+		tags[p+"label/"+k] = v
+	}
+	for _, t := range g.Taints {
+		tags[p+"taint/"+t.Key] = t.Value + ":" + t.Effect
+	}
+	if n := g.GroupInstanceType().GPUs; g.GPU && n > 0 {
+		tags[p+"resources/nvidia.com/gpu"] = strconv.Itoa(n)
+	}
+	return tags
+}

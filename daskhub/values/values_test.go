@@ -1,0 +1,290 @@
+package values_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/heliocloud/heliocloud-go/config"
+	"github.com/heliocloud/heliocloud-go/daskhub/values"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"gopkg.in/yaml.v3"
+)
+
+const instance = `
+name: t1
+institution: Test Heliophysics
+region: us-east-1
+teams: {ml: {}}
+auth: {enabled: true}
+daskhub:
+  enabled: true
+  endpoint: {publicCidrs: [192.0.2.0/24]}
+  domain:
+    name: helio.example.org
+    certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100
+  profiles:
+    gpu-pytorch: {teams: [ml]}
+`
+
+func load(t *testing.T, text string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+var signIn = values.SignIn{BaseURL: "https://heliocloud-t1.auth.us-east-1.amazoncognito.com", UserPoolID: "us-east-1_abc", ClientID: "client123", Region: "us-east-1"}
+
+// schemaDir is <module root>/../shared/schemas, where CI keeps a copy of
+// the shared folder beside its clone of the repository.
+func schemaDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	schemas := filepath.Join(dir, "..", "shared", "schemas")
+	if _, err := os.Stat(filepath.Join(schemas, "jupyterhub-chart-4.4.0.values.schema.json")); err != nil {
+		t.Fatalf("the JupyterHub chart schema is missing: expected %s/jupyterhub-chart-4.4.0.values.schema.json (the shared folder must sit beside the repository): %v", schemas, err)
+	}
+	return schemas
+}
+
+// merge lays over on base as helm does: mappings merge key by key, anything
+// else replaces, and null deletes the key.
+func merge(base, over map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		bm, ok1 := out[k].(map[string]any)
+		om, ok2 := v.(map[string]any)
+		if ok1 && ok2 {
+			out[k] = merge(bm, om)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// jsonRoundTrip turns Go values (and YAML's decoded forms) into what a
+// JSON decoder makes, which the validator expects.
+func jsonRoundTrip(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func validateJupyterhub(t *testing.T, vals map[string]any) error {
+	t.Helper()
+	dir := schemaDir(t)
+	raw, err := os.ReadFile(filepath.Join(dir, "jupyterhub-chart-4.4.0.default-values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var defaults map[string]any
+	if err := yaml.Unmarshal(raw, &defaults); err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	schema, err := c.Compile(filepath.Join(dir, "jupyterhub-chart-4.4.0.values.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := jsonRoundTrip(t, vals).(map[string]any)
+	return schema.Validate(jsonRoundTrip(t, merge(defaults, ours)))
+}
+
+func TestJupyterhubValuesMatchChartSchema(t *testing.T) {
+	for name, text := range map[string]string{
+		"domain":    instance,
+		"no domain": "name: t2\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {access: private}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := validateJupyterhub(t, values.Jupyterhub(load(t, text), signIn)); err != nil {
+				t.Fatalf("values refused by the chart's schema:\n%v", err)
+			}
+		})
+	}
+}
+
+// The schema check must be able to fail: a misspelt key is refused.
+func TestSchemaCheckRefusesUnknownKeys(t *testing.T) {
+	vals := values.Jupyterhub(load(t, instance), signIn)
+	vals["singleuser"].(map[string]any)["profilelist"] = []any{}
+	if err := validateJupyterhub(t, vals); err == nil || !strings.Contains(err.Error(), "profilelist") {
+		t.Fatalf("want the misspelt key refused, got %v", err)
+	}
+}
+
+func get(t *testing.T, v any, path ...string) any {
+	t.Helper()
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("%s: not a mapping at %q", strings.Join(path, "."), k)
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func TestProfilesComeFromConfig(t *testing.T) {
+	cfg := load(t, instance)
+	vals := values.Jupyterhub(cfg, signIn)
+	list := get(t, vals, "singleuser", "profileList").([]any)
+	var slugs []string
+	for _, p := range list {
+		slugs = append(slugs, p.(map[string]any)["slug"].(string))
+	}
+	if got := strings.Join(slugs, ","); got != "server,big-server,gpu-pytorch,gpu-tensorflow" {
+		t.Errorf("profile order %s", got)
+	}
+	gpu := list[2].(map[string]any)
+	if d := gpu["description"].(string); !strings.Contains(d, "g6.2xlarge node $0.98/h (onDemand on-demand, us-east-1)") {
+		t.Errorf("GPU profile description lacks the price: %q", d)
+	}
+	o := gpu["kubespawner_override"].(map[string]any)
+	if o["node_selector"].(map[string]any)["heliocloud.org/node-purpose"] != "gpu-user" {
+		t.Errorf("node selector %v", o["node_selector"])
+	}
+	tol := o["tolerations"].([]any)[0].(map[string]any)
+	if tol["key"] != "heliocloud.org/dedicated" || tol["value"] != "gpu-user" || tol["effect"] != "NoSchedule" {
+		t.Errorf("toleration %v", tol)
+	}
+	if o["extra_resource_limits"].(map[string]any)["nvidia.com/gpu"] != "1" || o["mem_guarantee"] != "24G" {
+		t.Errorf("override %v", o)
+	}
+	teams := get(t, vals, "hub", "extraConfig", "20-profiles-by-team").(string)
+	if !strings.Contains(teams, `{\"gpu-pytorch\":[\"ml\"]}`) {
+		t.Errorf("team limits not passed to the hub:\n%s", teams)
+	}
+}
+
+func TestSignInAndHTTPS(t *testing.T) {
+	vals := values.Jupyterhub(load(t, instance), signIn)
+	oauth := get(t, vals, "hub", "config", "GenericOAuthenticator").(map[string]any)
+	if oauth["oauth_callback_url"] != "https://daskhub.helio.example.org/hub/oauth_callback" ||
+		oauth["authorize_url"] != signIn.BaseURL+"/oauth2/authorize" ||
+		oauth["auth_state_groups_key"] != "oauth_user.cognito:groups" {
+		t.Errorf("oauth settings %v", oauth)
+	}
+	if _, ok := oauth["client_secret"]; ok {
+		t.Errorf("the client secret must not be in the values")
+	}
+	ann := get(t, vals, "proxy", "service", "annotations").(map[string]any)
+	if !strings.HasPrefix(ann["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"].(string), "arn:aws:acm:us-east-1:") {
+		t.Errorf("no certificate on the load balancer: %v", ann)
+	}
+	if get(t, vals, "proxy", "https", "type") != "offload" {
+		t.Errorf("TLS not offloaded")
+	}
+
+	bare := values.Jupyterhub(load(t, "name: t2\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {access: private}\n"), signIn)
+	if get(t, bare, "proxy", "service", "type") != "ClusterIP" {
+		t.Errorf("without a domain the hub must not get a public load balancer")
+	}
+	if get(t, bare, "hub", "config", "GenericOAuthenticator", "oauth_callback_url") != "http://localhost:8080/hub/oauth_callback" {
+		t.Errorf("without a domain the callback is the port-forward's")
+	}
+}
+
+func TestCullingAndDaskLimits(t *testing.T) {
+	cfg := load(t, instance+"  culling: {idleTimeoutMinutes: 45, maxAgeHours: 12}\n  dask: {maxWorkersPerCluster: 7, idleTimeoutMinutes: 20}\n")
+	vals := values.Jupyterhub(cfg, signIn)
+	if get(t, vals, "cull", "timeout") != 2700 || get(t, vals, "cull", "maxAge") != 43200 {
+		t.Errorf("cull %v", get(t, vals, "cull"))
+	}
+	gw := values.DaskGateway(cfg)
+	limits := get(t, gw, "gateway", "extraConfig", "20-limits").(string)
+	for _, want := range []string{"idle_timeout = 1200", "cluster_max_workers = 7", "cluster_max_cores = 64", "cluster_max_memory = 274877906944"} {
+		if !strings.Contains(limits, want) {
+			t.Errorf("limits lack %q:\n%s", want, limits)
+		}
+	}
+	opts := get(t, gw, "gateway", "extraConfig", "10-options").(string)
+	for _, want := range []string{`\"dask-gpu-worker\"`, `\"heliocloud-user\"`, "/dev/shm", `nvidia.com/gpu`} {
+		if !strings.Contains(opts, want) {
+			t.Errorf("options lack %q", want)
+		}
+	}
+	if get(t, gw, "gateway", "auth", "jupyterhub", "apiTokenFromSecretKey") != "hub.services.dask-gateway.apiToken" {
+		t.Errorf("gateway does not read the hub's generated token")
+	}
+}
+
+func TestDevicePluginToleratesEveryGPUTaint(t *testing.T) {
+	cfg := load(t, instance)
+	vals := values.NvidiaDevicePlugin(cfg)
+	var got []string
+	for _, tol := range vals["tolerations"].([]any) {
+		m := tol.(map[string]any)
+		got = append(got, m["key"].(string)+"="+stringOr(m["value"]))
+	}
+	for _, want := range []string{"heliocloud.org/dedicated=gpu-user", "heliocloud.org/dedicated=dask-gpu-worker"} {
+		if !strings.Contains(strings.Join(got, " "), want) {
+			t.Errorf("device plugin does not tolerate %s: %v", want, got)
+		}
+	}
+	b, _ := json.Marshal(vals["affinity"])
+	if !strings.Contains(string(b), `"t1-dask-gpu-worker","t1-gpu-user"`) {
+		t.Errorf("affinity %s", b)
+	}
+}
+
+func stringOr(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func TestAutoscalerPrefersSpotAndScalesFromZero(t *testing.T) {
+	cfg := load(t, instance)
+	vals := values.ClusterAutoscaler(cfg, "t1-daskhub", "us-east-1")
+	pri := vals["expanderPriorities"].(map[string]any)
+	b, _ := json.Marshal(pri["50"])
+	if string(b) != `["^eks-t1-dask-gpu-worker-[0-9a-f-]+$","^eks-t1-dask-worker-[0-9a-f-]+$"]` {
+		t.Errorf("spot priority %s", b)
+	}
+	if get(t, vals, "image", "tag") != "v1.35.0" {
+		t.Errorf("autoscaler image does not follow Kubernetes 1.35")
+	}
+	tags := values.NodeTemplateTags(cfg.Daskhub.NodeGroups["dask-gpu-worker"])
+	want := map[string]string{
+		"k8s.io/cluster-autoscaler/node-template/label/heliocloud.org/node-purpose": "dask-gpu-worker",
+		"k8s.io/cluster-autoscaler/node-template/taint/heliocloud.org/dedicated":    "dask-gpu-worker:NoSchedule",
+		"k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu":          "1",
+	}
+	for k, v := range want {
+		if tags[k] != v {
+			t.Errorf("tag %s = %q, want %q", k, tags[k], v)
+		}
+	}
+}
