@@ -31,6 +31,9 @@ type Config struct {
 	Catalogs map[string]CatalogInfo `json:"catalogs"`
 	// Datasets are the indexed datasets, in any order.
 	Datasets []Dataset `json:"datasets"`
+	// Extensions maps a catalog filetype to the file extensions (lower
+	// case, no dot) that ingest accepts for it.
+	Extensions map[string][]string `json:"extensions,omitempty"`
 }
 
 // CatalogInfo is the top level of a bucket's catalog.json.

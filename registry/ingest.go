@@ -209,8 +209,8 @@ func (ix *Indexer) readManifests(ctx context.Context, bucket, prefix string, rep
 				bad(id, r.key, OutsidePrefix, "the dataset's files live under %q", d.Prefix)
 				continue
 			}
-			if ext, ok := extensionMatches(r.key, d.FileType); !ok {
-				bad(id, r.key, BadExtension, "extension %q is not one of %s for filetype %s", ext, strings.Join(extensionsFor(d.FileType), ", "), d.FileType)
+			if ext, ok := extensionMatches(r.key, d.FileType, ix.Config.Extensions); !ok {
+				bad(id, r.key, BadExtension, "extension %q is not one of %s for filetype %s (registry.extensions)", ext, strings.Join(extensionsFor(d.FileType, ix.Config.Extensions), ", "), d.FileType)
 			}
 			if t, ok := d.StartOf(r.key); !ok {
 				bad(id, r.key, TimeMismatch, "the key does not match the dataset's time rule, so it could not be indexed")
@@ -272,30 +272,17 @@ func parseManifest(data []byte) ([]manifestRow, error) {
 	return rows, errors.Join(errs...)
 }
 
-// extensionAliases maps lower-case file extensions to the catalog filetypes
-// they may hold.
-var extensionAliases = map[string][]string{
-	"fits": {"fits"}, "fts": {"fits"}, "fit": {"fits"},
-	"cdf": {"cdf"},
-	"csv": {"csv"},
-	"nc":  {"netcdf3", "netcdf4"}, "netcdf3": {"netcdf3"}, "ncd": {"netcdf3"}, "netcdf": {"netcdf3"}, "ncdf": {"netcdf3"},
-	"netcdf4": {"netcdf4"}, "nc4": {"netcdf4"},
-	"hdf5": {"hdf5"}, "h5": {"hdf5"}, "hdf": {"hdf5"}, "he5": {"hdf5"},
-	"txt": {"txt"}, "text": {"txt"},
-	"bin": {"binary"}, "dat": {"binary"},
-	"datamap": {"datamap"},
-}
-
-// extensionMatches reports whether key's extension is an alias of one of the
-// dataset's filetypes; a dataset of filetype "other" accepts anything.
-func extensionMatches(key, fileTypes string) (string, bool) {
+// extensionMatches reports whether key's extension is one the table lists
+// for one of the dataset's filetypes; a dataset of filetype "other" accepts
+// anything.
+func extensionMatches(key, fileTypes string, table map[string][]string) (string, bool) {
 	ext := strings.ToLower(strings.TrimPrefix(path.Ext(key), "."))
 	for _, ft := range strings.Split(fileTypes, ",") {
 		if ft == "other" {
 			return ext, true
 		}
-		for _, t := range extensionAliases[ext] {
-			if t == ft {
+		for _, e := range table[ft] {
+			if e == ext {
 				return ext, true
 			}
 		}
@@ -303,13 +290,11 @@ func extensionMatches(key, fileTypes string) (string, bool) {
 	return ext, false
 }
 
-func extensionsFor(fileTypes string) []string {
+func extensionsFor(fileTypes string, table map[string][]string) []string {
 	var out []string
-	for ext, types := range extensionAliases {
-		for _, t := range types {
-			if strings.Contains(","+fileTypes+",", ","+t+",") {
-				out = append(out, "."+ext)
-			}
+	for _, ft := range strings.Split(fileTypes, ",") {
+		for _, e := range table[ft] {
+			out = append(out, "."+e)
 		}
 	}
 	sort.Strings(out)

@@ -15,6 +15,9 @@ import (
 	"github.com/heliocloud/heliocloud-go/registry/s3test"
 )
 
+// testExtensions stands for the table the configuration's defaults give.
+var testExtensions = map[string][]string{"cdf": {"cdf"}, "fits": {"fits", "fts", "fit"}}
+
 func mmsDataset() Dataset {
 	return Dataset{ID: "mms1_fgm_brst_l2", Title: "MMS1 FGM burst L2", Prefix: "mms1/fgm/brst/l2/", IndexPrefix: "mms1/fgm/brst/",
 		FileType: "cdf", Time: TimeRule{Layout: "2006/01/02/mms1_fgm_brst_l2_20060102150405"}}
@@ -56,6 +59,7 @@ const (
 
 func TestIngestReportsEveryProblemAndKeepsInput(t *testing.T) {
 	f := newFixture(t, mmsDataset())
+	f.cfg.Extensions = testExtensions
 	in := s3test.Bucket(t, f.c, "ingest")
 	f.putIn(in, "up/entries.json", []byte(`[{"id": "mms1_fgm_brst_l2", "title": "MMS1 FGM"}, {"id": "nope"}]`))
 	f.putIn(in, "up/mms1_fgm_brst_l2/manifest.csv", []byte("# time, s3key, filesize\n"+
@@ -99,6 +103,7 @@ func TestIngestReportsEveryProblemAndKeepsInput(t *testing.T) {
 
 func TestIngestCopiesAndIndexesValidUpload(t *testing.T) {
 	f := newFixture(t, mmsDataset())
+	f.cfg.Extensions = testExtensions
 	in := s3test.Bucket(t, f.c, "ingest")
 	f.putIn(in, "entries.json", []byte(`[{"id": "mms1_fgm_brst_l2"}]`))
 	f.putIn(in, "mms1_fgm_brst_l2/manifest.csv", []byte("time,s3key,filesize\n2015-09-01T12:11:14Z,"+mmsA+",10\n2016-01-01T00:00:00Z,"+
