@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 	"github.com/heliocloud/heliocloud-go/config"
@@ -16,13 +17,35 @@ import (
 )
 
 func main() {
+	// Construct stack traces hold the path of a temporary folder, which
+	// would differ between two synths of the same file. The jsii runtime
+	// (Node.js) inherits this variable when the first CDK call starts it.
+	os.Setenv("CDK_DISABLE_STACK_TRACE", "1")
 	defer jsii.Close()
-	app := awscdk.NewApp(nil)
+	app := awscdk.NewApp(&awscdk.AppProps{
+		StackTraces: jsii.Bool(false),
+		Context:     &map[string]any{"aws:cdk:disable-creation-stack-traces": true},
+	})
 	if err := run(app); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	app.Synth(nil)
+	assembly := app.Synth(nil)
+	// cdk-nag reports unsuppressed findings as error annotations; refuse the
+	// synth so that nothing insecure reaches a deploy unnoticed.
+	failed := 0
+	for _, stack := range *assembly.StacksRecursively() {
+		for _, m := range *stack.Messages() {
+			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
+				fmt.Fprintf(os.Stderr, "error: %s: %v\n", *m.Id, m.Entry.Data)
+				failed++
+			}
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(os.Stderr, "%d error(s) in the synthesized stacks (cdk-nag findings must be fixed or suppressed with a reason)\n", failed)
+		os.Exit(1)
+	}
 }
 
 func run(app awscdk.App) error {

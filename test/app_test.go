@@ -1,0 +1,246 @@
+// Package test holds whole-app tests: the real CDK app is built and run as
+// `cdk synth` runs it, on every instance file in instances/.
+package test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	buildOnce sync.Once
+	appBin    string
+	buildErr  error
+)
+
+// root is the repository root; tests run in test/.
+func root(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// app builds the CDK app once per test run.
+func app(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "heliocloud-app")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		appBin = filepath.Join(dir, "app")
+		cmd := exec.Command("go", "build", "-o", appBin, ".")
+		cmd.Dir = root(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return appBin
+}
+
+// synth runs the app as the CDK CLI does (context in CDK_CONTEXT_JSON, the
+// output folder in CDK_OUTDIR) and returns the output folder.
+func synth(t testing.TB, context map[string]string, env ...string) (outdir string, stderr string, err error) {
+	t.Helper()
+	outdir = t.TempDir()
+	ctx, _ := json.Marshal(context)
+	cmd := exec.Command(app(t))
+	cmd.Dir = root(t)
+	cmd.Env = append(cleanEnv(), "CDK_OUTDIR="+outdir, "CDK_CONTEXT_JSON="+string(ctx), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1")
+	cmd.Env = append(cmd.Env, env...)
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	err = cmd.Run()
+	return outdir, errBuf.String(), err
+}
+
+// cleanEnv drops the CDK CLI's account and region, which would make the
+// output depend on who runs the tests.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CDK_DEFAULT_") && !strings.HasPrefix(kv, "CDK_CONTEXT_JSON=") && !strings.HasPrefix(kv, "CDK_OUTDIR=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func instanceNames(t testing.TB) []string {
+	files, err := filepath.Glob(filepath.Join(root(t), "instances", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no instance files: %v", err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, strings.TrimSuffix(filepath.Base(f), ".yaml"))
+	}
+	return names
+}
+
+func templates(t testing.TB, outdir string) map[string]map[string]any {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(outdir, "*.template.json"))
+	out := map[string]map[string]any{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tpl map[string]any
+		if err := json.Unmarshal(b, &tpl); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[strings.TrimSuffix(filepath.Base(f), ".template.json")] = tpl
+	}
+	return out
+}
+
+// Every shipped instance file synthesizes through the real app, with
+// cdk-nag on, into one template per enabled component.
+func TestEveryInstanceSynthesizes(t *testing.T) {
+	for _, name := range instanceNames(t) {
+		t.Run(name, func(t *testing.T) {
+			outdir, stderr, err := synth(t, map[string]string{"instance": name})
+			if err != nil {
+				t.Fatalf("synth failed: %v\n%s", err, stderr)
+			}
+			tpls := templates(t, outdir)
+			if _, ok := tpls[name+"-Base"]; !ok {
+				t.Fatalf("no %s-Base template among %v", name, keys(tpls))
+			}
+			for stack, tpl := range tpls {
+				if len(tpl["Resources"].(map[string]any)) == 0 {
+					t.Errorf("%s has no resources", stack)
+				}
+			}
+		})
+	}
+}
+
+// Two synths of the same instance give byte-identical output: no random
+// values, timestamps or lookups reach the templates or assets.
+func TestSynthIsDeterministic(t *testing.T) {
+	a, stderr, err := synth(t, map[string]string{"instance": "gsfc"})
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	b, stderr, err := synth(t, map[string]string{"instance": "gsfc"})
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	filesA, filesB := tree(t, a), tree(t, b)
+	if len(filesA) != len(filesB) {
+		t.Fatalf("different file sets: %d vs %d files", len(filesA), len(filesB))
+	}
+	for name, contentA := range filesA {
+		if !bytes.Equal(contentA, filesB[name]) {
+			t.Errorf("%s differs between two synths", name)
+		}
+	}
+}
+
+func tree(t *testing.T, dir string) map[string][]byte {
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		b, err := os.ReadFile(path)
+		files[rel] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// --context config=<path> takes an instance file from anywhere; with no
+// context the example instance is used, and the app says so.
+func TestContextChoosesTheInstanceFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "elsewhere.yaml")
+	if err := os.WriteFile(file, []byte("name: elsewhere\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outdir, stderr, err := synth(t, map[string]string{"config": file})
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	if _, ok := templates(t, outdir)["elsewhere-Base"]; !ok {
+		t.Fatalf("want elsewhere-Base, got %v", keys(templates(t, outdir)))
+	}
+	outdir, stderr, err = synth(t, map[string]string{})
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	if _, ok := templates(t, outdir)["example-Base"]; !ok || !strings.Contains(stderr, "the example instance") {
+		t.Fatalf("want example-Base and a notice; got %v and stderr:\n%s", keys(templates(t, outdir)), stderr)
+	}
+}
+
+// A wrong file stops the synth with every problem and no stack trace.
+func TestBadConfigFailsWithoutStackTrace(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(file, []byte("name: Bad\nbase:\n  vpc:\n    mode: nwe\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outdir, stderr, err := synth(t, map[string]string{"config": file})
+	if err == nil {
+		t.Fatal("synth of a bad file succeeded")
+	}
+	for _, want := range []string{file + `:1: error: name: "Bad" is not a valid name`, file + `:4: error: base.vpc.mode: "nwe" is not allowed (did you mean "new"?)`, "nothing was synthesized"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+		t.Errorf("stderr holds a stack trace:\n%s", stderr)
+	}
+	if len(templates(t, outdir)) != 0 {
+		t.Error("templates were written for a bad file")
+	}
+}
+
+// Account and region come from the YAML before the CDK CLI's defaults.
+func TestEnvironmentFromYAMLThenCLI(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "env.yaml")
+	if err := os.WriteFile(file, []byte("name: env\naccount: \"444455556666\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outdir, stderr, err := synth(t, map[string]string{"config": file}, "CDK_DEFAULT_ACCOUNT=111111111111", "CDK_DEFAULT_REGION=eu-north-1")
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	manifest, err := os.ReadFile(filepath.Join(outdir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(manifest), "aws://444455556666/eu-north-1") {
+		t.Fatalf("want environment aws://444455556666/eu-north-1 in the manifest:\n%.2000s", manifest)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
