@@ -86,7 +86,7 @@ func (x *Containers) check(c *checker, cfg *Config) {
 			c.errorf(p, "the repository name %q is %d characters long; ECR allows 256", phys, len(phys))
 		}
 		if r.Team != "" {
-			checkTeams(c, p+".team", []string{r.Team}, cfg)
+			checkTeam(c, p+".team", r.Team, cfg)
 		}
 		if r.KeepLastImages < 0 {
 			c.errorf(p+".keepLastImages", "must not be negative, got %d", r.KeepLastImages)

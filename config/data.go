@@ -305,9 +305,14 @@ func (x *Data) check(c *checker, cfg *Config) {
 // checkTeams reports the names in list that are not teams of the instance.
 func checkTeams(c *checker, path string, list []string, cfg *Config) {
 	for i, t := range list {
-		if _, ok := cfg.Teams[t]; !ok {
-			c.errorf(fmt.Sprintf("%s[%d]", path, i), "%q is not a team%s; teams: %s", t, suggest(t, sortedStringKeys(cfg.Teams)), teamList(cfg))
-		}
+		checkTeam(c, fmt.Sprintf("%s[%d]", path, i), t, cfg)
+	}
+}
+
+// checkTeam reports team if it is not a team of the instance.
+func checkTeam(c *checker, path, team string, cfg *Config) {
+	if _, ok := cfg.Teams[team]; !ok {
+		c.errorf(path, "%q is not a team%s; teams: %s", team, suggest(team, sortedStringKeys(cfg.Teams)), teamList(cfg))
 	}
 }
 

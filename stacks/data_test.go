@@ -1,26 +1,418 @@
 package stacks
 
 import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/heliocloud/heliocloud-go/config"
 )
 
-func TestDataSmoke(t *testing.T) {
-	tpl := synthYAML(t, `
+// dataYAML has one bucket of every kind and every option that changes a
+// bucket: a public dataset written by sdo, a private KMS requester-pays
+// dataset read by another account, team buckets with Intelligent-Tiering.
+const dataYAML = `
 name: t1
 teams: {sdo: {}, mms: {}}
 data:
   enabled: true
   datasets:
-    sdo-aia: {public: true, writers: [sdo]}
-    mms: {encryption: kms, requesterPays: true, readerAccounts: ["222233334444"]}
+    sdo-aia: {public: true, writers: [sdo], intelligentTiering: true}
+    mms: {encryption: kms, requesterPays: true, readerAccounts: ["222233334444"], noncurrentVersionExpiryDays: 90}
+  teamBuckets: {intelligentTiering: true, noncurrentVersionExpiryDays: 45}
+  shared: {bucketName: t1-common}
+  scratch: {expireDays: 3}
+  accessLogs: {expireDays: 180}
+`
+
+// resources returns the template's resources of one type by logical id.
+func resources(tpl assertions.Template, typ string) map[string]map[string]any {
+	all := (*tpl.ToJSON())["Resources"].(map[string]any)
+	out := map[string]map[string]any{}
+	for id, r := range all {
+		if r := r.(map[string]any); r["Type"] == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+func props(r map[string]any) map[string]any { return r["Properties"].(map[string]any) }
+
+// bucketsByName maps each bucket's physical name to its resource.
+func bucketsByName(t *testing.T, tpl assertions.Template) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for _, r := range resources(tpl, "AWS::S3::Bucket") {
+		out[props(r)["BucketName"].(string)] = r
+	}
+	return out
+}
+
+// logicalID is the id of the bucket (or role, or repository) with the given
+// physical name property.
+func logicalIDs(tpl assertions.Template, typ, nameProp string) map[string]string {
+	out := map[string]string{}
+	for id, r := range resources(tpl, typ) {
+		if name, ok := props(r)[nameProp].(string); ok {
+			out[name] = id
+		}
+	}
+	return out
+}
+
+func toJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestDataBuckets(t *testing.T) {
+	tpl := synthYAML(t, dataYAML, Options{})["data"]
+	buckets := bucketsByName(t, tpl)
+	names := slices.Sorted(maps.Keys(buckets))
+	want := []string{"t1-access-logs", "t1-common", "t1-mms", "t1-scratch", "t1-sdo-aia", "t1-team-mms", "t1-team-sdo"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("buckets %v, want %v", names, want)
+	}
+	logsID := logicalIDs(tpl, "AWS::S3::Bucket", "BucketName")["t1-access-logs"]
+
+	for name, r := range buckets {
+		p := props(r)
+		if r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
+			t.Errorf("%s: deletion %v, replace %v; want Retain", name, r["DeletionPolicy"], r["UpdateReplacePolicy"])
+		}
+		if got := toJSON(t, p["VersioningConfiguration"]); got != `{"Status":"Enabled"}` {
+			t.Errorf("%s: versioning %s", name, got)
+		}
+		if got := toJSON(t, p["OwnershipControls"]); got != `{"Rules":[{"ObjectOwnership":"BucketOwnerEnforced"}]}` {
+			t.Errorf("%s: ownership %s", name, got)
+		}
+		wantBlock := `{"BlockPublicAcls":true,"BlockPublicPolicy":true,"IgnorePublicAcls":true,"RestrictPublicBuckets":true}`
+		if name == "t1-sdo-aia" {
+			wantBlock = `{"BlockPublicAcls":true,"BlockPublicPolicy":false,"IgnorePublicAcls":true,"RestrictPublicBuckets":false}`
+		}
+		if got := toJSON(t, p["PublicAccessBlockConfiguration"]); got != wantBlock {
+			t.Errorf("%s: public access block %s, want %s", name, got, wantBlock)
+		}
+		enc := toJSON(t, p["BucketEncryption"])
+		if name == "t1-mms" {
+			if !strings.Contains(enc, `"SSEAlgorithm":"aws:kms"`) || !strings.Contains(enc, `"BucketKeyEnabled":true`) || !strings.Contains(enc, `"KMSMasterKeyID":{"Fn::GetAtt":["Datasetmms`) {
+				t.Errorf("%s: encryption %s, want the bucket's own KMS key with a bucket key", name, enc)
+			}
+		} else if enc != `{"ServerSideEncryptionConfiguration":[{"ServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}` {
+			t.Errorf("%s: encryption %s, want SSE-S3", name, enc)
+		}
+		logging := toJSON(t, p["LoggingConfiguration"])
+		if name == "t1-access-logs" {
+			if p["LoggingConfiguration"] != nil {
+				t.Errorf("the log bucket logs to %s", logging)
+			}
+		} else if !strings.Contains(logging, `"DestinationBucketName":{"Ref":"`+logsID+`"}`) || !strings.Contains(logging, `/`+name+`/"`) {
+			t.Errorf("%s: logging %s, want to %s under a prefix naming the bucket", name, logging, logsID)
+		}
+	}
+
+	// Lifecycle rules, by bucket.
+	rules := func(name string) string { return toJSON(t, props(buckets[name])["LifecycleConfiguration"]) }
+	for _, c := range []struct{ bucket, want string }{
+		{"t1-scratch", `{"ExpirationInDays":3,"Id":"expire-objects","Status":"Enabled"}`},
+		{"t1-scratch", `{"Id":"expire-noncurrent-versions","NoncurrentVersionExpiration":{"NoncurrentDays":1},"Status":"Enabled"}`},
+		{"t1-team-sdo", `{"Id":"expire-noncurrent-versions","NoncurrentVersionExpiration":{"NoncurrentDays":45},"Status":"Enabled"}`},
+		{"t1-team-sdo", `{"Id":"intelligent-tiering","Status":"Enabled","Transitions":[{"StorageClass":"INTELLIGENT_TIERING","TransitionInDays":0}]}`},
+		{"t1-common", `{"Id":"expire-noncurrent-versions","NoncurrentVersionExpiration":{"NoncurrentDays":30},"Status":"Enabled"}`},
+		{"t1-mms", `{"Id":"expire-noncurrent-versions","NoncurrentVersionExpiration":{"NoncurrentDays":90},"Status":"Enabled"}`},
+		{"t1-sdo-aia", `{"Id":"intelligent-tiering"`},
+		{"t1-access-logs", `{"ExpirationInDays":180,"Id":"expire-logs","NoncurrentVersionExpiration":{"NoncurrentDays":1},"Status":"Enabled"}`},
+	} {
+		if got := rules(c.bucket); !strings.Contains(got, c.want) {
+			t.Errorf("%s: lifecycle %s\nwant a rule %s", c.bucket, got, c.want)
+		}
+	}
+	for _, name := range []string{"t1-sdo-aia", "t1-common", "t1-scratch"} {
+		if strings.Contains(rules(name), "expire-noncurrent") && name == "t1-sdo-aia" {
+			t.Errorf("%s keeps old versions by default but has %s", name, rules(name))
+		}
+		if strings.Contains(rules(name), "intelligent-tiering") && name != "t1-sdo-aia" {
+			t.Errorf("%s: Intelligent-Tiering not asked for: %s", name, rules(name))
+		}
+	}
+
+	// Bucket policies: TLS only everywhere; anonymous reads on the public
+	// dataset only; the reader account on mms only.
+	ids := logicalIDs(tpl, "AWS::S3::Bucket", "BucketName")
+	policies := map[string]string{}
+	for _, r := range resources(tpl, "AWS::S3::BucketPolicy") {
+		ref := props(r)["Bucket"].(map[string]any)["Ref"].(string)
+		policies[ref] = toJSON(t, props(r)["PolicyDocument"])
+	}
+	for name, id := range ids {
+		doc, ok := policies[id]
+		if !ok {
+			t.Errorf("%s has no bucket policy", name)
+			continue
+		}
+		if !strings.Contains(doc, `"Condition":{"Bool":{"aws:SecureTransport":"false"}},"Effect":"Deny"`) ||
+			!strings.Contains(doc, `"Condition":{"NumericLessThan":{"s3:TlsVersion":1.2}},"Effect":"Deny"`) {
+			t.Errorf("%s: no TLS-only statements in %s", name, doc)
+		}
+		public := strings.Contains(doc, `"Effect":"Allow","Principal":{"AWS":"*"}`)
+		if public != (name == "t1-sdo-aia") {
+			t.Errorf("%s: anonymous access %v in %s", name, public, doc)
+		}
+		if reader := strings.Contains(doc, "222233334444"); reader != (name == "t1-mms") {
+			t.Errorf("%s: reader account %v in %s", name, reader, doc)
+		}
+	}
+	for _, want := range []string{
+		`"Action":"s3:GetObject","Effect":"Allow","Principal":{"AWS":"*"},"Resource":{"Fn::Join":["",[{"Fn::GetAtt":["` + ids["t1-sdo-aia"] + `","Arn"]},"/*"]]},"Sid":"PublicReadObjects"`,
+		`"Action":"s3:ListBucket","Effect":"Allow","Principal":{"AWS":"*"},"Resource":{"Fn::GetAtt":["` + ids["t1-sdo-aia"] + `","Arn"]},"Sid":"PublicList"`,
+	} {
+		if !strings.Contains(policies[ids["t1-sdo-aia"]], want) {
+			t.Errorf("public bucket policy %s\nlacks %s", policies[ids["t1-sdo-aia"]], want)
+		}
+	}
+	if doc := policies[ids["t1-access-logs"]]; !strings.Contains(doc, `"Principal":{"Service":"logging.s3.amazonaws.com"}`) {
+		t.Errorf("log bucket does not admit S3 log delivery: %s", doc)
+	}
+
+	// The KMS key is retained, rotated, and lets the reader account decrypt.
+	tpl.HasResource(jsii.String("AWS::KMS::Key"), map[string]any{
+		"DeletionPolicy": "Retain",
+		"Properties": assertions.Match_ObjectLike(&map[string]any{
+			"EnableKeyRotation": true,
+			"KeyPolicy": assertions.Match_ObjectLike(&map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{"Action": "kms:Decrypt", "Principal": map[string]any{"AWS": map[string]any{
+					"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::222233334444:root"}}}}}),
+			})}),
+		}),
+	})
+	tpl.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(1))
+	tpl.HasResourceProperties(jsii.String("AWS::KMS::Alias"), map[string]any{"AliasName": "alias/t1/t1-mms"})
+
+	// Requester-pays is set by an SDK call on mms only, and undone when
+	// the option goes.
+	crs := resources(tpl, "Custom::AWS")
+	if len(crs) != 1 {
+		t.Fatalf("want one requester-pays call, got %d", len(crs))
+	}
+	for _, r := range crs {
+		p := props(r)
+		if !strings.Contains(p["Create"].(string), `"Bucket":"t1-mms","RequestPaymentConfiguration":{"Payer":"Requester"}`) ||
+			!strings.Contains(p["Delete"].(string), `"Payer":"BucketOwner"`) {
+			t.Errorf("requester-pays call %v", p)
+		}
+	}
+
+	tpl.HasOutput(jsii.String("DatasetsdoaiaName"), map[string]any{"Value": map[string]any{"Ref": ids["t1-sdo-aia"]}})
+}
+
+// policyDoc is the policy document of the managed policy with this name.
+func policyDoc(t *testing.T, tpl assertions.Template, name string) string {
+	t.Helper()
+	for _, r := range resources(tpl, "AWS::IAM::ManagedPolicy") {
+		if props(r)["ManagedPolicyName"] == name {
+			return toJSON(t, props(r)["PolicyDocument"])
+		}
+	}
+	t.Fatalf("no managed policy %s", name)
+	return ""
+}
+
+// arnJoin is how a bucket ARN built from a name appears in a template.
+func arnJoin(suffix string) string {
+	return `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::` + suffix + `"]]}`
+}
+
+func TestDataRoles(t *testing.T) {
+	tpl := synthYAML(t, dataYAML, Options{})["data"]
+
+	user := policyDoc(t, tpl, "t1-data-user")
+	for _, want := range []string{
+		`"Resource":[` + arnJoin("t1-mms") + `,` + arnJoin("t1-sdo-aia") + `],"Sid":"ReadDatasetsBuckets"`,
+		`"Action":["s3:GetObject","s3:GetObjectVersion","s3:GetObjectAttributes","s3:GetObjectTagging"],"Effect":"Allow","Resource":[` + arnJoin("t1-mms/*") + `,` + arnJoin("t1-sdo-aia/*") + `],"Sid":"ReadDatasetsObjects"`,
+		`"Resource":[` + arnJoin("t1-common/*") + `,` + arnJoin("t1-scratch/*") + `],"Sid":"ReadWriteSharedObjects"`,
+		`"Action":"kms:Decrypt","Condition":{"StringEquals":{"kms:ViaService":`,
+		`"StringLike":{"kms:EncryptionContext:aws:s3:arn":[` + arnJoin("t1-mms") + `,` + arnJoin("t1-mms/*") + `]}`,
+	} {
+		if !strings.Contains(user, want) {
+			t.Errorf("user policy %s\nlacks %s", user, want)
+		}
+	}
+	// Users only read datasets, and nobody may delete object versions.
+	if strings.Contains(user, `"s3:PutObject"],"Effect":"Allow","Resource":[`+arnJoin("t1-mms/*")) {
+		t.Errorf("users may write a dataset: %s", user)
+	}
+	sdo := policyDoc(t, tpl, "t1-data-team-sdo")
+	if want := `"Resource":[` + arnJoin("t1-team-sdo/*") + `,` + arnJoin("t1-sdo-aia/*") + `],"Sid":"TeamObjects"`; !strings.Contains(sdo, want) {
+		t.Errorf("sdo policy %s\nlacks %s", sdo, want)
+	}
+	if !strings.Contains(sdo, `"s3:PutObject","s3:DeleteObject"`) {
+		t.Errorf("sdo policy does not let the team write: %s", sdo)
+	}
+	mms := policyDoc(t, tpl, "t1-data-team-mms")
+	if strings.Contains(mms, "t1-sdo-aia") || strings.Contains(mms, "t1-team-sdo") || !strings.Contains(mms, "t1-team-mms") {
+		t.Errorf("mms policy reaches another team's buckets: %s", mms)
+	}
+	for _, doc := range []string{user, sdo, mms} {
+		if strings.Contains(doc, "DeleteObjectVersion") || strings.Contains(doc, `"s3:*"`) {
+			t.Errorf("policy lets users destroy versions: %s", doc)
+		}
+	}
+
+	roles := logicalIDs(tpl, "AWS::IAM::Role", "RoleName")
+	for _, name := range []string{"t1-user", "t1-team-sdo", "t1-team-mms"} {
+		id, ok := roles[name]
+		if !ok {
+			t.Fatalf("no role %s among %v", name, roles)
+		}
+		r := resources(tpl, "AWS::IAM::Role")[id]
+		trust := toJSON(t, props(r)["AssumeRolePolicyDocument"])
+		for _, want := range []string{
+			`{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"}}`,
+			`{"Action":["sts:AssumeRole","sts:TagSession"],"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"}}`,
+		} {
+			if !strings.Contains(trust, want) {
+				t.Errorf("%s trust %s\nlacks %s", name, trust, want)
+			}
+		}
+		tpl.HasResourceProperties(jsii.String("AWS::IAM::InstanceProfile"), map[string]any{
+			"InstanceProfileName": name, "Roles": []any{map[string]any{"Ref": id}},
+		})
+	}
+	managed := toJSON(t, props(resources(tpl, "AWS::IAM::Role")[roles["t1-team-sdo"]])["ManagedPolicyArns"])
+	if strings.Count(managed, `"Ref"`) != 2 {
+		t.Errorf("team role should have the user and the team policy, has %s", managed)
+	}
+}
+
+// The API other stacks use gives names and policies without references to
+// the data stack's constructs, so no CloudFormation export is made; it adds
+// the stack dependency instead.
+func TestDataAPIForOtherStacks(t *testing.T) {
+	cfg, err := config.Parse("test.yaml", []byte(dataYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	inst := Build(app, cfg, Options{})
+	d := inst.Data
+	other := awscdk.NewStack(app, jsii.String("Other"), nil)
+	role := d.TeamRole(other, "sdo")
+	if d.TeamRole(other, "sdo") != role {
+		t.Errorf("a second import into the same scope made a new construct")
+	}
+	d.UserRole(other)
+	d.UserPolicy(other)
+	d.DatasetBucket(other, "sdo-aia")
+	statements := d.TeamPolicyStatements("sdo")
+	awsiam.NewManagedPolicy(other, jsii.String("Uses"), &awsiam.ManagedPolicyProps{Statements: &statements, Roles: &[]awsiam.IRole{role}})
+	deps := *other.Dependencies()
+	if len(deps) != 1 || deps[0] != d.Stack {
+		t.Errorf("dependencies of the using stack: %v", deps)
+	}
+	got := toJSON(t, assertions.Template_FromStack(other, nil).ToJSON())
+	if strings.Contains(got, "Fn::ImportValue") {
+		t.Errorf("the using stack imports exports: %s", got)
+	}
+	for _, want := range []string{`"t1-team-sdo"`, arnJoin("t1-team-sdo/*"), arnJoin("t1-sdo-aia")} {
+		if !strings.Contains(got, want) {
+			t.Errorf("using stack %s\nlacks %s", got, want)
+		}
+	}
+	if d.TeamRoleName("mms") != "t1-team-mms" || d.UserRoleName() != "t1-user" || d.UserPolicyName() != "t1-data-user" {
+		t.Errorf("names: %s %s %s", d.TeamRoleName("mms"), d.UserRoleName(), d.UserPolicyName())
+	}
+	for _, out := range (*assertions.Template_FromStack(d.Stack, nil).ToJSON())["Outputs"].(map[string]any) {
+		if _, ok := out.(map[string]any)["Export"]; ok {
+			t.Errorf("the data stack exports %v", out)
+		}
+	}
+}
+
+func TestDataDestroyOptIn(t *testing.T) {
+	tpl := synthYAML(t, `
+name: dev
+data:
+  enabled: true
+  destroyOnDelete: true
+  datasets:
+    a: {encryption: kms}
+`, Options{})["data"]
+	tpl.AllResources(jsii.String("AWS::S3::Bucket"), map[string]any{"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"})
+	tpl.AllResources(jsii.String("AWS::KMS::Key"), map[string]any{"DeletionPolicy": "Delete"})
+	// Every bucket but the log bucket has its own emptying resource; the
+	// log bucket too, so that the stack can be deleted at all.
+	tpl.ResourceCountIs(jsii.String("Custom::S3AutoDeleteObjects"), jsii.Number(4))
+	// No teams: only the user role.
+	tpl.ResourceCountIs(jsii.String("AWS::IAM::Role"), jsii.Number(2))
+	tpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{"RoleName": "dev-user"})
+}
+
+// Logical ids are keyed by name: adding a dataset, a team and a repository
+// in the middle of the YAML leaves the ids of the others unchanged.
+func TestLogicalIDsAreKeyedByName(t *testing.T) {
+	before := `
+name: t1
+teams:
+  aaa: {}
+  zzz: {}
+data:
+  enabled: true
+  datasets:
+    alpha: {}
+    omega: {public: true}
 containers:
   enabled: true
-  pullAccounts: ["222233334444"]
   repositories:
-    sdo/aia-tools: {team: sdo}
-    base-notebook: {encryption: KMS}
-`, Options{})
-	tpl["data"].ResourceCountIs(jsii.String("AWS::S3::Bucket"), jsii.Number(7))
+    aaa/one: {team: aaa}
+    zzz/two: {}
+`
+	after := `
+name: t1
+teams:
+  aaa: {}
+  mmm: {}
+  zzz: {}
+data:
+  enabled: true
+  datasets:
+    alpha: {}
+    middle: {encryption: kms}
+    omega: {public: true}
+containers:
+  enabled: true
+  repositories:
+    aaa/one: {team: aaa}
+    mmm/new: {team: mmm}
+    zzz/two: {}
+`
+	a, b := synthYAML(t, before, Options{}), synthYAML(t, after, Options{})
+	for _, c := range []struct{ stack, typ, prop string }{
+		{"data", "AWS::S3::Bucket", "BucketName"},
+		{"data", "AWS::IAM::Role", "RoleName"},
+		{"data", "AWS::IAM::ManagedPolicy", "ManagedPolicyName"},
+		{"data", "AWS::IAM::InstanceProfile", "InstanceProfileName"},
+		{"containers", "AWS::ECR::Repository", "RepositoryName"},
+		{"containers", "AWS::IAM::ManagedPolicy", "ManagedPolicyName"},
+	} {
+		idsBefore, idsAfter := logicalIDs(a[c.stack], c.typ, c.prop), logicalIDs(b[c.stack], c.typ, c.prop)
+		if len(idsAfter) <= len(idsBefore) && c.typ != "AWS::IAM::ManagedPolicy" {
+			t.Errorf("%s: nothing was added (%d before, %d after)", c.typ, len(idsBefore), len(idsAfter))
+		}
+		for name, id := range idsBefore {
+			if idsAfter[name] != id {
+				t.Errorf("%s %s: logical id %s became %q", c.typ, name, id, idsAfter[name])
+			}
+		}
+	}
 }
