@@ -22,8 +22,8 @@ var Components = []Component{
 	{Name: "auth", Available: true},
 	{Name: "data", Available: true},
 	{Name: "containers", Needs: []string{"data"}, Available: true},
-	{Name: "registry", Needs: []string{"data"}, Available: false},
-	{Name: "portal", Needs: []string{"auth"}, Available: false},
+	{Name: "registry", Needs: []string{"data"}, Available: true},
+	{Name: "portal", Needs: []string{"auth", "data"}, Available: true},
 	{Name: "daskhub", Needs: []string{"auth"}, Available: true},
 }
 

@@ -143,9 +143,6 @@ type RegistryIndexer struct {
 	AlarmEmails []string `yaml:"alarmEmails"`
 }
 
-// LogRetentionValues are the retention periods (days) CloudWatch Logs allows.
-var LogRetentionValues = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
-
 // maxLambdaEnvironment is Lambda's limit on all environment variables of a
 // function together, which the registry configuration travels in.
 const maxLambdaEnvironment = 4096
@@ -361,8 +358,8 @@ func (ix *RegistryIndexer) check(c *checker) {
 	if ix.BatchSize > 10 && ix.BatchWindowSeconds == 0 {
 		c.errorf(p+"batchWindowSeconds", "must be at least 1 when batchSize is above 10 (an SQS rule)")
 	}
-	if !containsInt(LogRetentionValues, ix.LogRetentionDays) {
-		c.errorf(p+"logRetentionDays", "%d is not a retention CloudWatch Logs allows; use one of %s", ix.LogRetentionDays, joinInts(LogRetentionValues))
+	if !containsInt(LogRetentionDays, ix.LogRetentionDays) {
+		c.errorf(p+"logRetentionDays", "%d is not a retention CloudWatch Logs allows; use one of %s", ix.LogRetentionDays, joinInts(LogRetentionDays))
 	}
 	for i, e := range ix.AlarmEmails {
 		if !emailRe.MatchString(e) {

@@ -254,3 +254,16 @@ func backoff(ctx context.Context, n int) error {
 // maxAttempts bounds the retries of one conditional update; past it the
 // event fails and SQS redelivers it later.
 const maxAttempts = 40
+
+// Fetcher reads objects of one bucket for catalog.Check.
+func (ix *Indexer) Fetcher(bucket string) catalog.Fetcher { return bucketFetcher{ix.store(), bucket} }
+
+type bucketFetcher struct {
+	s      store
+	bucket string
+}
+
+func (f bucketFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
+	data, _, err := f.s.get(ctx, f.bucket, key)
+	return data, err
+}

@@ -1,0 +1,285 @@
+package stacks
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/heliocloud/heliocloud-go/constructs/golambda"
+	"github.com/heliocloud/heliocloud-go/registry"
+)
+
+// RegistryStack is the CloudCatalog indexer: S3 events of each dataset
+// prefix go to an encrypted SQS queue, which feeds the indexer Lambda in
+// batches; messages that keep failing land in a dead-letter queue whose
+// alarm tells the admins.
+type RegistryStack struct {
+	Stack awscdk.Stack
+	// Queue receives the datasets' object events.
+	Queue awssqs.Queue
+	// DeadLetters holds events that failed MaxReceiveCount times.
+	DeadLetters awssqs.Queue
+	// Indexer is the Lambda function (also invoked directly to reindex or ingest).
+	Indexer *golambda.Function
+}
+
+func init() {
+	builders["registry"] = func(scope constructs.Construct, inst *Instance) { NewRegistryStack(scope, inst) }
+}
+
+// indexerTimeout is the Lambda maximum, since a direct reindex of a large
+// dataset lists every object.
+const indexerTimeoutMinutes = 15
+
+// NewRegistryStack builds the queue, the indexer and the bucket notifications.
+func NewRegistryStack(scope constructs.Construct, inst *Instance) *RegistryStack {
+	cfg := inst.Config
+	x := &cfg.Registry
+	stack := newStack(scope, inst, "registry", "CloudCatalog indexer keeping catalog.json and the index files of each dataset up to date")
+	r := &RegistryStack{Stack: stack}
+
+	// A customer managed key, because S3 can only send events to an
+	// encrypted queue whose key policy lets it (AWS managed keys cannot).
+	key := awskms.NewKey(stack, jsii.String("QueueKey"), &awskms.KeyProps{
+		Description:       jsii.String(cfg.Name + " registry: encrypts the queued S3 events and alarm notifications"),
+		EnableKeyRotation: jsii.Bool(true),
+	})
+	r.DeadLetters = awssqs.NewQueue(stack, jsii.String("DeadLetters"), &awssqs.QueueProps{
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: key,
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
+	})
+	r.Queue = awssqs.NewQueue(stack, jsii.String("Events"), &awssqs.QueueProps{
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: key,
+		EnforceSSL:          jsii.Bool(true),
+		// Lambda requires at least the function's timeout; the margin
+		// keeps a slow batch from being handed out twice at once.
+		VisibilityTimeout: awscdk.Duration_Minutes(jsii.Number(indexerTimeoutMinutes + 5)),
+		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: r.DeadLetters, MaxReceiveCount: jsii.Number(x.Indexer.MaxReceiveCount)},
+	})
+
+	r.Indexer = golambda.New(stack, "Indexer", &golambda.Props{
+		Package:      "./lambda/registry",
+		Description:  "Indexes the datasets of " + cfg.Name + " in the CloudCatalog format; invoke with {\"action\":\"reindex\",\"all\":true} to rebuild",
+		Environment:  map[string]string{registry.EnvConfig: cfg.RegistryJSON()},
+		MemoryMiB:    x.Indexer.MemoryMiB,
+		Timeout:      awscdk.Duration_Minutes(jsii.Number(indexerTimeoutMinutes)),
+		LogRetention: Retention(x.Indexer.LogRetentionDays),
+	})
+	r.Indexer.Function.AddEventSource(awslambdaeventsources.NewSqsEventSource(r.Queue, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(x.Indexer.BatchSize),
+		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(x.Indexer.BatchWindowSeconds)),
+		ReportBatchItemFailures: jsii.Bool(true),
+		MaxConcurrency:          jsii.Number(x.Indexer.MaxConcurrency),
+	}))
+	r.grant(inst)
+	r.notifications(inst)
+	r.alarm(inst, key)
+
+	awscdk.NewCfnOutput(stack, jsii.String("IndexerFunction"), &awscdk.CfnOutputProps{
+		Value:       r.Indexer.Function.FunctionName(),
+		Description: jsii.String("Invoke with {\"action\":\"reindex\",\"dataset\":\"<id>\"} (or \"all\": true) to rebuild indexes, or {\"action\":\"ingest\",\"source\":\"s3://...\"}"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("DeadLetterQueue"), &awscdk.CfnOutputProps{
+		Value:       r.DeadLetters.QueueUrl(),
+		Description: jsii.String("S3 events the indexer failed on; after fixing the cause, redrive them to the events queue"),
+	})
+	return r
+}
+
+// notifications sends the created and removed events of each dataset
+// prefix to the queue. The buckets belong to the data stack, so CDK updates
+// their notification configuration through a custom resource that keeps
+// notifications it did not make.
+func (r *RegistryStack) notifications(inst *Instance) {
+	cfg := inst.Config
+	dest := awss3notifications.NewSqsDestination(r.Queue)
+	for _, id := range sortedKeys(cfg.Registry.Datasets) {
+		ds := cfg.Registry.Datasets[id]
+		bucket := inst.Data.DatasetBucket(r.Stack, ds.Bucket)
+		filter := &awss3.NotificationKeyFilter{}
+		if p := cfg.Registry.DatasetPrefix(id); p != "" {
+			filter.Prefix = jsii.String(p)
+		}
+		bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED, dest, filter)
+		bucket.AddEventNotification(awss3.EventType_OBJECT_REMOVED, dest, filter)
+	}
+	handler := r.Stack.Node().TryFindChild(jsii.String("BucketNotificationsHandler050a0587b7544547bf325f094a3db834"))
+	if handler == nil {
+		return
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(handler, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-IAM4"),
+		Reason: jsii.String("CDK's bucket-notifications handler uses AWSLambdaBasicExecutionRole only to write its own logs."),
+		AppliesTo: &[]any{
+			"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+		},
+	}, {
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("CDK's bucket-notifications handler needs s3:PutBucketNotification on buckets of another stack, " +
+			"which it can only name by wildcard; it runs only during deploys."),
+		AppliesTo: &[]any{"Resource::*"},
+	}}, jsii.Bool(true))
+}
+
+// grant gives the indexer exactly what it uses: list and read each dataset
+// prefix, read and write the dataset's index files and its bucket's
+// catalog.json, and, with an ingest area, read uploads, write their
+// reports and copy into the dataset prefixes.
+func (r *RegistryStack) grant(inst *Instance) {
+	cfg := inst.Config
+	x := &cfg.Registry
+	arn := inst.Data.bucketARN
+	listPrefixes := map[string][]string{}
+	var readObjects, indexObjects, dataObjects []string
+	kmsBuckets := map[string]bool{}
+	for _, id := range sortedKeys(x.Datasets) {
+		ds := x.Datasets[id]
+		b := cfg.DatasetBucketName(ds.Bucket)
+		prefix, index := x.DatasetPrefix(id), x.DatasetIndexPrefix(id)
+		listPrefixes[b] = append(listPrefixes[b], prefix+"*", index+id+"_*")
+		readObjects = append(readObjects, arn(b)+"/"+prefix+"*")
+		dataObjects = append(dataObjects, arn(b)+"/"+prefix+"*")
+		indexObjects = append(indexObjects, arn(b)+"/"+index+id+"_*.csv", arn(b)+"/"+"catalog.json")
+		if inst.Data.encryption(b) == "kms" {
+			kmsBuckets[b] = true
+		}
+	}
+	if ib := cfg.IngestBucketName(); ib != "" {
+		p := x.Ingest.Prefix
+		listPrefixes[ib] = append(listPrefixes[ib], p+"*")
+		readObjects = append(readObjects, arn(ib)+"/"+p+"*")
+		indexObjects = append(indexObjects, arn(ib)+"/"+p+"*"+"report.json")
+		if inst.Data.encryption(ib) == "kms" {
+			kmsBuckets[ib] = true
+		}
+	}
+	role := r.Indexer.Role
+	buckets := sortedKeys(listPrefixes)
+	for _, b := range buckets {
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("List" + sidPart(b)),
+			Actions:    jsii.Strings("s3:ListBucket"),
+			Resources:  jsii.Strings(arn(b)),
+			Conditions: &map[string]any{"StringLike": map[string]any{"s3:prefix": uniqueSorted(listPrefixes[b])}},
+		}))
+	}
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("ReadData"), Actions: jsii.Strings("s3:GetObject"), Resources: jsii.Strings(uniqueSorted(readObjects)...),
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("WriteIndexes"), Actions: jsii.Strings("s3:GetObject", "s3:PutObject"), Resources: jsii.Strings(uniqueSorted(indexObjects)...),
+	}))
+	if cfg.IngestBucketName() != "" {
+		// Ingest copies accepted uploads into the dataset prefixes.
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("IngestData"), Actions: jsii.Strings("s3:PutObject"), Resources: jsii.Strings(uniqueSorted(dataObjects)...),
+		}))
+	}
+	if len(kmsBuckets) > 0 {
+		var ctx []string
+		for _, b := range sortedKeys(kmsBuckets) {
+			ctx = append(ctx, arn(b), arn(b)+"/*")
+		}
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("BucketKeys"),
+			Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+			Resources: jsii.Strings("arn:" + *awscdk.Aws_PARTITION() + ":kms:" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":key/*"),
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{"kms:ViaService": "s3." + *awscdk.Aws_REGION() + ".amazonaws.com"},
+				"StringLike":   map[string]any{"kms:EncryptionContext:aws:s3:arn": ctx},
+			},
+		}))
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("Object wildcards are each limited to one dataset's prefix, its <id>_*.csv index files, or the ingest prefix; " +
+			"the KMS wildcard is limited by encryption context to the dataset buckets that use KMS, through S3 only."),
+	}}, jsii.Bool(true))
+}
+
+// alarm raises an alarm as soon as one event lands in the dead-letter
+// queue, and e-mails it when addresses are configured.
+func (r *RegistryStack) alarm(inst *Instance, key awskms.Key) {
+	ix := inst.Config.Registry.Indexer
+	alarm := awscloudwatch.NewAlarm(r.Stack, jsii.String("DeadLettersAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String("S3 events the registry indexer could not index after retries: see the indexer's logs, fix, then redrive the dead-letter queue"),
+		Metric: r.DeadLetters.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum"),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	if len(ix.AlarmEmails) == 0 {
+		return
+	}
+	topic := awssns.NewTopic(r.Stack, jsii.String("Alarms"), &awssns.TopicProps{
+		DisplayName: jsii.String(inst.Config.Name + " registry alarms"),
+		MasterKey:   key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	// CloudWatch must be able to use the topic's key to publish.
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarms"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": *awscdk.Aws_ACCOUNT_ID()}},
+	}), nil)
+	for _, e := range ix.AlarmEmails {
+		awssns.NewSubscription(r.Stack, jsii.String("AlarmEmail"+sidPart(e)), &awssns.SubscriptionProps{
+			Topic: topic, Protocol: awssns.SubscriptionProtocol_EMAIL, Endpoint: jsii.String(e),
+		})
+	}
+	alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func uniqueSorted(list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sidPart makes a bucket name usable in a statement id (letters and digits).
+func sidPart(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
