@@ -128,12 +128,20 @@ func Build(pkg string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
+	// Build beside the target and rename: several synths (parallel test
+	// packages) may build the same function at once, and a reader must never
+	// hash a half-written binary.
+	tmp := filepath.Join(dir, fmt.Sprintf(".bootstrap-%d", os.Getpid()))
 	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc",
-		"-ldflags", "-s -w -buildid=", "-o", filepath.Join(dir, "bootstrap"), pkg)
+		"-ldflags", "-s -w -buildid=", "-o", tmp, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
+		os.Remove(tmp)
 		return "", fmt.Errorf("building Lambda package %s: %v\n%s", pkg, err, out)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "bootstrap")); err != nil {
+		return "", err
 	}
 	built[pkg] = dir
 	return dir, nil
