@@ -131,7 +131,8 @@ func Build(pkg string) (string, error) {
 	// Build beside the target and rename: several synths (parallel test
 	// packages) may build the same function at once, and a reader must never
 	// hash a half-written binary.
-	tmp := filepath.Join(dir, fmt.Sprintf(".bootstrap-%d", os.Getpid()))
+	// The temporary file sits outside the asset folder, which CDK hashes whole.
+	tmp := filepath.Join(filepath.Dir(dir), fmt.Sprintf(".%s-%d", name, os.Getpid()))
 	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc",
 		"-ldflags", "-s -w -buildid=", "-o", tmp, pkg)
 	cmd.Dir = root
