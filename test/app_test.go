@@ -244,3 +244,54 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// No stack exports a value for another: an export in use locks the
+// producing stack against change (docs/architecture.md). Values cross
+// stacks through SSM parameters or names known at synth time.
+func TestNoCrossStackExports(t *testing.T) {
+	outdir, stderr, err := synth(t, map[string]string{"instance": "gsfc"})
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	for stack, tpl := range templates(t, outdir) {
+		b, _ := json.Marshal(tpl)
+		if strings.Contains(string(b), `"Fn::ImportValue"`) {
+			t.Errorf("%s imports a value exported by another stack", stack)
+		}
+		outputs, _ := tpl["Outputs"].(map[string]any)
+		for name, o := range outputs {
+			if _, ok := o.(map[string]any)["Export"]; ok {
+				t.Errorf("%s exports output %s", stack, name)
+			}
+		}
+	}
+}
+
+// Everything that holds users' data survives a stack deletion or a
+// replacement in the full GSFC deployment.
+func TestStatefulResourcesAreRetained(t *testing.T) {
+	stateful := map[string]bool{
+		"AWS::S3::Bucket": true, "AWS::EFS::FileSystem": true, "AWS::Cognito::UserPool": true,
+		"AWS::KMS::Key": true, "AWS::ECR::Repository": true, "AWS::DynamoDB::Table": true,
+	}
+	outdir, stderr, err := synth(t, map[string]string{"instance": "gsfc"})
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	seen := 0
+	for stack, tpl := range templates(t, outdir) {
+		for id, r := range tpl["Resources"].(map[string]any) {
+			res := r.(map[string]any)
+			if !stateful[res["Type"].(string)] {
+				continue
+			}
+			seen++
+			if res["DeletionPolicy"] != "Retain" || res["UpdateReplacePolicy"] != "Retain" {
+				t.Errorf("%s/%s (%s): DeletionPolicy %v, UpdateReplacePolicy %v; want Retain", stack, id, res["Type"], res["DeletionPolicy"], res["UpdateReplacePolicy"])
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no stateful resources in gsfc: the test checks nothing")
+	}
+}
