@@ -69,6 +69,8 @@ type AuthStack struct {
 	// within this stack.
 	providers []awscognito.UserPoolIdentityProvider
 	groupRes  map[string]awscognito.CfnUserPoolGroup
+	// imported holds each consumer stack's import of the pool, by stack path.
+	imported map[string]awscognito.IUserPool
 }
 
 func init() {
@@ -83,7 +85,7 @@ func NewAuthStack(scope constructs.Construct, inst *Instance) *AuthStack {
 	cfg := inst.Config
 	ac := cfg.Auth
 	stack := newStack(scope, inst, "auth", "sign-in: Cognito users, groups and teams")
-	a := &AuthStack{Stack: stack, cfg: cfg}
+	a := &AuthStack{Stack: stack, cfg: cfg, imported: map[string]awscognito.IUserPool{}}
 	a.UserPool = a.userPool(stack, inst)
 	a.domain(stack)
 	a.groups(stack)
@@ -203,10 +205,7 @@ func (a *AuthStack) email(stack awscdk.Stack) awscognito.UserPoolEmail {
 	if fromName == "" {
 		fromName = a.cfg.Institution
 	}
-	domain := e.SesDomain
-	if domain == "" {
-		_, domain, _ = strings.Cut(e.FromAddress, "@")
-	}
+	_, domain, _ := strings.Cut(e.FromAddress, "@")
 	region := e.SesRegion
 	if region == "" {
 		region = a.cfg.Region
@@ -387,15 +386,17 @@ func (a *AuthStack) pendingTrigger(stack awscdk.Stack) {
 // again in the same stack returns the same construct.
 func (a *AuthStack) ImportUserPool(scope constructs.Construct) awscognito.IUserPool {
 	stack := awscdk.Stack_Of(scope)
-	const id = "HelioCloudUserPool"
-	if existing := stack.Node().TryFindChild(jsii.String(id)); existing != nil {
-		return existing.(awscognito.IUserPool)
+	path := *stack.Node().Path()
+	if pool, ok := a.imported[path]; ok {
+		return pool
 	}
-	if *stack.StackName() == *a.Stack.StackName() {
+	if path == *a.Stack.Node().Path() {
 		panic("stacks: ImportUserPool is for other stacks; inside the auth stack use AuthStack.UserPool")
 	}
 	poolID := awsssm.StringParameter_ValueForStringParameter(stack, jsii.String(userPoolIDParam(a.cfg.Name)), nil)
-	return awscognito.UserPool_FromUserPoolId(stack, jsii.String(id), poolID)
+	pool := awscognito.UserPool_FromUserPoolId(stack, jsii.String("HelioCloudUserPool"), poolID)
+	a.imported[path] = pool
+	return pool
 }
 
 // HostedUIBaseURL is the base URL of the hosted sign-in pages, as seen from
@@ -448,7 +449,7 @@ func (a *AuthStack) AddClient(scope constructs.Construct, id string, props Clien
 		panic("stacks: AuthStack.AddClient needs at least one callback URL")
 	}
 	stack := awscdk.Stack_Of(scope)
-	stack.AddDependency(a.Stack, jsii.String("app clients of the instance's user pool"))
+	stack.AddStackDependency(a.Stack, jsii.String("app clients of the instance's user pool"))
 	scopes := []awscognito.OAuthScope{awscognito.OAuthScope_OPENID(), awscognito.OAuthScope_EMAIL(), awscognito.OAuthScope_PROFILE()}
 	for _, s := range props.ExtraScopes {
 		scopes = append(scopes, awscognito.OAuthScope_Custom(jsii.String(s)))
