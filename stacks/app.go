@@ -32,6 +32,7 @@ type Instance struct {
 	Auth       *AuthStack
 	Data       *DataStack
 	Containers *ContainersStack
+	Daskhub    *DaskhubStack
 }
 
 // builders make the stack of each component that has one. Each component's

@@ -258,6 +258,8 @@ func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 				"service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout": "3600",
 			},
 		}
+		// Plain HTTP would carry session cookies in the clear.
+		proxyService["disableHttpPort"] = true
 		https = map[string]any{"enabled": true, "type": "offload", "hosts": []any{d.Domain.Host()}}
 	}
 	gatewayAddress := "http://proxy-public/services/dask-gateway"

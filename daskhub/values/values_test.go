@@ -2,15 +2,12 @@ package values_test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/heliocloud/heliocloud-go/config"
 	"github.com/heliocloud/heliocloud-go/daskhub/values"
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"gopkg.in/yaml.v3"
+	"github.com/heliocloud/heliocloud-go/daskhub/values/chartschema"
 )
 
 const instance = `
@@ -40,87 +37,12 @@ func load(t *testing.T, text string) *config.Config {
 
 var signIn = values.SignIn{BaseURL: "https://heliocloud-t1.auth.us-east-1.amazoncognito.com", UserPoolID: "us-east-1_abc", ClientID: "client123", Region: "us-east-1"}
 
-// schemaDir is <module root>/../shared/schemas, where CI keeps a copy of
-// the shared folder beside its clone of the repository.
-func schemaDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	schemas := filepath.Join(dir, "..", "shared", "schemas")
-	if _, err := os.Stat(filepath.Join(schemas, "jupyterhub-chart-4.4.0.values.schema.json")); err != nil {
-		t.Fatalf("the JupyterHub chart schema is missing: expected %s/jupyterhub-chart-4.4.0.values.schema.json (the shared folder must sit beside the repository): %v", schemas, err)
-	}
-	return schemas
-}
-
-// merge lays over on base as helm does: mappings merge key by key, anything
-// else replaces, and null deletes the key.
-func merge(base, over map[string]any) map[string]any {
-	out := map[string]any{}
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range over {
-		if v == nil {
-			delete(out, k)
-			continue
-		}
-		bm, ok1 := out[k].(map[string]any)
-		om, ok2 := v.(map[string]any)
-		if ok1 && ok2 {
-			out[k] = merge(bm, om)
-		} else {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// jsonRoundTrip turns Go values (and YAML's decoded forms) into what a
-// JSON decoder makes, which the validator expects.
-func jsonRoundTrip(t *testing.T, v any) any {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func validateJupyterhub(t *testing.T, vals map[string]any) error {
 	t.Helper()
-	dir := schemaDir(t)
-	raw, err := os.ReadFile(filepath.Join(dir, "jupyterhub-chart-4.4.0.default-values.yaml"))
-	if err != nil {
+	if _, err := chartschema.Dir(); err != nil {
 		t.Fatal(err)
 	}
-	var defaults map[string]any
-	if err := yaml.Unmarshal(raw, &defaults); err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	schema, err := c.Compile(filepath.Join(dir, "jupyterhub-chart-4.4.0.values.schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ours := jsonRoundTrip(t, vals).(map[string]any)
-	return schema.Validate(jsonRoundTrip(t, merge(defaults, ours)))
+	return chartschema.ValidateJupyterhub(vals)
 }
 
 func TestJupyterhubValuesMatchChartSchema(t *testing.T) {

@@ -1,0 +1,109 @@
+// Package chartschema checks Helm values against the JupyterHub chart's
+// schema the way helm does: the chart's default values with the given
+// values merged over them must validate. The schema and default values
+// live in the shared folder beside the repository (<module root>/../shared/schemas),
+// which CI copies next to its clone.
+package chartschema
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"gopkg.in/yaml.v3"
+)
+
+// JupyterhubChart is the chart version whose schema is checked.
+const JupyterhubChart = "4.4.0"
+
+// Dir finds the shared schemas from the working directory: it walks up to
+// the module root (go.mod) and looks beside it.
+func Dir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+	schemas := filepath.Clean(filepath.Join(dir, "..", "shared", "schemas"))
+	want := filepath.Join(schemas, "jupyterhub-chart-"+JupyterhubChart+".values.schema.json")
+	if _, err := os.Stat(want); err != nil {
+		return "", fmt.Errorf("the JupyterHub chart schema is missing: expected %s (the shared folder must sit beside the repository's folder): %w", want, err)
+	}
+	return schemas, nil
+}
+
+// ValidateJupyterhub merges vals over the chart's default values and
+// validates the result against the chart's values schema.
+func ValidateJupyterhub(vals map[string]any) error {
+	dir, err := Dir()
+	if err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "jupyterhub-chart-"+JupyterhubChart+".default-values.yaml"))
+	if err != nil {
+		return err
+	}
+	var defaults map[string]any
+	if err := yaml.Unmarshal(raw, &defaults); err != nil {
+		return fmt.Errorf("chart default values: %w", err)
+	}
+	schema, err := jsonschema.NewCompiler().Compile(filepath.Join(dir, "jupyterhub-chart-"+JupyterhubChart+".values.schema.json"))
+	if err != nil {
+		return err
+	}
+	ours, err := asJSON(vals)
+	if err != nil {
+		return err
+	}
+	merged, err := asJSON(Merge(defaults, ours.(map[string]any)))
+	if err != nil {
+		return err
+	}
+	return schema.Validate(merged)
+}
+
+// Merge lays over on base as helm does: mappings merge key by key, anything
+// else replaces, and null deletes the key.
+func Merge(base, over map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		bm, ok1 := out[k].(map[string]any)
+		om, ok2 := v.(map[string]any)
+		if ok1 && ok2 {
+			out[k] = Merge(bm, om)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// asJSON turns Go values into the forms a JSON decoder makes, which the
+// validator expects.
+func asJSON(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
+}

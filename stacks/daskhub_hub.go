@@ -1,0 +1,255 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseksv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+	"github.com/heliocloud/heliocloud-go/daskhub/values"
+)
+
+// PublicDataBuckets are HelioCloud's public datasets every hub user may read.
+var PublicDataBuckets = []string{"helio-public"}
+
+// hub installs JupyterHub and Dask Gateway with their namespace, service
+// accounts, storage and sign-in, and the DNS record.
+func (d *DaskhubStack) hub() {
+	ns := d.cfg.Namespace
+	namespace := d.Cluster.AddManifest(jsii.String("Namespace"), &map[string]any{
+		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns},
+	})
+	d.waitForReady(namespace)
+	deps := []constructs.IDependable{namespace}
+	deps = append(deps, d.userAccount(namespace)...)
+	deps = append(deps, d.storage(namespace)...)
+	signIn, hubAssoc := d.signIn()
+	deps = append(deps, hubAssoc)
+
+	hubValues := values.Jupyterhub(d.inst.Config, signIn)
+	hub := d.Cluster.AddHelmChart(jsii.String("Jupyterhub"), &awseksv2.HelmChartOptions{
+		Chart:      jsii.String("jupyterhub"),
+		Repository: jsii.String("https://hub.jupyter.org/helm-chart/"),
+		Version:    jsii.String(d.cfg.Charts.Jupyterhub),
+		Release:    jsii.String(values.JupyterhubRelease),
+		Namespace:  jsii.String(ns),
+		Values:     &hubValues,
+		// The namespace is a manifest of this stack, made before the service accounts in it.
+		CreateNamespace: jsii.Bool(false),
+		Timeout:         awscdk.Duration_Minutes(jsii.Number(15)),
+	})
+	hub.Node().AddDependency(deps...)
+	d.waitForReady(hub)
+
+	gatewayValues := values.DaskGateway(d.inst.Config)
+	gateway := d.Cluster.AddHelmChart(jsii.String("DaskGateway"), &awseksv2.HelmChartOptions{
+		Chart:           jsii.String("dask-gateway"),
+		Repository:      jsii.String("https://helm.dask.org"),
+		Version:         jsii.String(d.cfg.Charts.DaskGateway),
+		Release:         jsii.String(values.DaskGatewayRelease),
+		Namespace:       jsii.String(ns),
+		Values:          &gatewayValues,
+		CreateNamespace: jsii.Bool(false),
+		Timeout:         awscdk.Duration_Minutes(jsii.Number(15)),
+	})
+	// The gateway reads its API token from the hub's secret.
+	gateway.Node().AddDependency(hub)
+
+	d.dns(hub)
+	awscdk.NewCfnOutput(d.Stack, jsii.String("HubUrl"), &awscdk.CfnOutputProps{
+		Value:       jsii.String(values.HubURL(d.inst.Config)),
+		Description: jsii.String("Where users reach the hub (without a domain: after kubectl port-forward, see docs/daskhub.md)"),
+	})
+}
+
+// userAccount is the service account of users' servers and Dask pods, with
+// a Pod Identity role that reads the datasets and public HelioCloud data
+// and writes the shared and scratch buckets.
+func (d *DaskhubStack) userAccount(namespace awseksv2.KubernetesManifest) []constructs.IDependable {
+	role := d.podRole("UserRole", "Users' servers and Dask workers of "+ClusterName(d.name()))
+	var public []string
+	for _, b := range PublicDataBuckets {
+		public = append(public, "arn:"+*awscdk.Aws_PARTITION()+":s3:::"+b, "arn:"+*awscdk.Aws_PARTITION()+":s3:::"+b+"/*")
+	}
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ReadPublicHelioCloudData"),
+		Actions:   jsii.Strings("s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"),
+		Resources: jsii.Strings(public...),
+	}))
+	if d.inst.Data != nil {
+		for _, st := range d.inst.Data.UserPolicyStatements() {
+			role.AddToPolicy(st)
+		}
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String("Object-level access is to every object of the named buckets (bucket/*), as datasets and shared areas are; KMS use is limited by encryption context to those buckets.")},
+	}, jsii.Bool(true))
+	sa := d.Cluster.AddManifest(jsii.String("UserServiceAccount"), &map[string]any{
+		"apiVersion": "v1", "kind": "ServiceAccount",
+		"metadata": map[string]any{"name": values.UserServiceAccount, "namespace": d.cfg.Namespace},
+	})
+	sa.Node().AddDependency(namespace)
+	return []constructs.IDependable{sa, d.associate("UserPodIdentity", d.cfg.Namespace, values.UserServiceAccount, role)}
+}
+
+// storage is the EFS file system for homes (an access point per user, made
+// by the EFS CSI driver) and the shared directory (one access point here).
+func (d *DaskhubStack) storage(namespace awseksv2.KubernetesManifest) []constructs.IDependable {
+	st := &d.cfg.Storage
+	lifecycle := awsefs.LifecyclePolicy(fmt.Sprintf("AFTER_%d_DAYS", st.TransitionToIaDays))
+	if st.TransitionToIaDays == 1 {
+		lifecycle = awsefs.LifecyclePolicy_AFTER_1_DAY
+	}
+	fs := awsefs.NewFileSystem(d.Stack, jsii.String("UserFiles"), &awsefs.FileSystemProps{
+		Vpc:                         d.vpc,
+		VpcSubnets:                  d.privateSubnets(),
+		FileSystemName:              jsii.String(d.name() + "-daskhub-home"),
+		Encrypted:                   jsii.Bool(true),
+		EnableAutomaticBackups:      jsii.Bool(true),
+		LifecyclePolicy:             lifecycle,
+		OutOfInfrequentAccessPolicy: awsefs.OutOfInfrequentAccessPolicy_AFTER_1_ACCESS,
+		PerformanceMode:             awsefs.PerformanceMode_GENERAL_PURPOSE,
+		ThroughputMode:              awsefs.ThroughputMode_ELASTIC,
+		RemovalPolicy:               awscdk.RemovalPolicy_RETAIN,
+	})
+	fs.Connections().AllowDefaultPortFrom(d.Cluster.ClusterSecurityGroup(), jsii.String("NFS from the cluster's nodes"))
+	// Mounts use IAM (the mount option below), so only the nodes may mount.
+	d.nodeRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("MountUserFiles"),
+		Actions:   jsii.Strings("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"),
+		Resources: jsii.Strings(*fs.FileSystemArn()),
+	}))
+	shared := fs.AddAccessPoint(jsii.String("Shared"), &awsefs.AccessPointOptions{
+		Path:      jsii.String("/shared"),
+		PosixUser: &awsefs.PosixUser{Uid: jsii.String("1000"), Gid: jsii.String("100")},
+		CreateAcl: &awsefs.Acl{OwnerUid: jsii.String("1000"), OwnerGid: jsii.String("100"), Permissions: jsii.String("2775")},
+	})
+
+	homes := d.Cluster.AddManifest(jsii.String("StorageClassHome"), &map[string]any{
+		"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+		"metadata":    map[string]any{"name": values.HomeStorageClass},
+		"provisioner": "efs.csi.aws.com",
+		"parameters": map[string]any{
+			"provisioningMode": "efs-ap",
+			"fileSystemId":     fs.FileSystemId(),
+			"directoryPerms":   "700",
+			"uid":              "1000",
+			"gid":              "100",
+			"basePath":         "/home",
+			// A user's directory is named after their claim, so a claim
+			// made again finds the same files.
+			"subPathPattern":        "${.PVC.name}",
+			"ensureUniqueDirectory": "false",
+		},
+		"mountOptions":  []any{"tls", "iam"},
+		"reclaimPolicy": "Retain",
+	})
+	volume := d.Cluster.AddManifest(jsii.String("SharedVolume"), &map[string]any{
+		"apiVersion": "v1", "kind": "PersistentVolume",
+		"metadata": map[string]any{"name": d.cfg.Namespace + "-shared"},
+		"spec": map[string]any{
+			"capacity":                      map[string]any{"storage": "1Ti"},
+			"accessModes":                   []any{"ReadWriteMany"},
+			"persistentVolumeReclaimPolicy": "Retain",
+			"storageClassName":              "",
+			"mountOptions":                  []any{"tls", "iam"},
+			"csi": map[string]any{
+				"driver":       "efs.csi.aws.com",
+				"volumeHandle": *fs.FileSystemId() + "::" + *shared.AccessPointId(),
+			},
+		},
+	}, &map[string]any{
+		"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+		"metadata": map[string]any{"name": values.SharedClaim, "namespace": d.cfg.Namespace},
+		"spec": map[string]any{
+			"accessModes":      []any{"ReadWriteMany"},
+			"storageClassName": "",
+			"volumeName":       d.cfg.Namespace + "-shared",
+			"resources":        map[string]any{"requests": map[string]any{"storage": "1Ti"}},
+		},
+	})
+	volume.Node().AddDependency(namespace)
+	for _, m := range []awseksv2.KubernetesManifest{homes, volume} {
+		d.waitForReady(m)
+		// Mount targets must exist before a pod can mount.
+		m.Node().AddDependency(fs.MountTargetsAvailable())
+	}
+	awscdk.NewCfnOutput(d.Stack, jsii.String("FileSystemId"), &awscdk.CfnOutputProps{
+		Value:       fs.FileSystemId(),
+		Description: jsii.String("EFS file system of home and shared directories (retained when the stack is deleted)"),
+	})
+	return []constructs.IDependable{homes, volume}
+}
+
+// signIn makes the hub's Cognito app client and lets the hub's service
+// account read that client's secret, which the hub fetches at start-up:
+// the secret never appears in a template, a Helm release or a log.
+func (d *DaskhubStack) signIn() (values.SignIn, constructs.IDependable) {
+	auth := d.inst.Auth
+	client := auth.AddClient(d.Stack, "HubClient", ClientProps{
+		Name:           "daskhub",
+		CallbackURLs:   []string{values.CallbackURL(d.inst.Config)},
+		LogoutURLs:     []string{values.LogoutURL(d.inst.Config)},
+		GenerateSecret: true,
+	})
+	// The pool's id comes from the auth stack's parameter directly:
+	// AddClient has already imported the pool into this stack, and a
+	// second ImportUserPool fails to cast the construct it finds.
+	poolID := awsssm.StringParameter_ValueForStringParameter(d.Stack, jsii.String(userPoolIDParam(d.name())), nil)
+	poolArn := fmt.Sprintf("arn:%s:cognito-idp:%s:%s:userpool/%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), *poolID)
+	role := d.podRole("HubRole", "JupyterHub of "+ClusterName(d.name())+": reads its Cognito app client")
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ReadHubClient"),
+		Actions:   jsii.Strings("cognito-idp:DescribeUserPoolClient"),
+		Resources: jsii.Strings(poolArn),
+	}))
+	assoc := d.associate("HubPodIdentity", d.cfg.Namespace, values.HubServiceAccount, role)
+	return values.SignIn{
+		BaseURL:    *auth.HostedUIBaseURL(d.Stack),
+		UserPoolID: *poolID,
+		ClientID:   *client.UserPoolClientId(),
+		Region:     *d.Stack.Region(),
+	}, assoc
+}
+
+// dns outputs the hub's load balancer and, with a hosted zone, points
+// <record>.<domain> at it.
+func (d *DaskhubStack) dns(hub awseksv2.HelmChart) {
+	dom := d.cfg.Domain
+	if dom.Name == "" {
+		return
+	}
+	address := awseksv2.NewKubernetesObjectValue(d.Stack, jsii.String("HubLoadBalancerAddress"), &awseksv2.KubernetesObjectValueProps{
+		Cluster:         d.Cluster,
+		ObjectType:      jsii.String("service"),
+		ObjectName:      jsii.String("proxy-public"),
+		ObjectNamespace: jsii.String(d.cfg.Namespace),
+		JsonPath:        jsii.String(".status.loadBalancer.ingress[0].hostname"),
+		Timeout:         awscdk.Duration_Minutes(jsii.Number(10)),
+	})
+	address.Node().AddDependency(hub)
+	awscdk.NewCfnOutput(d.Stack, jsii.String("HubLoadBalancer"), &awscdk.CfnOutputProps{
+		Value:       address.Value(),
+		Description: jsii.String("The hub's load balancer: point " + dom.Host() + " at it (CNAME) unless a hosted zone id is configured"),
+	})
+	if dom.HostedZoneID == "" {
+		return
+	}
+	zone := awsroute53.HostedZone_FromHostedZoneAttributes(d.Stack, jsii.String("Zone"), &awsroute53.HostedZoneAttributes{
+		HostedZoneId: jsii.String(dom.HostedZoneID),
+		ZoneName:     jsii.String(dom.Name),
+	})
+	awsroute53.NewCnameRecord(d.Stack, jsii.String("HubRecord"), &awsroute53.CnameRecordProps{
+		Zone:       zone,
+		RecordName: jsii.String(dom.Record),
+		DomainName: address.Value(),
+		Ttl:        awscdk.Duration_Minutes(jsii.Number(5)),
+		Comment:    jsii.String("HelioCloud " + d.name() + " hub"),
+	})
+}

