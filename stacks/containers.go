@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
@@ -52,7 +51,7 @@ func NewContainersStack(scope constructs.Construct, inst *Instance) *ContainersS
 	}
 	for _, prefix := range slices.Sorted(maps.Keys(cc.PullThroughCache)) {
 		upstream := cc.PullThroughCache[prefix].Upstream
-		awsecr.NewCfnPullThroughCacheRule(stack, jsii.String("PullThrough-"+prefix), &awsecr.CfnPullThroughCacheRuleProps{
+		awsecr.NewCfnPullThroughCacheRule(stack, jsii.String("PullThrough"+nameToID(prefix)), &awsecr.CfnPullThroughCacheRuleProps{
 			EcrRepositoryPrefix: jsii.String(prefix),
 			UpstreamRegistry:    jsii.String(upstream),
 			UpstreamRegistryUrl: jsii.String(config.UpstreamRegistryURLs[upstream]),
@@ -81,7 +80,7 @@ func NewContainersStack(scope constructs.Construct, inst *Instance) *ContainersS
 		},
 	}}, jsii.Bool(false))
 	for _, team := range slices.Sorted(maps.Keys(teamRepos)) {
-		awsiam.NewManagedPolicy(stack, jsii.String("PushPolicy-"+team), &awsiam.ManagedPolicyProps{
+		awsiam.NewManagedPolicy(stack, jsii.String("PushPolicy"+nameToID(team)), &awsiam.ManagedPolicyProps{
 			ManagedPolicyName: jsii.String(cfg.Name + "-containers-team-" + team),
 			Description:       jsii.String("Team " + team + " of HelioCloud " + cfg.Name + ": push to its repositories"),
 			Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -101,11 +100,9 @@ func (c *ContainersStack) repositoryARN(name string) string {
 	return "arn:" + *awscdk.Aws_PARTITION() + ":ecr:" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":repository/" + name
 }
 
-// repositoryID keys a repository's constructs by name. ECR names never hold
-// "--", so replacing "/" (which construct ids may not hold) by it keeps
-// different names apart.
+// repositoryID keys a repository's constructs by name, never by position.
 func repositoryID(name string) string {
-	return "Repo-" + strings.ReplaceAll(name, "/", "--")
+	return "Repo" + nameToID(name)
 }
 
 func (c *ContainersStack) repository(name string, r config.Repository) {
@@ -165,7 +162,7 @@ func (c *ContainersStack) repository(name string, r config.Repository) {
 	if r.Team != "" {
 		who = "team " + r.Team
 	}
-	awscdk.NewCfnOutput(c.Stack, jsii.String(id+"-Uri"), &awscdk.CfnOutputProps{
+	awscdk.NewCfnOutput(c.Stack, jsii.String(id+"Uri"), &awscdk.CfnOutputProps{
 		Value:       repo.RepositoryUri(),
 		Description: jsii.String(cmp.Or(r.Description, name) + " (pushed by " + who + ")"),
 	})

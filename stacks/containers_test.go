@@ -136,7 +136,7 @@ func TestContainersRepositories(t *testing.T) {
 
 	// Outputs give the URI to push to.
 	outputs := (*tpl.ToJSON())["Outputs"].(map[string]any)
-	out, ok := outputs["ReposdoaiatoolsUri"].(map[string]any)
+	out, ok := outputs["ReposdoSaiaXtoolsUri"].(map[string]any)
 	if !ok {
 		t.Fatalf("no URI output for sdo/aia-tools among %v", outputs)
 	}

@@ -36,6 +36,9 @@ type DataStack struct {
 	// imports are the roles, policies and buckets imported into other
 	// stacks, by scope path and id, so that each is imported once.
 	imports map[string]any
+	// providerSuppressed records that the AwsCustomResource Lambda's
+	// findings are justified already.
+	providerSuppressed bool
 }
 
 func init() {
@@ -68,14 +71,23 @@ func NewDataStack(scope constructs.Construct, inst *Instance) *DataStack {
 	return d
 }
 
-// constructID keys a bucket's constructs by kind and name, never by
+// bucketConstructID keys a bucket's constructs by kind and name, never by
 // position, so that adding an entry leaves the others' logical ids alone.
 func bucketConstructID(ref config.BucketRef) string {
 	kind := strings.ToUpper(string(ref.Kind[:1])) + string(ref.Kind[1:])
-	if ref.Name == "" {
-		return kind
-	}
-	return kind + "-" + ref.Name
+	return kind + nameToID(ref.Name)
+}
+
+// idSpelling maps the separators that names may hold to upper-case letters,
+// which validated names never hold.
+var idSpelling = strings.NewReplacer("-", "X", ".", "D", "_", "U", "/", "S")
+
+// nameToID spells a validated name (lower-case letters, digits and the
+// separators - . _ /) with letters and digits only, one to one. CDK drops
+// other characters from logical ids, so "sdo-aia" and "sdoaia" would
+// otherwise share the logical id of an output.
+func nameToID(name string) string {
+	return idSpelling.Replace(name)
 }
 
 func (d *DataStack) removal() awscdk.RemovalPolicy {
@@ -178,7 +190,7 @@ func (d *DataStack) bucket(ref config.BucketRef, logs awss3.IBucket) awss3.IBuck
 		})
 	}
 	if s.encryption == "kms" {
-		key := awskms.NewKey(d.Stack, jsii.String(id+"-Key"), &awskms.KeyProps{
+		key := awskms.NewKey(d.Stack, jsii.String(id+"Key"), &awskms.KeyProps{
 			Alias:             jsii.String("alias/" + d.cfg.Name + "/" + ref.Physical),
 			Description:       jsii.String("Encrypts S3 bucket " + ref.Physical),
 			EnableKeyRotation: jsii.Bool(true),
@@ -287,7 +299,7 @@ func (d *DataStack) requesterPays(id, name string, b awss3.IBucket) {
 			PhysicalResourceId: customresources.PhysicalResourceId_Of(jsii.String(name + "-requester-pays")),
 		}
 	}
-	cr := customresources.NewAwsCustomResource(d.Stack, jsii.String(id+"-RequesterPays"), &customresources.AwsCustomResourceProps{
+	cr := customresources.NewAwsCustomResource(d.Stack, jsii.String(id+"RequesterPays"), &customresources.AwsCustomResourceProps{
 		OnCreate: payer("Requester"),
 		OnUpdate: payer("Requester"),
 		OnDelete: payer("BucketOwner"),
@@ -308,12 +320,12 @@ func (d *DataStack) requesterPays(id, name string, b awss3.IBucket) {
 // suppressCustomResourceProvider justifies the findings on the Lambda that
 // CDK shares between all AwsCustomResources of the stack.
 func (d *DataStack) suppressCustomResourceProvider() {
-	const id = "AWS679f53fac002430cb0da5b7982bd2287"
-	if d.Stack.Node().TryFindChild(jsii.String(id+"-done")) != nil {
+	if d.providerSuppressed {
 		return
 	}
-	constructs.NewConstruct(d.Stack, jsii.String(id+"-done"))
-	provider := d.Stack.Node().TryFindChild(jsii.String(id))
+	d.providerSuppressed = true
+	// The id CDK gives the singleton Lambda of AwsCustomResource.
+	provider := d.Stack.Node().TryFindChild(jsii.String("AWS679f53fac002430cb0da5b7982bd2287"))
 	cdknag.NagSuppressions_AddResourceSuppressions(provider, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-IAM4"),
 		Reason: jsii.String("CDK's AwsCustomResource Lambda uses AWSLambdaBasicExecutionRole only to write its own logs."),
@@ -328,7 +340,7 @@ func (d *DataStack) suppressCustomResourceProvider() {
 
 // output names a bucket in the stack outputs, for users and scripts.
 func (d *DataStack) output(ref config.BucketRef, b awss3.IBucket, description string) {
-	awscdk.NewCfnOutput(d.Stack, jsii.String(bucketConstructID(ref)+"-Name"), &awscdk.CfnOutputProps{
+	awscdk.NewCfnOutput(d.Stack, jsii.String(bucketConstructID(ref)+"Name"), &awscdk.CfnOutputProps{
 		Value:       b.BucketName(),
 		Description: jsii.String(description),
 	})
@@ -472,7 +484,7 @@ func (d *DataStack) UserRole(scope constructs.Construct) awsiam.IRole {
 // TeamRole returns team's role for use in scope's stack, imported by name,
 // and makes that stack depend on this one.
 func (d *DataStack) TeamRole(scope constructs.Construct, team string) awsiam.IRole {
-	return d.importRole(scope, "DataTeamRole-"+team, d.TeamRoleName(team))
+	return d.importRole(scope, "DataTeamRole"+nameToID(team), d.TeamRoleName(team))
 }
 
 // UserPolicy returns the managed policy of every user for use in scope's
@@ -514,7 +526,7 @@ func (d *DataStack) DatasetBucket(scope constructs.Construct, name string) awss3
 	if _, ok := d.cfg.Data.Datasets[name]; !ok {
 		panic(fmt.Sprintf("stacks: %q is not a dataset of instance %s", name, d.cfg.Name))
 	}
-	return d.imported(scope, "DatasetBucket-"+name, func(id *string) any {
+	return d.imported(scope, "DatasetBucket"+nameToID(name), func(id *string) any {
 		return awss3.Bucket_FromBucketName(scope, id, jsii.String(d.cfg.DatasetBucketName(name)))
 	}).(awss3.IBucket)
 }
@@ -534,7 +546,7 @@ func (d *DataStack) roles() {
 	for _, team := range slices.Sorted(maps.Keys(d.cfg.Teams)) {
 		policies := []awsiam.IManagedPolicy{userPolicy}
 		if st := d.teamOnlyStatements(team); len(st) > 0 {
-			p := awsiam.NewManagedPolicy(d.Stack, jsii.String("TeamPolicy-"+team), &awsiam.ManagedPolicyProps{
+			p := awsiam.NewManagedPolicy(d.Stack, jsii.String("TeamPolicy"+nameToID(team)), &awsiam.ManagedPolicyProps{
 				ManagedPolicyName: jsii.String(d.cfg.Name + "-data-team-" + team),
 				Description:       jsii.String("Team " + team + " of HelioCloud " + d.cfg.Name + ": read and write its own buckets"),
 				Statements:        &st,
@@ -542,7 +554,7 @@ func (d *DataStack) roles() {
 			d.suppressObjectWildcards(p)
 			policies = append(policies, p)
 		}
-		d.role("TeamRole-"+team, d.TeamRoleName(team), "Members of team "+team+" of HelioCloud "+d.cfg.Name, policies...)
+		d.role("TeamRole"+nameToID(team), d.TeamRoleName(team), "Members of team "+team+" of HelioCloud "+d.cfg.Name, policies...)
 	}
 }
 
@@ -559,11 +571,11 @@ func (d *DataStack) role(id, name, description string, policies ...awsiam.IManag
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("pods.eks.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("sts:AssumeRole", "sts:TagSession"),
 	}))
-	awsiam.NewInstanceProfile(d.Stack, jsii.String(id+"-Profile"), &awsiam.InstanceProfileProps{
+	awsiam.NewInstanceProfile(d.Stack, jsii.String(id+"Profile"), &awsiam.InstanceProfileProps{
 		InstanceProfileName: jsii.String(name),
 		Role:                role,
 	})
-	awscdk.NewCfnOutput(d.Stack, jsii.String(id+"-Arn"), &awscdk.CfnOutputProps{
+	awscdk.NewCfnOutput(d.Stack, jsii.String(id+"Arn"), &awscdk.CfnOutputProps{
 		Value:       role.RoleArn(),
 		Description: jsii.String(description),
 	})

@@ -213,7 +213,7 @@ func TestDataBuckets(t *testing.T) {
 		}
 	}
 
-	tpl.HasOutput(jsii.String("DatasetsdoaiaName"), map[string]any{"Value": map[string]any{"Ref": ids["t1-sdo-aia"]}})
+	tpl.HasOutput(jsii.String("DatasetsdoXaiaName"), map[string]any{"Value": map[string]any{"Ref": ids["t1-sdo-aia"]}})
 }
 
 // policyDoc is the policy document of the managed policy with this name.
@@ -347,12 +347,18 @@ data:
   destroyOnDelete: true
   datasets:
     a: {encryption: kms}
+    x-y: {}
+    xy: {}
 `, Options{})["data"]
+	// Names that differ only in separators get outputs of their own.
+	tpl.HasOutput(jsii.String("DatasetxXyName"), map[string]any{"Description": "dataset x-y"})
+	tpl.HasOutput(jsii.String("DatasetxyName"), map[string]any{"Description": "dataset xy"})
 	tpl.AllResources(jsii.String("AWS::S3::Bucket"), map[string]any{"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"})
 	tpl.AllResources(jsii.String("AWS::KMS::Key"), map[string]any{"DeletionPolicy": "Delete"})
-	// Every bucket but the log bucket has its own emptying resource; the
-	// log bucket too, so that the stack can be deleted at all.
-	tpl.ResourceCountIs(jsii.String("Custom::S3AutoDeleteObjects"), jsii.Number(4))
+	// Every bucket, the log bucket included, is emptied before deletion,
+	// so that the stack can be deleted at all.
+	tpl.ResourceCountIs(jsii.String("AWS::S3::Bucket"), jsii.Number(6))
+	tpl.ResourceCountIs(jsii.String("Custom::S3AutoDeleteObjects"), jsii.Number(6))
 	// No teams: only the user role.
 	tpl.ResourceCountIs(jsii.String("AWS::IAM::Role"), jsii.Number(2))
 	tpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{"RoleName": "dev-user"})
