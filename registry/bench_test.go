@@ -24,7 +24,6 @@ const benchObjects = 129758
 var (
 	benchOnce sync.Once
 	benchFix  *fixture
-	benchLast time.Time
 )
 
 // benchDataset lays out benchObjects sparse files (14 MB each, as AIA's) in
@@ -51,7 +50,6 @@ func benchDataset(b *testing.B) *fixture {
 				b.Fatal(err)
 			}
 			fh.Close()
-			benchLast = t
 		}
 		benchFix = f
 	})
@@ -145,8 +143,8 @@ func BenchmarkReindex(b *testing.B) {
 var benchSeq atomic.Int64
 
 // BenchmarkIncrementalBatch100 applies one SQS-sized batch of 100 new objects
-// at the end of the indexed dataset (whose last year file then holds about
-// 23,000 rows).
+// inside 2012, a full year file of the indexed dataset (35,136 rows, 4 MB),
+// so that each batch rewrites it and settles 2011 before it.
 func BenchmarkIncrementalBatch100(b *testing.B) {
 	f := benchDataset(b)
 	ix := f.indexer()
@@ -158,7 +156,9 @@ func BenchmarkIncrementalBatch100(b *testing.B) {
 		b.StopTimer()
 		events := make([]Event, 100)
 		for i := range events {
-			t := benchLast.Add(time.Duration(benchSeq.Add(1)) * time.Second)
+			// Seconds 3..52 of a quarter hour: never an existing key (:02).
+			n := benchSeq.Add(1)
+			t := ts("2012-06-01T00:00:00Z").Add(time.Duration(n/50)*15*time.Minute + time.Duration(n%50+3)*time.Second)
 			k := aiaKey(t)
 			f.put(k, 1000)
 			events[i] = Event{Bucket: f.bucket, Key: k}

@@ -243,6 +243,14 @@ func (ix *Indexer) applyDataset(ctx context.Context, d *Dataset, keys []string) 
 				continue
 			}
 			settled[p] = true
+			// Most batches do not move the previous year's last stop: check
+			// it from the file's tail (read before the later years, as
+			// updateYear does) before rewriting a whole year.
+			if ok, err := ix.lastStopCurrent(ctx, d, p); err != nil {
+				return written, err
+			} else if ok {
+				continue
+			}
 			changed, err := ix.updateYear(ctx, d, p, nil)
 			if err != nil {
 				return written, err
@@ -355,6 +363,24 @@ func (ix *Indexer) updateYear(ctx context.Context, d *Dataset, y int, mutate fun
 		}
 	}
 	return changed, fmt.Errorf("s3://%s/%s: still conflicting after %d attempts", d.Bucket, key, maxAttempts)
+}
+
+// lastStopCurrent reports whether the last row of year y already stops at
+// the first start after y.
+func (ix *Indexer) lastStopCurrent(ctx context.Context, d *Dataset, y int) (bool, error) {
+	last, ok, err := ix.edgeRow(ctx, d, y, false)
+	if err != nil || !ok {
+		return false, err
+	}
+	next, hasNext, err := ix.nextStart(ctx, d, y)
+	if err != nil {
+		return false, err
+	}
+	want := last.Start
+	if hasNext {
+		want = next
+	}
+	return last.Stop.Equal(want), nil
 }
 
 // listYears returns the years that have an index file, ascending.
