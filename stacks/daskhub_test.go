@@ -98,6 +98,9 @@ func TestDaskhubStack(t *testing.T) {
 				t.Errorf("no node group %s", name)
 				continue
 			}
+			if p["Version"] != "1.35" {
+				t.Errorf("%s: Kubernetes version %v, want the cluster's 1.35", name, p["Version"])
+			}
 			if p["AmiType"] != want.ami || p["CapacityType"] != want.capacity {
 				t.Errorf("%s: AMI %v capacity %v, want %s %s", name, p["AmiType"], p["CapacityType"], want.ami, want.capacity)
 			}
