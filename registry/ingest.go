@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path"
 	"sort"
 	"strconv"
@@ -94,6 +95,11 @@ func (ix *Indexer) Ingest(ctx context.Context, source string) (*IngestReport, er
 	err = parallel(ctx, len(files), 16, func(ctx context.Context, i int) error {
 		f := files[i]
 		size, exists, err := ix.store().head(ctx, bucket, f.src)
+		if httpStatus(err) == http.StatusForbidden {
+			// Without ListBucket on the ingest bucket, S3 answers 403 for a
+			// missing key; the upload is readable otherwise.
+			exists, err = false, nil
+		}
 		if err != nil {
 			return err
 		}

@@ -145,6 +145,7 @@ func (r *RegistryStack) grant(inst *Instance) {
 	cfg := inst.Config
 	x := &cfg.Registry
 	arn := inst.Data.bucketARN
+	datasetBuckets := map[string]bool{}
 	listPrefixes := map[string][]string{}
 	var readObjects, indexObjects, dataObjects []string
 	kmsBuckets := map[string]bool{}
@@ -152,7 +153,7 @@ func (r *RegistryStack) grant(inst *Instance) {
 		ds := x.Datasets[id]
 		b := cfg.DatasetBucketName(ds.Bucket)
 		prefix, index := x.DatasetPrefix(id), x.DatasetIndexPrefix(id)
-		listPrefixes[b] = append(listPrefixes[b], prefix+"*", index+id+"_*")
+		datasetBuckets[b] = true
 		readObjects = append(readObjects, arn(b)+"/"+prefix+"*")
 		dataObjects = append(dataObjects, arn(b)+"/"+prefix+"*")
 		indexObjects = append(indexObjects, arn(b)+"/"+index+id+"_*.csv", arn(b)+"/"+"catalog.json")
@@ -170,6 +171,16 @@ func (r *RegistryStack) grant(inst *Instance) {
 		}
 	}
 	role := r.Indexer.Role
+	// ListBucket on the whole dataset bucket, not only the prefixes:
+	// without it S3 answers 403 instead of 404 to the HEAD of a deleted
+	// object, and the indexer could not tell a removal from a refusal.
+	var datasetARNs []string
+	for _, b := range sortedKeys(datasetBuckets) {
+		datasetARNs = append(datasetARNs, arn(b))
+	}
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("ListDatasetBuckets"), Actions: jsii.Strings("s3:ListBucket"), Resources: jsii.Strings(datasetARNs...),
+	}))
 	buckets := sortedKeys(listPrefixes)
 	for _, b := range buckets {
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
