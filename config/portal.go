@@ -1,9 +1,230 @@
 package config
 
-// Portal is the self-service dashboard for virtual machines, keys and costs.
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Portal is the self-service dashboard where users launch, stop and
+// terminate their own virtual machines, keep SSH keys and see their costs.
+// It runs on Lambda behind an API Gateway HTTP API, so it costs nothing
+// while nobody uses it.
 type Portal struct {
 	// Enabled builds this component's stack.
 	Enabled bool `yaml:"enabled"`
+	// InstanceTypes users may launch, keyed by EC2 instance type (such as
+	// m7i.large); each names its group on the launch page. Prices are read
+	// from the AWS Price List API for the instance's region at run time.
+	InstanceTypes map[string]PortalInstanceType `yaml:"instanceTypes"`
+	// Images are the operating systems offered, keyed by a short id, each
+	// resolved at launch from a public SSM parameter so that no AMI id is
+	// tied to a region.
+	Images map[string]PortalImage `yaml:"images"`
+	// Volume bounds the root disk a user may choose.
+	Volume PortalVolume `yaml:"volume"`
+	// Limits cap what one user may run and spend.
+	Limits PortalLimits `yaml:"limits"`
+	// AutoStop stops forgotten machines.
+	AutoStop PortalAutoStop `yaml:"autoStop"`
+	// SSHCidrs may reach the machines on port 22, such as an institution's
+	// VPN range (203.0.113.0/24). Default: none; machines are then reached
+	// only through AWS Systems Manager Session Manager. Never 0.0.0.0/0.
+	SSHCidrs []string `yaml:"sshCidrs"`
+	// Domain serves the portal on a custom domain name. Default: the API's
+	// own https://<id>.execute-api.<region>.amazonaws.com address.
+	Domain PortalDomain `yaml:"domain"`
+	// LogRetentionDays keeps the portal's function and access logs this long.
+	LogRetentionDays int `yaml:"logRetentionDays" default:"90"`
 }
 
-func (x *Portal) check(c *checker, cfg *Config) {}
+// PortalInstanceType is one machine size on the launch page.
+type PortalInstanceType struct {
+	// Group is the heading the type is listed under.
+	Group string `yaml:"group" required:"true" enum:"general,compute,memory,gpu"`
+}
+
+// PortalImage is one operating system image.
+type PortalImage struct {
+	// Name shown on the launch page, such as "Ubuntu 24.04 LTS".
+	Name string `yaml:"name" required:"true"`
+	// Parameter is the public SSM parameter holding the image id, under
+	// /aws/service/; "{arch}" in it is replaced by the word Arch gives for
+	// the chosen type's processor.
+	Parameter string `yaml:"parameter" required:"true"`
+	// Arch maps each supported processor (x86_64, arm64) to the word the
+	// parameter uses for it (x86_64, amd64, arm64). A processor missing
+	// here cannot run the image.
+	Arch map[string]string `yaml:"arch" required:"true"`
+	// User is the login name on the image, for the SSH command shown.
+	User string `yaml:"user" required:"true"`
+}
+
+// PortalVolume is the range of root disk sizes, in GiB.
+type PortalVolume struct {
+	// MinGiB is the smallest disk; it must hold the largest image offered.
+	MinGiB int `yaml:"minGiB" default:"32"`
+	// DefaultGiB is preselected on the launch page.
+	DefaultGiB int `yaml:"defaultGiB" default:"64"`
+	// MaxGiB is the largest disk a user may ask for.
+	MaxGiB int `yaml:"maxGiB" default:"512"`
+}
+
+// PortalLimits cap what one user may do.
+type PortalLimits struct {
+	// RunningMachines is how many machines one user may have pending or
+	// running at once.
+	RunningMachines int `yaml:"runningMachines" default:"3"`
+	// MonthlySpendUSD refuses new launches once a user's cost this month
+	// (from Cost Explorer, a day behind) reaches it; 0 means no limit.
+	MonthlySpendUSD float64 `yaml:"monthlySpendUSD" default:"500"`
+}
+
+// PortalAutoStop stops running machines that are idle or left on
+// overnight, unless their owner ticked "keep running" at launch.
+type PortalAutoStop struct {
+	// IdleHours stops a machine whose CPU stayed below IdleCPUPercent for
+	// this many hours, checked hourly; 0 turns idle stopping off.
+	IdleHours int `yaml:"idleHours" default:"3"`
+	// IdleCPUPercent is the CPU use below which a machine counts as idle.
+	IdleCPUPercent float64 `yaml:"idleCPUPercent" default:"5"`
+	// DailyTime stops every running machine at this time each day, "HH:MM"
+	// in TimeZone. Default: no daily stop.
+	DailyTime string `yaml:"dailyTime"`
+	// TimeZone of DailyTime, an IANA name such as America/New_York.
+	TimeZone string `yaml:"timeZone" default:"UTC"`
+}
+
+// PortalDomain is an optional custom domain for the portal.
+type PortalDomain struct {
+	// Name is the portal's host name, such as portal.helio.example.org.
+	Name string `yaml:"name"`
+	// CertificateArn is an ACM certificate for Name in the instance's
+	// region. Required with Name.
+	CertificateArn string `yaml:"certificateArn"`
+	// HostedZoneID is the Route 53 zone in which to create Name's alias
+	// record. Default: no record; point Name at the API's regional domain
+	// (a stack output) yourself.
+	HostedZoneID string `yaml:"hostedZoneId"`
+}
+
+var (
+	instanceTypeRe = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
+	imageIDRe      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	dailyTimeRe    = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	hostNameRe     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	certArnRe      = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
+	timeZoneRe     = regexp.MustCompile(`^(UTC|[A-Z][A-Za-z_]+(/[A-Z][A-Za-z_+-]+){1,2})$`)
+)
+
+func (x *Portal) check(c *checker, cfg *Config) {
+	if !x.Enabled {
+		return
+	}
+	if len(x.InstanceTypes) == 0 {
+		c.errorf("portal.instanceTypes", "offer at least one instance type")
+	}
+	for _, name := range sortedStringKeys(x.InstanceTypes) {
+		if !instanceTypeRe.MatchString(name) {
+			c.errorf("portal.instanceTypes."+name, "%q is not an EC2 instance type name (family.size, such as m7i.large)", name)
+		}
+	}
+	if len(x.Images) == 0 {
+		c.errorf("portal.images", "offer at least one image")
+	}
+	for _, id := range sortedStringKeys(x.Images) {
+		im := x.Images[id]
+		path := "portal.images." + id
+		if !imageIDRe.MatchString(id) {
+			c.errorf(path, "image ids are lower-case letters, digits and hyphens, starting with a letter, at most 32 characters")
+		}
+		if !strings.HasPrefix(im.Parameter, "/aws/service/") {
+			c.errorf(path+".parameter", "must be a public SSM parameter under /aws/service/ (the portal may read only those)")
+		}
+		if len(im.Arch) > 0 && !strings.Contains(im.Parameter, "{arch}") && len(im.Arch) > 1 {
+			c.errorf(path+".parameter", "lists %d processors in arch but has no {arch} placeholder to tell them apart", len(im.Arch))
+		}
+		for _, a := range sortedStringKeys(im.Arch) {
+			if a != "x86_64" && a != "arm64" {
+				c.errorf(path+".arch."+a, "unknown processor %q; allowed: x86_64, arm64", a)
+			}
+		}
+	}
+	v := x.Volume
+	if v.MinGiB < 8 {
+		c.errorf("portal.volume.minGiB", "must be at least 8 (the smallest image)")
+	}
+	if v.MaxGiB > 16384 {
+		c.errorf("portal.volume.maxGiB", "must be at most 16384 (the gp3 limit)")
+	}
+	if v.DefaultGiB < v.MinGiB || v.DefaultGiB > v.MaxGiB {
+		c.errorf("portal.volume.defaultGiB", "must lie between minGiB (%d) and maxGiB (%d)", v.MinGiB, v.MaxGiB)
+	}
+	if x.Limits.RunningMachines < 1 {
+		c.errorf("portal.limits.runningMachines", "must be at least 1")
+	}
+	if x.Limits.MonthlySpendUSD < 0 {
+		c.errorf("portal.limits.monthlySpendUSD", "must be 0 (no limit) or more")
+	}
+	a := x.AutoStop
+	if a.IdleHours < 0 || a.IdleHours > 168 {
+		c.errorf("portal.autoStop.idleHours", "must be between 0 (off) and 168")
+	}
+	if a.IdleCPUPercent <= 0 || a.IdleCPUPercent >= 100 {
+		c.errorf("portal.autoStop.idleCPUPercent", "must be between 0 and 100")
+	}
+	if a.DailyTime != "" && !dailyTimeRe.MatchString(a.DailyTime) {
+		c.errorf("portal.autoStop.dailyTime", "%q is not a time of day as HH:MM (such as 19:00)", a.DailyTime)
+	}
+	if !timeZoneRe.MatchString(a.TimeZone) {
+		c.errorf("portal.autoStop.timeZone", "%q is not an IANA time zone name (such as UTC or America/New_York)", a.TimeZone)
+	}
+	seen := map[netip.Prefix]bool{}
+	for i, s := range x.SSHCidrs {
+		path := fmt.Sprintf("portal.sshCidrs[%d]", i)
+		p, err := netip.ParsePrefix(s)
+		switch {
+		case err != nil:
+			c.errorf(path, "%q is not a CIDR block (such as 203.0.113.0/24)", s)
+		case p.Bits() == 0:
+			c.errorf(path, "%s opens SSH to the whole internet; list your institution's address ranges, or none to use Session Manager only", s)
+		case p.Masked() != p:
+			c.errorf(path, "%s has host bits set; did you mean %s?", s, p.Masked())
+		case seen[p]:
+			c.errorf(path, "%s is listed twice", s)
+		}
+		seen[p] = true
+	}
+	d := x.Domain
+	switch {
+	case d.Name == "" && (d.CertificateArn != "" || d.HostedZoneID != ""):
+		c.errorf("portal.domain.name", "certificateArn and hostedZoneId need the domain name they are for")
+	case d.Name != "":
+		if !hostNameRe.MatchString(d.Name) {
+			c.errorf("portal.domain.name", "%q is not a lower-case DNS host name", d.Name)
+		}
+		if d.CertificateArn == "" {
+			c.errorf("portal.domain.certificateArn", "required with a custom domain: an ACM certificate for %s in the instance's region", d.Name)
+		} else if !certArnRe.MatchString(d.CertificateArn) {
+			c.errorf("portal.domain.certificateArn", "%q is not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>)", d.CertificateArn)
+		} else if cfg.Region != "" && strings.Split(d.CertificateArn, ":")[3] != cfg.Region {
+			c.errorf("portal.domain.certificateArn", "the certificate is in %s but the portal's regional API is in %s; request one in %s", strings.Split(d.CertificateArn, ":")[3], cfg.Region, cfg.Region)
+		}
+		if d.HostedZoneID != "" && !hostedZoneRe.MatchString(d.HostedZoneID) {
+			c.errorf("portal.domain.hostedZoneId", "%q is not a Route 53 hosted zone id (such as Z0123456789ABCDEFGHIJ)", d.HostedZoneID)
+		}
+	}
+}
+
+// PortalInstanceTypeNames lists the offered types by group (general,
+// compute, memory, gpu) and then by name, the order of the launch page.
+func (x *Portal) PortalInstanceTypeNames() []string {
+	groups := []string{"general", "compute", "memory", "gpu"}
+	names := sortedStringKeys(x.InstanceTypes)
+	slices.SortStableFunc(names, func(a, b string) int {
+		return slices.Index(groups, x.InstanceTypes[a].Group) - slices.Index(groups, x.InstanceTypes[b].Group)
+	})
+	return names
+}

@@ -33,6 +33,7 @@ type Instance struct {
 	Data       *DataStack
 	Containers *ContainersStack
 	Daskhub    *DaskhubStack
+	Portal     *PortalStack
 }
 
 // builders make the stack of each component that has one. Each component's

@@ -1,0 +1,134 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// portalYAML is a valid instance with the portal on; rest is appended
+// under portal: (from line 8).
+func portalYAML(rest string) string {
+	return `name: gsfc
+region: us-east-1
+teams: {solar: {}}
+auth: {enabled: true}
+data: {enabled: true}
+portal:
+  enabled: true
+` + rest
+}
+
+func TestPortalDefaults(t *testing.T) {
+	cfg, problems := loadText(t, portalYAML("  autoStop: {dailyTime: \"19:00\", timeZone: America/New_York}\n"))
+	if problems != nil {
+		t.Fatalf("refused:\n%v", problems)
+	}
+	p := cfg.Portal
+	if p.Volume != (PortalVolume{MinGiB: 32, DefaultGiB: 64, MaxGiB: 512}) || p.Limits.RunningMachines != 3 || p.Limits.MonthlySpendUSD != 500 {
+		t.Errorf("volume %+v limits %+v", p.Volume, p.Limits)
+	}
+	if p.AutoStop.IdleHours != 3 || p.AutoStop.IdleCPUPercent != 5 || p.AutoStop.DailyTime != "19:00" || p.AutoStop.TimeZone != "America/New_York" {
+		t.Errorf("auto-stop %+v", p.AutoStop)
+	}
+	if len(p.SSHCidrs) != 0 {
+		t.Errorf("SSH must be closed by default, got %v", p.SSHCidrs)
+	}
+	for _, id := range []string{"al2023", "ubuntu", "pytorch"} {
+		if _, ok := p.Images[id]; !ok {
+			t.Errorf("default image %s missing", id)
+		}
+	}
+	if p.Images["ubuntu"].Arch["x86_64"] != "amd64" || p.Images["pytorch"].User != "ubuntu" {
+		t.Errorf("images %+v", p.Images)
+	}
+	names := p.PortalInstanceTypeNames()
+	if names[0] != "m7g.large" || p.InstanceTypes[names[len(names)-1]].Group != "gpu" {
+		t.Errorf("launch page order %v", names)
+	}
+	groups := map[string]bool{}
+	for _, it := range p.InstanceTypes {
+		groups[it.Group] = true
+	}
+	if len(groups) != 4 {
+		t.Errorf("default types cover groups %v, want all four", groups)
+	}
+}
+
+func TestPortalOverridesMergeWithDefaults(t *testing.T) {
+	cfg, problems := loadText(t, portalYAML(`  instanceTypes:
+    p5.48xlarge: {group: gpu}
+    t3.medium: null
+  images:
+    pytorch: null
+  sshCidrs: [203.0.113.0/24, "2001:db8::/32"]
+  domain: {name: portal.helio.example.org, certificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012", hostedZoneId: Z0123456789ABCDEFGHIJ}
+`))
+	if problems != nil {
+		t.Fatalf("refused:\n%v", problems)
+	}
+	p := cfg.Portal
+	if _, ok := p.InstanceTypes["p5.48xlarge"]; !ok {
+		t.Error("added type missing")
+	}
+	if _, ok := p.InstanceTypes["t3.medium"]; ok {
+		t.Error("removed type still offered")
+	}
+	if _, ok := p.InstanceTypes["m7i.large"]; !ok {
+		t.Error("a default type vanished when another was added")
+	}
+	if _, ok := p.Images["pytorch"]; ok || len(p.Images) != 2 {
+		t.Errorf("images %v", p.Images)
+	}
+}
+
+func TestPortalErrors(t *testing.T) {
+	tests := []struct{ name, rest, want string }{
+		{"ssh open to the world", "  sshCidrs: [0.0.0.0/0]\n",
+			`test.yaml:8: error: portal.sshCidrs[0]: 0.0.0.0/0 opens SSH to the whole internet`},
+		{"ssh open to the world, v6", "  sshCidrs: [\"::/0\"]\n", `portal.sshCidrs[0]: ::/0 opens SSH to the whole internet`},
+		{"not a cidr", "  sshCidrs: [campus]\n", `portal.sshCidrs[0]: "campus" is not a CIDR block`},
+		{"host bits", "  sshCidrs: [203.0.113.7/24]\n", `portal.sshCidrs[0]: 203.0.113.7/24 has host bits set; did you mean 203.0.113.0/24?`},
+		{"group", "  instanceTypes: {m7i.large: {group: fast}}\n", `portal.instanceTypes.m7i.large.group`},
+		{"type name", "  instanceTypes: {M7i-large: {group: general}}\n", `portal.instanceTypes.M7i-large: "M7i-large" is not an EC2 instance type name`},
+		{"private parameter", "  images: {mine: {name: Mine, parameter: /mycorp/ami, arch: {x86_64: x86_64}, user: ec2-user}}\n",
+			`portal.images.mine.parameter: must be a public SSM parameter under /aws/service/`},
+		{"arch", "  images: {al2023: {arch: {aarch64: arm64}}}\n", `portal.images.al2023.arch.aarch64: unknown processor "aarch64"; allowed: x86_64, arm64`},
+		{"volume order", "  volume: {minGiB: 100, defaultGiB: 50}\n", `portal.volume.defaultGiB: must lie between minGiB (100) and maxGiB (512)`},
+		{"volume max", "  volume: {maxGiB: 20000}\n", `portal.volume.maxGiB: must be at most 16384`},
+		{"limit", "  limits: {runningMachines: 0}\n", `portal.limits.runningMachines: must be at least 1`},
+		{"daily time", "  autoStop: {dailyTime: 7pm}\n", `portal.autoStop.dailyTime: "7pm" is not a time of day as HH:MM`},
+		{"time zone", "  autoStop: {timeZone: EST5EDT}\n", `portal.autoStop.timeZone: "EST5EDT" is not an IANA time zone name`},
+		{"idle cpu", "  autoStop: {idleCPUPercent: 0}\n", `portal.autoStop.idleCPUPercent: must be between 0 and 100`},
+		{"domain without certificate", "  domain: {name: portal.example.org}\n", `portal.domain.certificateArn: required with a custom domain`},
+		{"certificate in another region", "  domain: {name: portal.example.org, certificateArn: \"arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012\"}\n",
+			`portal.domain.certificateArn: the certificate is in us-west-2 but the portal's regional API is in us-east-1`},
+		{"zone without domain", "  domain: {hostedZoneId: Z123}\n", `portal.domain.name: certificateArn and hostedZoneId need the domain name`},
+		{"bad zone", "  domain: {name: portal.example.org, certificateArn: \"arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012\", hostedZoneId: zone1}\n",
+			`portal.domain.hostedZoneId: "zone1" is not a Route 53 hosted zone id`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, problems := loadText(t, portalYAML(tc.rest))
+			if problems == nil {
+				t.Fatalf("accepted; want %s", tc.want)
+			}
+			if !strings.Contains(problems.Error(), tc.want) {
+				t.Fatalf("got:\n%v\nwant a line containing:\n%s", problems, tc.want)
+			}
+		})
+	}
+}
+
+func TestPortalNeedsAuthAndData(t *testing.T) {
+	_, problems := loadText(t, "name: gsfc\nportal: {enabled: true}\n")
+	if problems == nil || !strings.Contains(problems.Error(), "portal needs auth and data") {
+		t.Fatalf("got %v", problems)
+	}
+}
+
+// A disabled portal is not checked: its defaults need no fixing.
+func TestPortalDisabledIsNotChecked(t *testing.T) {
+	if _, problems := loadText(t, "name: gsfc\nportal: {enabled: false, sshCidrs: [0.0.0.0/0]}\n"); problems != nil {
+		t.Fatalf("refused:\n%v", problems)
+	}
+}

@@ -1,0 +1,292 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+const portalYAML = `name: gsfc
+account: "123456789012"
+region: us-east-1
+teams: {solar: {}, magneto: {}}
+auth: {enabled: true}
+data: {enabled: true}
+portal:
+  enabled: true
+  sshCidrs: [203.0.113.0/24]
+  autoStop: {idleHours: 2, dailyTime: "19:30", timeZone: America/New_York}
+  limits: {runningMachines: 2, monthlySpendUSD: 250}
+`
+
+// statements lists every IAM statement of the template's policies, with
+// the logical id of the policy holding it.
+func statements(tpl assertions.Template) map[string][]map[string]any {
+	out := map[string][]map[string]any{}
+	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
+		for id, r := range resources(tpl, typ) {
+			for _, s := range props(r)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				out[id] = append(out[id], s.(map[string]any))
+			}
+		}
+	}
+	return out
+}
+
+func strs(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			b, _ := json.Marshal(x)
+			s := string(b)
+			if str, ok := x.(string); ok {
+				s = str
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	b, _ := json.Marshal(v)
+	return []string{string(b)}
+}
+
+// Actions that AWS cannot scope to a resource, the only ones allowed on "*".
+var unscopable = []string{
+	"ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeKeyPairs", "cloudwatch:GetMetricData",
+	"pricing:GetProducts", "ce:GetCostAndUsage",
+	"ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+	"ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel", "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage",
+	"ec2messages:FailMessage", "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+}
+
+func TestPortalStack(t *testing.T) {
+	tpl := synthYAML(t, portalYAML, Options{Account: "123456789012", Region: "us-east-1"})["portal"]
+
+	t.Run("function", func(t *testing.T) {
+		fns := resources(tpl, "AWS::Lambda::Function")
+		if len(fns) != 1 {
+			t.Fatalf("%d functions", len(fns))
+		}
+		for _, fn := range fns {
+			p := props(fn)
+			if p["Runtime"] != "provided.al2023" || !slices.Equal(strs(p["Architectures"]), []string{"arm64"}) || p["Timeout"] != float64(29) {
+				t.Errorf("function %v %v %v", p["Runtime"], p["Architectures"], p["Timeout"])
+			}
+			env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+			parts := env["PORTAL_CONFIG"].(map[string]any)["Fn::Join"].([]any)[1].([]any)
+			var literal strings.Builder
+			tokens := 0
+			for _, part := range parts {
+				if s, ok := part.(string); ok {
+					literal.WriteString(s)
+				} else {
+					tokens++
+				}
+			}
+			for _, want := range []string{`"instance":"gsfc"`, `"region":"us-east-1"`, `"ssh":true`, `"maxRunning":2`, `"monthlySpendLimit":250`,
+				`"adminGroup":"admins","pendingGroup":"pending"`, `instance-profile/gsfc-team-solar"`, `instance-profile/gsfc-user"`,
+				`"tokenURL":"https://heliocloud-gsfc.auth.us-east-1.amazoncognito.com/oauth2/token"`, `"dailyTime":"19:30 America/New_York"`,
+				`{"name":"g5.xlarge","group":"gpu"}`, `"volume":{"minGiB":32,"maxGiB":512,"defaultGiB":64}`} {
+				if !strings.Contains(literal.String(), want) {
+					t.Errorf("PORTAL_CONFIG lacks %s", want)
+				}
+			}
+			// Lambda allows 4 KiB of environment; tokens resolve to ids and
+			// URLs of at most about 64 characters.
+			if n := literal.Len() + 64*tokens; n > 3800 {
+				t.Errorf("PORTAL_CONFIG may take %d bytes of the 4 KiB environment", n)
+			}
+			if _, ok := env["SESSION_SECRET_ARN"]; !ok || env["AUTOSTOP_CPU"] != "5" {
+				t.Errorf("environment %v", env)
+			}
+		}
+	})
+
+	t.Run("no action on * that AWS can scope", func(t *testing.T) {
+		for id, sts := range statements(tpl) {
+			for _, s := range sts {
+				if !slices.Contains(strs(s["Resource"]), "*") {
+					continue
+				}
+				for _, a := range strs(s["Action"]) {
+					if !slices.Contains(unscopable, a) {
+						t.Errorf("%s allows %s on every resource", id, a)
+					}
+				}
+			}
+		}
+	})
+
+	t.Run("user role acts only on own tagged resources", func(t *testing.T) {
+		var user []map[string]any
+		for id, sts := range statements(tpl) {
+			if strings.HasPrefix(id, "UserPolicy") {
+				user = sts
+			}
+		}
+		bySid := map[string]map[string]any{}
+		for _, s := range user {
+			bySid[s["Sid"].(string)] = s
+		}
+		owner := map[string]any{"aws:ResourceTag/Owner": "${aws:PrincipalTag/owner}", "aws:ResourceTag/heliocloud:instance": "gsfc"}
+		request := map[string]any{"aws:RequestTag/Owner": "${aws:PrincipalTag/owner}", "aws:RequestTag/heliocloud:instance": "gsfc"}
+		for sid, want := range map[string]struct {
+			actions []string
+			cond    map[string]any
+		}{
+			"OwnMachines":             {[]string{"ec2:StartInstances", "ec2:StopInstances", "ec2:TerminateInstances"}, owner},
+			"OwnKeys":                 {[]string{"ec2:DeleteKeyPair"}, owner},
+			"LaunchTaggedAsOwner":     {[]string{"ec2:RunInstances"}, request},
+			"CreateKeysTaggedAsOwner": {[]string{"ec2:CreateKeyPair"}, request},
+		} {
+			s, ok := bySid[sid]
+			if !ok {
+				t.Errorf("no statement %s", sid)
+				continue
+			}
+			got, _ := json.Marshal(s["Condition"].(map[string]any)["StringEquals"])
+			wantCond, _ := json.Marshal(want.cond)
+			if !slices.Equal(strs(s["Action"]), want.actions) || string(got) != string(wantCond) {
+				t.Errorf("%s: actions %v condition %s", sid, s["Action"], got)
+			}
+		}
+		tags, _ := json.Marshal(bySid["TagOnlyAtCreation"]["Condition"])
+		if string(tags) != `{"StringEquals":{"ec2:CreateAction":["RunInstances","CreateKeyPair"]}}` {
+			t.Errorf("CreateTags condition %s", tags)
+		}
+		pass, _ := json.Marshal(bySid["PassMachineRoles"])
+		if !strings.Contains(string(pass), `"iam:PassedToService":"ec2.amazonaws.com"`) || !strings.Contains(string(pass), ":role/gsfc-team-magneto") {
+			t.Errorf("PassRole %s", pass)
+		}
+		// Every action of the user role that changes something has a condition or names one resource.
+		for _, s := range user {
+			if s["Condition"] == nil && s["Sid"] != "ListOnly" && s["Sid"] != "LaunchWith" {
+				t.Errorf("%s has no condition", s["Sid"])
+			}
+		}
+	})
+
+	t.Run("identity pool", func(t *testing.T) {
+		tpl.HasResourceProperties(jsii.String("AWS::Cognito::IdentityPool"), map[string]any{
+			"AllowUnauthenticatedIdentities": false,
+			"CognitoIdentityProviders":       []any{assertions.Match_ObjectLike(&map[string]any{"ServerSideTokenCheck": true})},
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::Cognito::IdentityPoolPrincipalTag"), map[string]any{
+			"PrincipalTags": map[string]any{"owner": "cognito:username"}, "UseDefaults": false,
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::Cognito::IdentityPoolRoleAttachment"), map[string]any{
+			"Roles": map[string]any{"authenticated": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^UserRole")), "Arn"}}},
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{
+			"RoleName":           "gsfc-portal-user",
+			"MaxSessionDuration": 3600,
+			"AssumeRolePolicyDocument": map[string]any{"Statement": []any{map[string]any{
+				"Action":    []any{"sts:AssumeRoleWithWebIdentity", "sts:TagSession"},
+				"Effect":    "Allow",
+				"Principal": map[string]any{"Federated": "cognito-identity.amazonaws.com"},
+				"Condition": map[string]any{
+					"StringEquals":           map[string]any{"cognito-identity.amazonaws.com:aud": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^IdentityPool"))}},
+					"ForAnyValue:StringLike": map[string]any{"cognito-identity.amazonaws.com:amr": "authenticated"},
+				},
+			}}, "Version": "2012-10-17"},
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolClient"), map[string]any{
+			"AllowedOAuthFlows": []any{"code"},
+			"GenerateSecret":    false,
+			"CallbackURLs":      []any{map[string]any{"Fn::Join": []any{"", []any{assertions.Match_AnyValue(), "/callback"}}}},
+			"LogoutURLs":        []any{map[string]any{"Fn::Join": []any{"", []any{assertions.Match_AnyValue(), "/signed-out"}}}},
+		})
+	})
+
+	t.Run("network", func(t *testing.T) {
+		tpl.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), map[string]any{
+			"GroupName":            "gsfc-portal-machines",
+			"SecurityGroupIngress": []any{map[string]any{"CidrIp": "203.0.113.0/24", "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "Description": "SSH from 203.0.113.0/24"}},
+		})
+	})
+
+	t.Run("api", func(t *testing.T) {
+		tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Api"), map[string]any{"Name": "gsfc-portal", "ProtocolType": "HTTP"})
+		tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), map[string]any{
+			"StageName":            "$default",
+			"AutoDeploy":           true,
+			"AccessLogSettings":    assertions.Match_ObjectLike(&map[string]any{"Format": assertions.Match_StringLikeRegexp(jsii.String(`"status":"\$context.status"`))}),
+			"DefaultRouteSettings": map[string]any{"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50},
+		})
+		var keys []string
+		for _, r := range resources(tpl, "AWS::ApiGatewayV2::Route") {
+			keys = append(keys, props(r)["RouteKey"].(string))
+		}
+		slices.Sort(keys)
+		if !slices.Equal(keys, []string{"GET /", "GET /{proxy+}", "POST /{proxy+}"}) {
+			t.Errorf("routes %v", keys)
+		}
+		tpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::DomainName"), jsii.Number(0))
+	})
+
+	t.Run("auto-stop schedules", func(t *testing.T) {
+		got := map[string]string{}
+		for _, r := range resources(tpl, "AWS::Scheduler::Schedule") {
+			p := props(r)
+			input := p["Target"].(map[string]any)["Input"].(string)
+			tz, _ := p["ScheduleExpressionTimezone"].(string)
+			got[input] = fmt.Sprint(p["ScheduleExpression"], " ", tz)
+		}
+		want := map[string]string{`{"autostop":"idle"}`: "rate(1 hour) Etc/UTC", `{"autostop":"daily"}`: "cron(30 19 * * ? *) America/New_York"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("schedules %v, want %v", got, want)
+		}
+		stop := ""
+		for id, sts := range statements(tpl) {
+			for _, s := range sts {
+				if slices.Contains(strs(s["Action"]), "ec2:StopInstances") && strings.HasPrefix(id, "FunctionPolicy") {
+					b, _ := json.Marshal(s["Condition"])
+					stop = string(b)
+				}
+			}
+		}
+		if stop != `{"StringEquals":{"aws:ResourceTag/heliocloud:instance":"gsfc"}}` {
+			t.Errorf("auto-stop may stop %s", stop)
+		}
+	})
+}
+
+func TestPortalCustomDomain(t *testing.T) {
+	tpl := synthYAML(t, `name: gsfc
+account: "123456789012"
+region: us-east-1
+auth: {enabled: true}
+data: {enabled: true}
+portal:
+  enabled: true
+  autoStop: {idleHours: 0}
+  domain: {name: portal.helio.example.org, certificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012", hostedZoneId: Z0123456789ABCDEFGHIJ}
+`, Options{Account: "123456789012", Region: "us-east-1"})["portal"]
+	tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::DomainName"), map[string]any{
+		"DomainName": "portal.helio.example.org",
+		"DomainNameConfigurations": []any{assertions.Match_ObjectLike(&map[string]any{
+			"CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+		})},
+	})
+	tpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::ApiMapping"), jsii.Number(1))
+	for _, typ := range []string{"A", "AAAA"} {
+		tpl.HasResourceProperties(jsii.String("AWS::Route53::RecordSet"), map[string]any{
+			"Name": "portal.helio.example.org.", "Type": typ, "HostedZoneId": "Z0123456789ABCDEFGHIJ",
+		})
+	}
+	// The custom domain comes first; the API's own URL keeps working.
+	tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolClient"), map[string]any{
+		"CallbackURLs": []any{"https://portal.helio.example.org/callback", assertions.Match_AnyValue()},
+	})
+	tpl.ResourceCountIs(jsii.String("AWS::Scheduler::Schedule"), jsii.Number(0))
+	tpl.ResourcePropertiesCountIs(jsii.String("AWS::EC2::SecurityGroup"), map[string]any{"SecurityGroupIngress": assertions.Match_AnyValue()}, jsii.Number(0))
+	tpl.HasOutput(jsii.String("PortalUrl"), map[string]any{"Value": "https://portal.helio.example.org"})
+}
