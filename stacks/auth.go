@@ -64,11 +64,8 @@ type AuthStack struct {
 	// CustomDomain is the custom sign-in domain name, or "".
 	CustomDomain string
 
-	cfg *config.Config
-	// providers are the identity provider constructs, for dependencies
-	// within this stack.
-	providers []awscognito.UserPoolIdentityProvider
-	groupRes  map[string]awscognito.CfnUserPoolGroup
+	cfg      *config.Config
+	groupRes map[string]awscognito.CfnUserPoolGroup
 	// imported holds each consumer stack's import of the pool, by stack path.
 	imported map[string]awscognito.IUserPool
 }
@@ -86,7 +83,7 @@ func NewAuthStack(scope constructs.Construct, inst *Instance) *AuthStack {
 	ac := cfg.Auth
 	stack := newStack(scope, inst, "auth", "sign-in: Cognito users, groups and teams")
 	a := &AuthStack{Stack: stack, cfg: cfg, imported: map[string]awscognito.IUserPool{}}
-	a.UserPool = a.userPool(stack, inst)
+	a.UserPool = a.userPool(stack)
 	a.domain(stack)
 	a.groups(stack)
 	a.admins(stack)
@@ -111,7 +108,7 @@ func NewAuthStack(scope constructs.Construct, inst *Instance) *AuthStack {
 	return a
 }
 
-func (a *AuthStack) userPool(stack awscdk.Stack, inst *Instance) awscognito.UserPool {
+func (a *AuthStack) userPool(stack awscdk.Stack) awscognito.UserPool {
 	cfg := a.cfg
 	ac := cfg.Auth
 	pw := ac.Password
@@ -320,7 +317,6 @@ func (a *AuthStack) identityProviders(stack awscdk.Stack) {
 		if ip.Attributes.Username != "" {
 			mapping.PreferredUsername = awscognito.ProviderAttribute_Other(jsii.String(ip.Attributes.Username))
 		}
-		var p awscognito.UserPoolIdentityProvider
 		switch ip.Type {
 		case "saml":
 			var md awscognito.UserPoolIdentityProviderSamlMetadata
@@ -335,7 +331,7 @@ func (a *AuthStack) identityProviders(stack awscdk.Stack) {
 				}
 				md = awscognito.UserPoolIdentityProviderSamlMetadata_File(jsii.String(string(xml)))
 			}
-			p = awscognito.NewUserPoolIdentityProviderSaml(stack, jsii.String("Idp-"+name), &awscognito.UserPoolIdentityProviderSamlProps{
+			awscognito.NewUserPoolIdentityProviderSaml(stack, jsii.String("Idp-"+name), &awscognito.UserPoolIdentityProviderSamlProps{
 				UserPool:         a.UserPool,
 				Name:             jsii.String(name),
 				Metadata:         md,
@@ -345,7 +341,7 @@ func (a *AuthStack) identityProviders(stack awscdk.Stack) {
 			// A dynamic reference: CloudFormation reads the secret at deploy
 			// time, so it is never in the template or the YAML.
 			secret := awscdk.SecretValue_SecretsManager(jsii.String(ip.ClientSecretName), nil)
-			p = awscognito.NewUserPoolIdentityProviderOidc(stack, jsii.String("Idp-"+name), &awscognito.UserPoolIdentityProviderOidcProps{
+			awscognito.NewUserPoolIdentityProviderOidc(stack, jsii.String("Idp-"+name), &awscognito.UserPoolIdentityProviderOidcProps{
 				UserPool:         a.UserPool,
 				Name:             jsii.String(name),
 				IssuerUrl:        jsii.String(ip.Issuer),
@@ -355,7 +351,6 @@ func (a *AuthStack) identityProviders(stack awscdk.Stack) {
 				AttributeMapping: mapping,
 			})
 		}
-		a.providers = append(a.providers, p)
 		a.IdentityProviders = append(a.IdentityProviders, awscognito.UserPoolClientIdentityProvider_Custom(jsii.String(name)))
 	}
 }

@@ -42,6 +42,19 @@ auth:
 	tpl.ResourceCountIs(jsii.String("AWS::Cognito::UserPoolIdentityProvider"), jsii.Number(0))
 	tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolDomain"), map[string]any{"Domain": "heliocloud-t1"})
 	tpl.HasResourceProperties(jsii.String("AWS::SSM::Parameter"), map[string]any{"Name": "/heliocloud/t1/auth/user-pool-id"})
+
+	// A changed logical id would make CloudFormation replace the pool (a new,
+	// empty pool; the old one retained) or a team's group: they are pinned.
+	for id, typ := range map[string]string{
+		"UserPool6BA7E5F2":     "AWS::Cognito::UserPool",
+		"GroupssdoF2259ED8":    "AWS::Cognito::UserPoolGroup",
+		"GroupsadminsB0FB0A6D": "AWS::Cognito::UserPoolGroup",
+	} {
+		res := tpl.FindResources(jsii.String(typ), nil)
+		if _, ok := (*res)[id]; !ok {
+			t.Errorf("logical id %s (%s) changed", id, typ)
+		}
+	}
 }
 
 func TestAuthSecureDefaults(t *testing.T) {
