@@ -116,11 +116,13 @@ func TestConcurrentEventsOnOneYearFile(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(keys))
+	counters := make([]*countingClient, len(keys))
 	for i, k := range keys {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ix := f.indexer()
+			ix, cc := f.countingIndexer()
+			counters[i] = cc
 			// Each event is delivered twice, as SQS may do.
 			for range 2 {
 				res := ix.Apply(context.Background(), []Event{{Bucket: f.bucket, Key: k}})
@@ -134,6 +136,16 @@ func TestConcurrentEventsOnOneYearFile(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
+	refused := 0
+	for _, cc := range counters {
+		refused += cc.refused
+	}
+	// Without refused writes the indexers never raced, and the test proved
+	// nothing about conditional writes.
+	if refused == 0 {
+		t.Fatal("no conditional write was refused: the events did not run concurrently")
+	}
+	t.Logf("%d conditional writes refused and retried", refused)
 	var want []string
 	sorted := append([]string(nil), keys...)
 	sort.Strings(sorted)

@@ -23,15 +23,21 @@ import (
 type countingClient struct {
 	mu   sync.Mutex
 	puts map[string]int
+	// refused counts conditional writes the server refused (412).
+	refused int
 }
 
 func (c *countingClient) Do(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultClient.Do(r)
 	if r.Method == http.MethodPut {
 		c.mu.Lock()
 		c.puts[r.URL.Path]++
+		if err == nil && resp.StatusCode == http.StatusPreconditionFailed {
+			c.refused++
+		}
 		c.mu.Unlock()
 	}
-	return http.DefaultClient.Do(r)
+	return resp, err
 }
 
 func (f *fixture) countingIndexer() (*Indexer, *countingClient) {
