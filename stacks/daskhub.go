@@ -81,9 +81,9 @@ func (d *DaskhubStack) cluster() {
 	key := awskms.NewKey(stack, jsii.String("SecretsKey"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts the Kubernetes secrets of " + name),
 		EnableKeyRotation: jsii.Bool(true),
-		// The secrets it protects live in the cluster's etcd and go with
-		// the cluster, so the key has nothing left to decrypt afterwards.
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		// Kept like every key of the instance: a cluster being replaced
+		// still holds secrets under it until the old cluster is gone.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	// EKS writes control-plane logs to this group; made here so that it
 	// has a retention period and goes with the stack.
