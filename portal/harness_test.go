@@ -73,7 +73,7 @@ func testConfig() portal.Config {
 // env is one portal served over TLS on localhost with its identity
 // provider and fake AWS.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	clk *clock
 	aws *fakeAWS
 	idp *oidctest.Provider
@@ -81,7 +81,7 @@ type env struct {
 	cfg portal.Config
 }
 
-func newEnv(t *testing.T, mods ...func(*portal.Config)) *env {
+func newEnv(t testing.TB, mods ...func(*portal.Config)) *env {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	e := &env{t: t, clk: clk, aws: newFakeAWS(clk.Now)}
@@ -167,7 +167,7 @@ func (a *agent) post(path string, form url.Values, hdr ...string) page {
 
 var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-func csrfOf(t *testing.T, body string) string {
+func csrfOf(t testing.TB, body string) string {
 	t.Helper()
 	m := csrfRe.FindStringSubmatch(body)
 	if m == nil {
