@@ -39,8 +39,10 @@ type Indexer struct {
 	Config *Config
 	// Now gives modification times; time.Now when nil.
 	Now func() time.Time
-	// Progress receives progress of long runs when set.
+	// Progress receives progress of long runs when set; calls never overlap.
 	Progress func(Progress)
+
+	progressMu sync.Mutex
 }
 
 // Progress reports how far a long run is.
@@ -54,6 +56,8 @@ type Progress struct {
 
 func (ix *Indexer) progress(stage string, done, total int64) {
 	if ix.Progress != nil {
+		ix.progressMu.Lock()
+		defer ix.progressMu.Unlock()
 		ix.Progress(Progress{Stage: stage, Done: done, Total: total})
 	}
 }
