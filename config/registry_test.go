@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +142,25 @@ func warningsText(cfg *Config) string {
 		b.WriteString(w.String() + "\n")
 	}
 	return b.String()
+}
+
+// The declaration example of docs/registry.md is a valid instance.
+func TestRegistryDocsExampleIsValid(t *testing.T) {
+	doc, err := os.ReadFile("../docs/registry.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "## Declaring a dataset")
+	if !ok {
+		t.Fatal("docs/registry.md has no declaration section")
+	}
+	_, block, _ := strings.Cut(rest, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	cfg, problems := loadText(t, "name: gsfc\nteams: {sdo: {}}\n"+block)
+	if problems != nil {
+		t.Fatalf("docs example refused:\n%v", problems)
+	}
+	if d := cfg.RegistryConfig().Datasets[0]; d.Bucket != "gsfc-sdo-aia" || d.IndexPrefix != "sdo/aia/" {
+		t.Fatalf("docs example gives %+v", d)
+	}
 }
