@@ -12,8 +12,8 @@ type Data struct {
 	// Enabled builds this component's stack.
 	Enabled bool `yaml:"enabled"`
 	// Datasets are buckets of published data, keyed by name (lower-case
-	// letters, digits and hyphens). Each is public (anyone may read it
-	// anonymously) or private to the instance's users.
+	// letters, digits and hyphens, at most 40 characters). Each is public
+	// (anyone may read it anonymously) or private to the instance's users.
 	Datasets map[string]DatasetBucket `yaml:"datasets"`
 	// TeamBuckets gives each team in the top-level teams a bucket that only
 	// its members can read and write.
@@ -26,16 +26,15 @@ type Data struct {
 	// the other buckets.
 	AccessLogs AccessLogBucket `yaml:"accessLogs"`
 	// DestroyOnDelete makes deleting the stack delete every bucket with all
-	// its objects. For throw-away development instances only: otherwise
-	// buckets are retained when the stack is deleted or a bucket is removed
+	// its objects, and the buckets' KMS keys. For throw-away development
+	// instances only: otherwise buckets and keys are retained when the stack is deleted or a bucket is removed
 	// from this file, so that no research data is ever lost by a deploy.
 	DestroyOnDelete bool `yaml:"destroyOnDelete"`
 }
 
 // DatasetBucket is one bucket of published data.
 type DatasetBucket struct {
-	// Description says what the bucket holds; it becomes the bucket's
-	// description tag.
+	// Description says what the bucket holds; shown in the stack outputs.
 	Description string `yaml:"description"`
 	// Public lets anyone read the bucket anonymously (GetObject and
 	// ListBucket, so that a missing object answers 404, as CloudCatalog
