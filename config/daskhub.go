@@ -183,6 +183,10 @@ type Dask struct {
 	MaxWorkerMemoryGib int `yaml:"maxWorkerMemoryGib" default:"16"`
 	// WorkerNodeGroup is the node group CPU workers run on.
 	WorkerNodeGroup string `yaml:"workerNodeGroup" default:"dask-worker"`
+	// SchedulerNodeGroup is the node group Dask schedulers run on: an
+	// on-demand group, since losing a scheduler to a spot interruption
+	// loses the whole cluster's work (losing a worker loses only its part).
+	SchedulerNodeGroup string `yaml:"schedulerNodeGroup" default:"user"`
 	// GPUWorkerNodeGroup is the node group GPU workers run on; empty
 	// offers no GPU workers.
 	GPUWorkerNodeGroup string `yaml:"gpuWorkerNodeGroup" default:"dask-gpu-worker"`
@@ -550,6 +554,16 @@ func (d *Dask) check(c *checker, x *Daskhub) {
 			c.errorf(p+"."+l.key, "must be at least 1")
 		}
 	}
+	switch g, ok := x.NodeGroups[d.SchedulerNodeGroup]; {
+	case !ok:
+		c.errorf(p+".schedulerNodeGroup", "%q is not one of daskhub.nodeGroups%s; node groups: %s", d.SchedulerNodeGroup, suggest(d.SchedulerNodeGroup, sortedStringKeys(x.NodeGroups)), x.groupNames())
+	case len(g.Labels) == 0:
+		c.errorf(p+".schedulerNodeGroup", "%q has no labels, so schedulers cannot be placed on it: give the group labels", d.SchedulerNodeGroup)
+	case g.Capacity == "spot":
+		c.warnf(p+".schedulerNodeGroup", "%q is a spot group: an interruption stops the scheduler and every computation of its cluster", d.SchedulerNodeGroup)
+	case g.GPU:
+		c.warnf(p+".schedulerNodeGroup", "%q is a GPU group: schedulers need no GPU and would keep GPU nodes running", d.SchedulerNodeGroup)
+	}
 	if d.MaxWorkerCores > d.MaxCoresPerCluster {
 		c.errorf(p+".maxWorkerCores", "%d is more than maxCoresPerCluster (%d): no worker that size could start", d.MaxWorkerCores, d.MaxCoresPerCluster)
 	}
@@ -566,7 +580,7 @@ func (d *Dask) check(c *checker, x *Daskhub) {
 // taint they use exists; the reverse needs checking: a tainted group nobody
 // targets would never run anything (and cost nothing, but say so).
 func (x *Daskhub) checkTaintsUsed(c *checker) {
-	targeted := map[string]bool{x.Dask.WorkerNodeGroup: true, x.Dask.GPUWorkerNodeGroup: true}
+	targeted := map[string]bool{x.Dask.WorkerNodeGroup: true, x.Dask.GPUWorkerNodeGroup: true, x.Dask.SchedulerNodeGroup: true}
 	for _, pr := range x.Profiles {
 		targeted[pr.NodeGroup] = true
 	}

@@ -114,6 +114,8 @@ func TestDaskhubErrors(t *testing.T) {
 			`daskhub.dask.workerNodeGroup: "workers" is not one of daskhub.nodeGroups`},
 		{"worker group of wrong purpose", "  dask: {gpuWorkerNodeGroup: gpu-user}\n",
 			`daskhub.dask.gpuWorkerNodeGroup: "gpu-user" has purpose gpu-user; it needs purpose dask-gpu-worker`},
+		{"scheduler group missing", "  dask: {schedulerNodeGroup: core-x}\n",
+			`daskhub.dask.schedulerNodeGroup: "core-x" is not one of daskhub.nodeGroups (did you mean "core"?)`},
 		{"worker larger than node", "  dask: {maxWorkerCores: 40, maxCoresPerCluster: 64}\n",
 			`daskhub.dask.maxWorkerCores: 40 is more than a m7i.8xlarge node of group "dask-worker" has (32 vCPU)`},
 		{"public endpoint without CIDRs", "!name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n",

@@ -88,6 +88,7 @@ var fieldDocs = map[string]string{
 	"Dask.MaxWorkerCores":              "MaxWorkerCores is the largest CPU worker users may ask for, in cores. A GPU worker takes one GPU and most of its node's cores and memory.",
 	"Dask.MaxWorkerMemoryGib":          "MaxWorkerMemoryGib is the largest CPU worker users may ask for, in GiB.",
 	"Dask.MaxWorkersPerCluster":        "MaxWorkersPerCluster caps the number of workers of one cluster.",
+	"Dask.SchedulerNodeGroup":          "SchedulerNodeGroup is the node group Dask schedulers run on: an on-demand group, since losing a scheduler to a spot interruption loses the whole cluster's work (losing a worker loses only its part).",
 	"Dask.ShmFraction":                 "ShmFraction is the share of a worker's memory given to /dev/shm, which Dask and PyTorch use for shared memory between processes.",
 	"Dask.WorkerNodeGroup":             "WorkerNodeGroup is the node group CPU workers run on.",
 	"Daskhub":                          "Daskhub is JupyterHub and Dask Gateway on EKS.",

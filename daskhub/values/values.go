@@ -373,8 +373,10 @@ func DaskGateway(cfg *config.Config) map[string]any {
 	d := &cfg.Daskhub
 	dk := &d.Dask
 	cpuSel, cpuTol := selector(d.NodeGroups[dk.WorkerNodeGroup])
+	schedSel, schedTol := selector(d.NodeGroups[dk.SchedulerNodeGroup])
 	settings := map[string]any{
 		"cpu":             map[string]any{"node_selector": cpuSel, "tolerations": nonNil(cpuTol)},
+		"scheduler":       map[string]any{"node_selector": schedSel, "tolerations": nonNil(schedTol)},
 		"max_cores":       dk.MaxWorkerCores,
 		"max_memory_gib":  dk.MaxWorkerMemoryGib,
 		"shm_fraction":    dk.ShmFraction,
@@ -394,7 +396,8 @@ func DaskGateway(cfg *config.Config) map[string]any {
 	// The options users may set on a cluster, and how each becomes pod
 	// settings: workers land on the worker groups (tolerating their
 	// taints), get /dev/shm sized as a share of their memory, and run with
-	// the user service account. The scheduler goes with the CPU workers.
+	// the user service account. Schedulers go to their own (on-demand)
+	// group.
 	options := "import json\n" +
 		"from dask_gateway_server.options import Options, Integer, Float, Select, String\n" +
 		"_h = json.loads(" + pyJSON(settings) + ")\n" +
@@ -413,7 +416,7 @@ func DaskGateway(cfg *config.Config) map[string]any {
 		"    pod, container = _pod(sel, memory)\n" +
 		"    if options.profile == \"gpu\":\n" +
 		"        container[\"resources\"] = {\"limits\": {\"nvidia.com/gpu\": \"1\"}}\n" +
-		"    sched_pod, _ = _pod(_h[\"cpu\"], 2)\n" +
+		"    sched_pod, _ = _pod(_h[\"scheduler\"], 2)\n" +
 		"    return {\n" +
 		"        \"image\": options.image,\n" +
 		"        \"worker_cores\": cores, \"worker_cores_limit\": cores,\n" +

@@ -153,7 +153,8 @@ func TestCullingAndDaskLimits(t *testing.T) {
 		}
 	}
 	opts := get(t, gw, "gateway", "extraConfig", "10-options").(string)
-	for _, want := range []string{`\"dask-gpu-worker\"`, `\"heliocloud-user\"`, "/dev/shm", `nvidia.com/gpu`} {
+	for _, want := range []string{`\"dask-gpu-worker\"`, `\"heliocloud-user\"`, "/dev/shm", `nvidia.com/gpu`,
+		`\"scheduler\":{\"node_selector\":{\"heliocloud.org/node-purpose\":\"user\"`} {
 		if !strings.Contains(opts, want) {
 			t.Errorf("options lack %q", want)
 		}
