@@ -21,11 +21,9 @@ const Version = "1.1"
 // FileName is the name of the catalog file at the root of a published bucket.
 const FileName = "catalog.json"
 
-// Status codes understood by the client.
-const (
-	StatusOK          = 1200
-	StatusUnavailable = 1400
-)
+// StatusOK is the status code of a catalog that serves requests (the client
+// also knows 1400, temporarily unavailable, which the registry never writes).
+const StatusOK = 1200
 
 // Status is the catalog's availability. The client requires an object with an
 // integer code; a plain string makes it raise.
@@ -75,9 +73,6 @@ type Entry struct {
 
 // FileTypes are the filetype values the specification allows.
 var FileTypes = []string{"fits", "csv", "cdf", "netcdf3", "netcdf4", "hdf5", "datamap", "txt", "binary", "other"}
-
-// IndexTypes are the indextype values the specification allows.
-var IndexTypes = []string{"csv", "csv-zip", "parquet"}
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
