@@ -51,7 +51,7 @@ type Auth struct {
 	Admins map[string]Admin `yaml:"admins"`
 	// IdentityProviders are institutional single sign-on systems (SAML or
 	// OpenID Connect) offered on the sign-in page, keyed by the name shown on
-	// its button (letters, digits and hyphens).
+	// its button (3 to 32 letters, digits and hyphens).
 	IdentityProviders map[string]IdentityProvider `yaml:"identityProviders"`
 }
 
@@ -176,7 +176,7 @@ var (
 	dnsNameRe      = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	acmUSEast1Re   = regexp.MustCompile(`^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 	usernameRe     = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
-	providerNameRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])$`)
+	providerNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{1,30}[A-Za-z0-9]$`)
 	// reservedDomainWords may not appear in a Cognito domain prefix.
 	reservedDomainWords = []string{"aws", "amazon", "cognito"}
 	// reservedProviders are Cognito's own provider names.
@@ -190,8 +190,19 @@ func (x *Auth) check(c *checker, cfg *Config) {
 	x.checkDomain(c, cfg)
 	x.checkSecurity(c)
 	x.Email.check(c, cfg)
+	// Cognito compares user names and e-mail aliases without case.
+	names, emails := map[string]string{}, map[string]string{}
 	for _, name := range sortedStringKeys(x.Admins) {
-		x.Admins[name].check(c, cfg, name)
+		a := x.Admins[name]
+		a.check(c, cfg, name)
+		if other, ok := names[strings.ToLower(name)]; ok {
+			c.errorf("auth.admins."+name, "%q and %q are the same user name to Cognito, which ignores case", other, name)
+		}
+		names[strings.ToLower(name)] = name
+		if other, ok := emails[strings.ToLower(a.Email)]; ok && a.Email != "" {
+			c.errorf("auth.admins."+name+".email", "%s is also the e-mail of %s; an address can sign in to one account only", a.Email, other)
+		}
+		emails[strings.ToLower(a.Email)] = name
 	}
 	for _, name := range sortedStringKeys(x.IdentityProviders) {
 		p := x.IdentityProviders[name]
@@ -301,7 +312,13 @@ func (a Admin) check(c *checker, cfg *Config, name string) {
 		c.errorf(p+".email", "%q is not an e-mail address", a.Email)
 	}
 	teams := sortedStringKeys(cfg.Teams)
+	seen := map[string]bool{}
 	for i, t := range a.Teams {
+		if seen[t] {
+			c.errorf(fmt.Sprintf("%s.teams[%d]", p, i), "%q is listed twice", t)
+			continue
+		}
+		seen[t] = true
 		if _, ok := cfg.Teams[t]; !ok {
 			allowed := "none are defined; add it under the top-level teams"
 			if len(teams) > 0 {
@@ -315,7 +332,7 @@ func (a Admin) check(c *checker, cfg *Config, name string) {
 func (ip *IdentityProvider) check(c *checker, cfg *Config, name string) {
 	p := "auth.identityProviders." + name
 	if !providerNameRe.MatchString(name) {
-		c.errorf(p, "%q is not a valid provider name: 2-32 letters, digits and hyphens, not starting or ending with a hyphen", name)
+		c.errorf(p, "%q is not a valid provider name: 3-32 letters, digits and hyphens, not starting or ending with a hyphen", name)
 	}
 	for _, r := range reservedProviders {
 		if strings.EqualFold(name, r) {

@@ -20,7 +20,7 @@ var fieldDocs = map[string]string{
 	"Auth.Email":                       "Email is how the pool sends verification codes and invitations.",
 	"Auth.Enabled":                     "Enabled builds this component's stack.",
 	"Auth.FeaturePlan":                 "FeaturePlan is Cognito's pricing tier: \"plus\" adds threat protection (compromised-password and risky sign-in detection) for a few cents per monthly active user; \"essentials\" is the cheaper tier without it.",
-	"Auth.IdentityProviders":           "IdentityProviders are institutional single sign-on systems (SAML or OpenID Connect) offered on the sign-in page, keyed by the name shown on its button (letters, digits and hyphens).",
+	"Auth.IdentityProviders":           "IdentityProviders are institutional single sign-on systems (SAML or OpenID Connect) offered on the sign-in page, keyed by the name shown on its button (3 to 32 letters, digits and hyphens).",
 	"Auth.Mfa":                         "Mfa is multi-factor authentication with an authenticator app (TOTP): \"off\", \"optional\" (each user chooses) or \"required\" (set up at first sign-in).",
 	"Auth.Password":                    "Password is the policy for passwords of accounts in the pool (not of users who sign in through an identity provider).",
 	"Auth.RemovalPolicy":               "RemovalPolicy is what happens to the user pool (every account in it) when the stack is deleted or the pool replaced: \"retain\" keeps it, \"destroy\" deletes it, for development instances only.",
