@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/heliocloud/heliocloud-go/portal"
+	"github.com/heliocloud/heliocloud-go/portal/oidctest"
 )
 
 func launchForm(csrf string, kv ...string) url.Values {
@@ -646,5 +647,21 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("CSP %q", csp)
+	}
+}
+
+// A federated user is shown by their readable name, while the Owner tag
+// keeps the stable cognito:username.
+func TestFederatedUserNameAndOwner(t *testing.T) {
+	e := newEnv(t)
+	e.idp.AddUser(oidctest.User{Username: "launchpad_0a1b2c", Password: "pw", PreferredUsername: "jdoe"})
+	a, landing, tok := e.signIn("launchpad_0a1b2c", "pw")
+	if !strings.Contains(landing.Body, "Sign out jdoe") {
+		t.Errorf("header does not show the preferred name")
+	}
+	a.post("/launch", launchForm(tok, "team", ""))
+	run := e.aws.called("RunInstances")
+	if len(run) != 1 || tagOf(run[0].Input.(*ec2.RunInstancesInput).TagSpecifications[0].Tags, "Owner") != "launchpad_0a1b2c" {
+		t.Errorf("launch: %+v", run)
 	}
 }

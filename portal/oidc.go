@@ -161,6 +161,9 @@ type claims struct {
 	Username string   `json:"cognito:username"`
 	Groups   []string `json:"cognito:groups"`
 	Email    string   `json:"email"`
+	// PreferredUsername is the readable name federated users get from
+	// their institution; cognito:username is then an opaque id.
+	PreferredUsername string `json:"preferred_username"`
 }
 
 // audience accepts both forms RFC 7519 allows: a string or an array.

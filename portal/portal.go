@@ -236,7 +236,10 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	s := Session{
 		ID: randomString(18), Subject: c.Subject, Username: c.Username, Email: c.Email,
-		Groups: c.Groups, IDToken: idToken, Expires: time.Unix(c.Expires, 0),
+		Groups: c.Groups, IDToken: idToken, Expires: time.Unix(c.Expires, 0), Name: c.PreferredUsername,
+	}
+	if s.Name == "" {
+		s.Name = s.Username
 	}
 	if err := p.seal.setCookie(w, sessionCookie, s, s.Expires.Sub(p.now()), http.SameSiteLaxMode); err != nil {
 		p.fail(w, r, nil, http.StatusInternalServerError, "Could not start the session.")

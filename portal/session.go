@@ -97,13 +97,16 @@ func (s *sealer) checkCSRF(sessionID, token string) bool {
 
 // Session is the signed-in user, kept in the session cookie.
 type Session struct {
-	ID       string    `json:"id"`
-	Subject  string    `json:"sub"`
-	Username string    `json:"user"`
-	Email    string    `json:"email,omitempty"`
-	Groups   []string  `json:"groups,omitempty"`
-	IDToken  string    `json:"idt"`
-	Expires  time.Time `json:"exp"`
+	ID      string `json:"id"`
+	Subject string `json:"sub"`
+	// Username is cognito:username, the value of every Owner tag.
+	Username string `json:"user"`
+	// Name is what the pages call the user.
+	Name    string    `json:"name,omitempty"`
+	Email   string    `json:"email,omitempty"`
+	Groups  []string  `json:"groups,omitempty"`
+	IDToken string    `json:"idt"`
+	Expires time.Time `json:"exp"`
 }
 
 // loginState carries the PKCE verifier, state and nonce across the round

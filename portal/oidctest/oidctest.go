@@ -28,6 +28,9 @@ import (
 type User struct {
 	Username, Password, Email string
 	Groups                    []string
+	// PreferredUsername is set for federated users, whose Username is an
+	// opaque id such as launchpad_0a1b2c.
+	PreferredUsername string
 }
 
 // Client is a registered app client.
@@ -248,6 +251,9 @@ func (p *Provider) Mint(u User, client, nonce string) string {
 	}
 	if len(u.Groups) > 0 {
 		claims["cognito:groups"] = u.Groups
+	}
+	if u.PreferredUsername != "" {
+		claims["preferred_username"] = u.PreferredUsername
 	}
 	return p.sign(map[string]string{"alg": "RS256", "kid": p.kid, "typ": "JWT"}, claims)
 }
