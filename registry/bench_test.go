@@ -87,8 +87,8 @@ func peakRSS(b *testing.B) func() float64 {
 func (f *fixture) bareListing(b *testing.B) time.Duration {
 	start := time.Now()
 	var n int
-	err := store{f.c}.list(context.Background(), f.bucket, "sdo/aia/0094/", func(keys []string, _ []int64) error {
-		n += len(keys)
+	err := store{f.c}.list(context.Background(), f.bucket, "sdo/aia/0094/", func(page []object) error {
+		n += len(page)
 		return nil
 	})
 	if err != nil {

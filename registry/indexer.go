@@ -310,6 +310,12 @@ func (d *Dataset) setStops(rows []catalog.Row, next time.Time, hasNext bool) {
 // and conditionally rewrites one year file until it is consistent with the
 // files after it. It reports whether it wrote.
 func (ix *Indexer) updateYear(ctx context.Context, d *Dataset, y int, mutate func([]catalog.Row) []catalog.Row) (bool, error) {
+	return ix.rewriteYear(ctx, d, y, mutate, false)
+}
+
+// rewriteYear is updateYear; with repair, a current file that is not a valid
+// index is treated as empty instead of refused (rebuilds exist to fix those).
+func (ix *Indexer) rewriteYear(ctx context.Context, d *Dataset, y int, mutate func([]catalog.Row) []catalog.Row, repair bool) (bool, error) {
 	key := d.IndexKey(y)
 	changed := false
 	conflicts := 0
@@ -321,7 +327,7 @@ func (ix *Indexer) updateYear(ctx context.Context, d *Dataset, y int, mutate fun
 		}
 		var rows []catalog.Row
 		if exists {
-			if rows, _, err = catalog.ReadIndex(data); err != nil {
+			if rows, _, err = catalog.ReadIndex(data); err != nil && !repair {
 				return changed, fmt.Errorf("s3://%s/%s: %w (fix or remove the file, then reindex)", d.Bucket, key, err)
 			}
 		}
@@ -389,17 +395,27 @@ func (ix *Indexer) lastStopCurrent(ctx context.Context, d *Dataset, y int) (bool
 
 // listYears returns the years that have an index file, ascending.
 func (ix *Indexer) listYears(ctx context.Context, d *Dataset) ([]int, error) {
-	var years []int
-	err := ix.store().list(ctx, d.Bucket, d.IndexPrefix+d.ID+"_", func(keys []string, _ []int64) error {
-		for _, k := range keys {
-			if y, ok := catalog.ParseIndexName(d.ID, strings.TrimPrefix(k, d.IndexPrefix)); ok {
-				years = append(years, y)
+	tags, err := ix.yearETags(ctx, d)
+	years := make([]int, 0, len(tags))
+	for y := range tags {
+		years = append(years, y)
+	}
+	sort.Ints(years)
+	return years, err
+}
+
+// yearETags returns the ETag of each year file of the dataset.
+func (ix *Indexer) yearETags(ctx context.Context, d *Dataset) (map[int]string, error) {
+	tags := map[int]string{}
+	err := ix.store().list(ctx, d.Bucket, d.IndexPrefix+d.ID+"_", func(page []object) error {
+		for _, o := range page {
+			if y, ok := catalog.ParseIndexName(d.ID, strings.TrimPrefix(o.key, d.IndexPrefix)); ok {
+				tags[y] = o.etag
 			}
 		}
 		return nil
 	})
-	sort.Ints(years)
-	return years, err
+	return tags, err
 }
 
 // nextStart returns the first start in a year after y.

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,13 +63,19 @@ func (c *collector) add(key string, size int64) {
 }
 
 // Reindex rebuilds a dataset's index files from a full listing of its
-// prefix, writing each year file once. Events applied while it runs may be
-// overwritten; replaying them (or running Reindex again) repairs that.
+// prefix, writing each year file once; events applied while it runs are
+// kept (see rebuild).
 func (ix *Indexer) Reindex(ctx context.Context, d *Dataset) (*ReindexResult, error) {
+	// The year files' ETags are taken before the listing starts, so that
+	// an event applied after it makes the rebuilt file's write fail.
+	tags, err := ix.yearETags(ctx, d)
+	if err != nil {
+		return nil, err
+	}
 	c := &collector{cfg: ix.Config, d: d, res: &ReindexResult{Dataset: d.ID}}
-	err := ix.store().list(ctx, d.Bucket, d.Prefix, func(keys []string, sizes []int64) error {
-		for i, k := range keys {
-			c.add(k, sizes[i])
+	err = ix.store().list(ctx, d.Bucket, d.Prefix, func(page []object) error {
+		for _, o := range page {
+			c.add(o.key, o.size)
 		}
 		ix.progress("list "+d.ID, int64(len(c.rows))+c.res.SkippedCount, -1)
 		return nil
@@ -76,7 +83,7 @@ func (ix *Indexer) Reindex(ctx context.Context, d *Dataset) (*ReindexResult, err
 	if err != nil {
 		return nil, err
 	}
-	return ix.rebuild(ctx, c)
+	return ix.rebuild(ctx, c, tags, false)
 }
 
 // inventoryManifest is the part of an S3 Inventory manifest.json the
@@ -94,7 +101,10 @@ type inventoryManifest struct {
 
 // ReindexInventory rebuilds a dataset's index files from a CSV S3 Inventory
 // report (the s3:// URI of its manifest.json) instead of a listing, for
-// buckets with millions of objects.
+// buckets with millions of objects. Objects added since the report are kept
+// (rows of the current files that the report lacks are checked with S3);
+// an object deleted since the report but still in it comes back until the
+// next report.
 func (ix *Indexer) ReindexInventory(ctx context.Context, d *Dataset, manifestURI string) (*ReindexResult, error) {
 	mb, mk, err := ParseS3URI(manifestURI)
 	if err != nil {
@@ -137,7 +147,11 @@ func (ix *Indexer) ReindexInventory(ctx context.Context, d *Dataset, manifestURI
 		}
 		ix.progress("inventory "+d.ID, int64(n+1), int64(len(m.Files)))
 	}
-	return ix.rebuild(ctx, c)
+	tags, err := ix.yearETags(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return ix.rebuild(ctx, c, tags, true)
 }
 
 func (ix *Indexer) readInventoryFile(ctx context.Context, bucket, key string, cols map[string]int, c *collector) error {
@@ -187,10 +201,15 @@ func (ix *Indexer) readInventoryFile(ctx context.Context, bucket, key string, co
 	}
 }
 
-// rebuild sorts the collected rows, writes every year file of the span once
+// rebuild sorts the collected rows and writes every year file of the span
 // (header-only for years without data, including stale files outside the
-// new span) and updates catalog.json.
-func (ix *Indexer) rebuild(ctx context.Context, c *collector) (*ReindexResult, error) {
+// new span), then updates catalog.json.
+//
+// From a listing, each year file is written once, conditionally on the ETag
+// it had before the listing began (tags): a year that an event changed in
+// the meantime is merged instead (see mergeYear). An inventory is older than
+// the index files, so every year is merged with what events wrote since.
+func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]string, fromInventory bool) (*ReindexResult, error) {
 	d, rows, res := c.d, c.rows, c.res
 	res.Objects = int64(len(rows))
 	catalog.SortRows(rows)
@@ -199,10 +218,6 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector) (*ReindexResult, e
 	}
 	d.setStops(rows, time.Time{}, false)
 
-	existing, err := ix.listYears(ctx, d)
-	if err != nil {
-		return nil, err
-	}
 	byYear := map[int][]catalog.Row{}
 	for i := 0; i < len(rows); {
 		y := rows[i].Start.Year()
@@ -220,7 +235,7 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector) (*ReindexResult, e
 			}
 		}
 	}
-	for _, y := range existing {
+	for y := range tags {
 		if _, ok := byYear[y]; !ok {
 			byYear[y] = nil
 		}
@@ -230,25 +245,136 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector) (*ReindexResult, e
 		years = append(years, y)
 	}
 	sort.Ints(years)
-	var done atomic.Int64
-	err = parallel(ctx, len(years), 4, func(ctx context.Context, i int) error {
-		y := years[i]
-		out := catalog.AppendIndex(make([]byte, 0, 128*len(byYear[y])+64), byYear[y], d.Format())
-		if err := ix.store().put(ctx, d.Bucket, d.IndexKey(y), out, "text/csv", false, ""); err != nil {
-			return err
+
+	var merge []int
+	if fromInventory {
+		merge = years
+	} else {
+		var mu sync.Mutex
+		var done atomic.Int64
+		err := parallel(ctx, len(years), 4, func(ctx context.Context, i int) error {
+			y := years[i]
+			out := catalog.AppendIndex(make([]byte, 0, 128*len(byYear[y])+64), byYear[y], d.Format())
+			err := ix.store().put(ctx, d.Bucket, d.IndexKey(y), out, "text/csv", true, tags[y])
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, errConflict):
+				merge = append(merge, y)
+			case err != nil:
+				return err
+			default:
+				res.Written = append(res.Written, "s3://"+d.Bucket+"/"+d.IndexKey(y))
+			}
+			ix.progress("write "+d.ID, done.Add(1), int64(len(years)))
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		ix.progress("write "+d.ID, done.Add(1), int64(len(years)))
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	for _, y := range years {
-		res.Written = append(res.Written, "s3://"+d.Bucket+"/"+d.IndexKey(y))
+	// Later years first, so that each merged year's last stop is read from
+	// its already rebuilt successor.
+	sort.Sort(sort.Reverse(sort.IntSlice(merge)))
+	for n, y := range merge {
+		changed, err := ix.mergeYear(ctx, d, y, byYear[y], fromInventory)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			res.Written = append(res.Written, "s3://"+d.Bucket+"/"+d.IndexKey(y))
+		}
+		if fromInventory {
+			ix.progress("write "+d.ID, int64(n+1), int64(len(merge)))
+		}
 	}
+	if !fromInventory && d.Duration == 0 {
+		// A merged year may start differently than the listing said: settle
+		// the years before the merged ones.
+		for _, y := range merge {
+			p, ok, err := ix.prevNonEmpty(ctx, d, y)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+			if current, err := ix.lastStopCurrent(ctx, d, p); err != nil {
+				return nil, err
+			} else if !current {
+				if _, err := ix.updateYear(ctx, d, p, nil); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	sort.Strings(res.Written)
 	w, err := ix.reconcile(ctx, d, true)
 	res.Written = append(res.Written, w...)
 	return res, err
+}
+
+// mergeYear writes a year file from rebuilt rows without losing what events
+// wrote meanwhile: a key on which the rebuilt rows and the current file
+// disagree is settled by asking S3 whether the object exists now. With an
+// inventory, only keys missing from it are asked about, since the
+// inventory cannot know of newer objects but has every older one.
+func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []catalog.Row, fromInventory bool) (bool, error) {
+	var headErr error
+	changed, err := ix.rewriteYear(ctx, d, y, func(cur []catalog.Row) []catalog.Row {
+		want := make(map[string]catalog.Row, len(rebuilt)+len(cur))
+		for _, r := range rebuilt {
+			want[r.Key] = r
+		}
+		have := make(map[string]catalog.Row, len(cur))
+		for _, r := range cur {
+			have[r.Key] = r
+		}
+		var doubt []catalog.Row
+		for _, r := range cur {
+			if w, ok := want[r.Key]; !ok || (!fromInventory && w.Size != r.Size) {
+				doubt = append(doubt, r)
+			} else if fromInventory && w.Size != r.Size {
+				want[r.Key] = r
+			}
+		}
+		if !fromInventory {
+			for _, r := range rebuilt {
+				if _, ok := have[r.Key]; !ok {
+					doubt = append(doubt, r)
+				}
+			}
+		}
+		prefix := "s3://" + d.Bucket + "/"
+		sizes := make([]int64, len(doubt))
+		exists := make([]bool, len(doubt))
+		headErr = parallel(ctx, len(doubt), 16, func(ctx context.Context, i int) error {
+			var err error
+			sizes[i], exists[i], err = ix.store().head(ctx, d.Bucket, strings.TrimPrefix(doubt[i].Key, prefix))
+			return err
+		})
+		if headErr != nil {
+			return cur
+		}
+		for i, r := range doubt {
+			if exists[i] {
+				r.Size = sizes[i]
+				want[r.Key] = r
+			} else {
+				delete(want, r.Key)
+			}
+		}
+		out := make([]catalog.Row, 0, len(want))
+		for _, r := range want {
+			out = append(out, r)
+		}
+		catalog.SortRows(out)
+		return out
+	}, true)
+	if headErr != nil {
+		return changed, headErr
+	}
+	return changed, err
 }
 
 // ReindexAll rebuilds every dataset of the configuration, one after another.

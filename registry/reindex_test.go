@@ -160,3 +160,80 @@ func TestReindexFromInventory(t *testing.T) {
 	}
 	f.checkSeveralYears(res)
 }
+
+// interceptClient runs hook once, just before the first PUT whose path ends
+// with suffix reaches the server.
+type interceptClient struct {
+	suffix string
+	hook   func()
+	once   sync.Once
+}
+
+func (c *interceptClient) Do(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, c.suffix) {
+		c.once.Do(c.hook)
+	}
+	return http.DefaultClient.Do(r)
+}
+
+// Events applied between a rebuild's listing and its write of the same year
+// file are kept: the conditional write fails and the year is merged.
+func TestReindexKeepsEventsAppliedMeanwhile(t *testing.T) {
+	f := newFixture(t)
+	keys := seedSeveralYears(f)
+	added := aiaKey(ts("2019-03-03T03:03:03Z"))
+	ic := &interceptClient{suffix: "/aia_0094_2019.csv", hook: func() {
+		f.put(added, 77)
+		f.del(keys[3])
+		f.apply(f.indexer(), added, keys[3])
+	}}
+	ix := f.indexer()
+	ix.S3 = s3.New(s3.Options{
+		BaseEndpoint: aws.String(s3test.Endpoint(t)), UsePathStyle: true, Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(s3test.AccessKey, s3test.SecretKey, ""),
+		HTTPClient:  ic,
+	})
+	if _, err := ix.Reindex(context.Background(), &f.cfg.Datasets[0]); err != nil {
+		t.Fatal(err)
+	}
+	equalLines(t, "2019", f.rows("sdo/aia/aia_0094_2019.csv"), []string{
+		"2019-01-01T00:00:00Z 2019-03-03T03:03:03Z sdo/aia/0094/2019/01/01/aia_0094_20190101_000000.fits 3",
+		"2019-03-03T03:03:03Z 2021-02-02T02:02:02Z sdo/aia/0094/2019/03/03/aia_0094_20190303_030303.fits 77",
+	})
+	f.clientCheck()
+}
+
+// A rebuild from an inventory keeps objects newer than the report and drops
+// rows of objects that no longer exist.
+func TestReindexInventoryKeepsNewerObjects(t *testing.T) {
+	f := newFixture(t)
+	old := aiaKey(ts("2020-01-01T00:00:00Z"))
+	gone := aiaKey(ts("2020-02-01T00:00:00Z"))
+	newer := aiaKey(ts("2020-03-01T00:00:00Z"))
+	for _, k := range []string{old, gone, newer} {
+		f.put(k, 5)
+	}
+	f.apply(f.indexer(), old, gone, newer)
+	f.del(gone)
+	// The report predates newer, and lists only old.
+	inv := s3test.Bucket(t, f.c, "inventory")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	fmt.Fprintf(zw, "%q,%q,%q\n", f.bucket, url.QueryEscape(old), "5")
+	zw.Close()
+	f.putIn(inv, "data/1.csv.gz", gz.Bytes())
+	f.putIn(inv, "manifest.json", []byte(fmt.Sprintf(`{"sourceBucket": %q, "destinationBucket": "arn:aws:s3:::%s", "fileFormat": "CSV",
+	 "fileSchema": "Bucket, Key, Size", "files": [{"key": "data/1.csv.gz"}]}`, f.bucket, inv)))
+	res, err := f.indexer().ReindexInventory(context.Background(), &f.cfg.Datasets[0], "s3://"+inv+"/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Objects != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	equalLines(t, "2020", f.rows("sdo/aia/aia_0094_2020.csv"), []string{
+		"2020-01-01T00:00:00Z 2020-03-01T00:00:00Z " + old + " 5",
+		"2020-03-01T00:00:00Z 2020-03-01T00:00:00Z " + newer + " 5",
+	})
+	f.clientCheck()
+}

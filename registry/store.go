@@ -179,14 +179,20 @@ func (s store) head(ctx context.Context, bucket, key string) (size int64, exists
 	return aws.ToInt64(out.ContentLength), true, nil
 }
 
+// object is one entry of a listing.
+type object struct {
+	key  string
+	size int64
+	etag string
+}
+
 // list calls fn with every page of objects under prefix. The next page is
 // fetched while fn handles the current one, so that parsing costs no time
 // beyond the listing itself.
-func (s store) list(ctx context.Context, bucket, prefix string, fn func(keys []string, sizes []int64) error) error {
+func (s store) list(ctx context.Context, bucket, prefix string, fn func(page []object) error) error {
 	type page struct {
-		keys  []string
-		sizes []int64
-		err   error
+		objects []object
+		err     error
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -203,9 +209,9 @@ func (s store) list(ctx context.Context, bucket, prefix string, fn func(keys []s
 				}
 				return
 			}
-			pg := page{keys: make([]string, len(out.Contents)), sizes: make([]int64, len(out.Contents))}
+			pg := page{objects: make([]object, len(out.Contents))}
 			for i, o := range out.Contents {
-				pg.keys[i], pg.sizes[i] = aws.ToString(o.Key), aws.ToInt64(o.Size)
+				pg.objects[i] = object{aws.ToString(o.Key), aws.ToInt64(o.Size), aws.ToString(o.ETag)}
 			}
 			select {
 			case pages <- pg:
@@ -218,7 +224,7 @@ func (s store) list(ctx context.Context, bucket, prefix string, fn func(keys []s
 		if pg.err != nil {
 			return pg.err
 		}
-		if err := fn(pg.keys, pg.sizes); err != nil {
+		if err := fn(pg.objects); err != nil {
 			return err
 		}
 	}
