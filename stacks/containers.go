@@ -168,6 +168,32 @@ func (c *ContainersStack) repository(name string, r config.Repository) {
 	})
 }
 
+// RepositoryURI is where the image repository of the instance named name
+// (a key of containers.repositories) is pushed to and pulled from, such as
+// 111122223333.dkr.ecr.us-east-1.amazonaws.com/gsfc/sdo/aia-prep, for any
+// stack of the instance's account and region (DaskHub's image settings, for
+// instance). Append ":tag" or "@sha256:..." to name an image.
+func (c *ContainersStack) RepositoryURI(name string) string {
+	if _, ok := c.cfg.Containers.Repositories[name]; !ok {
+		panic("stacks: " + name + " is not a repository of instance " + c.cfg.Name)
+	}
+	return c.registry() + "/" + c.cfg.RepositoryName(name)
+}
+
+// CachedImageURI is where an image of a public registry is pulled through
+// the cache rule with this prefix: CachedImageURI("quay", "jupyterhub/k8s-hub")
+// for quay.io/jupyterhub/k8s-hub.
+func (c *ContainersStack) CachedImageURI(prefix, image string) string {
+	if _, ok := c.cfg.Containers.PullThroughCache[prefix]; !ok {
+		panic("stacks: " + prefix + " is not a pull-through cache prefix of instance " + c.cfg.Name)
+	}
+	return c.registry() + "/" + prefix + "/" + image
+}
+
+func (c *ContainersStack) registry() string {
+	return *awscdk.Aws_ACCOUNT_ID() + ".dkr.ecr." + *awscdk.Aws_REGION() + "." + *awscdk.Aws_URL_SUFFIX()
+}
+
 // PullPolicyName is the physical name of the managed policy holding
 // PullPolicyStatements, attached to the user role and every team role.
 func (c *ContainersStack) PullPolicyName() string { return c.cfg.Name + "-containers-pull" }

@@ -184,6 +184,14 @@ func TestContainersUseDataRolesByName(t *testing.T) {
 	if strings.Contains(got, "Fn::ImportValue") {
 		t.Errorf("containers stack imports exports")
 	}
+	resolve := func(s string) string { return toJSON(t, inst.Containers.Stack.Resolve(jsii.String(s))) }
+	want := `{"Fn::Join":["",[{"Ref":"AWS::AccountId"},".dkr.ecr.",{"Ref":"AWS::Region"},".",{"Ref":"AWS::URLSuffix"},"/t1/sdo/aia-tools"]]}`
+	if got := resolve(inst.Containers.RepositoryURI("sdo/aia-tools")); got != want {
+		t.Errorf("repository URI %s, want %s", got, want)
+	}
+	if got := resolve(inst.Containers.CachedImageURI("quay", "jupyterhub/k8s-hub")); !strings.Contains(got, `"/quay/jupyterhub/k8s-hub"`) {
+		t.Errorf("cached image URI %s", got)
+	}
 	st := toJSON(t, inst.Containers.PullPolicyStatements()[1].ToStatementJson())
 	if !strings.Contains(st, ":repository/t1/*") {
 		t.Errorf("pull statement %s", st)
