@@ -2,6 +2,8 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
@@ -73,29 +75,58 @@ func (d *DaskhubStack) hub() {
 // and writes the shared and scratch buckets.
 func (d *DaskhubStack) userAccount(namespace awseksv2.KubernetesManifest) []constructs.IDependable {
 	role := d.podRole("UserRole", "Users' servers and Dask workers of "+ClusterName(d.name()))
-	var public []string
-	for _, b := range PublicDataBuckets {
-		public = append(public, "arn:"+*awscdk.Aws_PARTITION()+":s3:::"+b, "arn:"+*awscdk.Aws_PARTITION()+":s3:::"+b+"/*")
-	}
-	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ReadPublicHelioCloudData"),
-		Actions:   jsii.Strings("s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"),
-		Resources: jsii.Strings(public...),
-	}))
+	role.AddToPolicy(publicRead())
 	if d.inst.Data != nil {
 		for _, st := range d.inst.Data.UserPolicyStatements() {
 			role.AddToPolicy(st)
 		}
 	}
+	suppressDataWildcards(role)
+	out := d.serviceAccount("User", values.UserServiceAccount, role, namespace)
+
+	// Each team's account adds the team's buckets; the hub and the
+	// gateway give it only to the team's members.
+	teams := values.TeamAccounts(d.inst.Config)
+	for _, team := range slices.Sorted(maps.Keys(teams)) {
+		teamRole := d.podRole("TeamRole-"+team, "Servers and Dask workers of team "+team+" in "+ClusterName(d.name()))
+		for _, st := range d.inst.Data.TeamPolicyStatements(team) {
+			teamRole.AddToPolicy(st)
+		}
+		teamRole.AddToPolicy(publicRead())
+		suppressDataWildcards(teamRole)
+		out = append(out, d.serviceAccount("Team-"+team, teams[team], teamRole, namespace)...)
+	}
+	return out
+}
+
+// serviceAccount makes a service account in the hub's namespace that
+// assumes role through Pod Identity.
+func (d *DaskhubStack) serviceAccount(id, name string, role awsiam.IRole, namespace awseksv2.KubernetesManifest) []constructs.IDependable {
+	sa := d.Cluster.AddManifest(jsii.String(id+"ServiceAccount"), &map[string]any{
+		"apiVersion": "v1", "kind": "ServiceAccount",
+		"metadata": map[string]any{"name": name, "namespace": d.cfg.Namespace},
+	})
+	sa.Node().AddDependency(namespace)
+	return []constructs.IDependable{sa, d.associate(id+"PodIdentity", d.cfg.Namespace, name, role)}
+}
+
+// publicRead reads HelioCloud's public datasets.
+func publicRead() awsiam.PolicyStatement {
+	var public []string
+	for _, b := range PublicDataBuckets {
+		public = append(public, "arn:"+*awscdk.Aws_PARTITION()+":s3:::"+b, "arn:"+*awscdk.Aws_PARTITION()+":s3:::"+b+"/*")
+	}
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ReadPublicHelioCloudData"),
+		Actions:   jsii.Strings("s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"),
+		Resources: jsii.Strings(public...),
+	})
+}
+
+func suppressDataWildcards(role awsiam.Role) {
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{
 		{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String("Object-level access is to every object of the named buckets (bucket/*), as datasets and shared areas are; KMS use is limited by encryption context to those buckets.")},
 	}, jsii.Bool(true))
-	sa := d.Cluster.AddManifest(jsii.String("UserServiceAccount"), &map[string]any{
-		"apiVersion": "v1", "kind": "ServiceAccount",
-		"metadata": map[string]any{"name": values.UserServiceAccount, "namespace": d.cfg.Namespace},
-	})
-	sa.Node().AddDependency(namespace)
-	return []constructs.IDependable{sa, d.associate("UserPodIdentity", d.cfg.Namespace, values.UserServiceAccount, role)}
 }
 
 // storage is the EFS file system for homes (an access point per user, made

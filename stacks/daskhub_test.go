@@ -154,7 +154,7 @@ func TestDaskhubStack(t *testing.T) {
 			assoc = append(assoc, dhProps(r)["Namespace"].(string)+"/"+dhProps(r)["ServiceAccount"].(string))
 		}
 		sort.Strings(assoc)
-		if got := strings.Join(assoc, " "); got != "daskhub/heliocloud-user daskhub/hub kube-system/cluster-autoscaler" {
+		if got := strings.Join(assoc, " "); got != "daskhub/heliocloud-team-ml daskhub/heliocloud-user daskhub/hub kube-system/cluster-autoscaler" {
 			t.Errorf("pod identity associations: %s", got)
 		}
 		tpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{

@@ -232,13 +232,11 @@ func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 		// Profiles limited to teams are offered only to those teams'
 		// members (and admins); KubeSpawner also refuses a profile not in
 		// the list it offered, so the limit holds server-side.
-		"20-profiles-by-team": "import json\n" +
-			"_teams = json.loads(" + pyJSON(profileTeams(d)) + ")\n" +
-			"_all_profiles = c.KubeSpawner.profile_list\n" +
-			"def _profiles_for(spawner):\n" +
-			"    groups = {g.name for g in spawner.user.groups}\n" +
-			"    return [p for p in _all_profiles if p[\"slug\"] not in _teams or " + strconv.Quote(AdminsGroup) + " in groups or groups & set(_teams[p[\"slug\"]])]\n" +
-			"c.KubeSpawner.profile_list = _profiles_for\n",
+		"20-profiles-by-team": strings.NewReplacer(
+			"__PROFILE_TEAMS__", pyJSON(profileTeams(d)),
+			"__TEAM_ACCOUNTS__", pyJSON(TeamAccounts(cfg)),
+			"__ADMINS__", strconv.Quote(AdminsGroup),
+		).Replace(hubProfilesPy),
 	}
 
 	storage := &d.Storage
@@ -381,6 +379,7 @@ func DaskGateway(cfg *config.Config) map[string]any {
 		"max_memory_gib":  dk.MaxWorkerMemoryGib,
 		"shm_fraction":    dk.ShmFraction,
 		"service_account": UserServiceAccount,
+		"team_accounts":   TeamAccounts(cfg),
 		"default_image":   defaultImage(d),
 	}
 	profiles := []string{"cpu"}
@@ -393,44 +392,7 @@ func DaskGateway(cfg *config.Config) map[string]any {
 	}
 	settings["profiles"] = profiles
 
-	// The options users may set on a cluster, and how each becomes pod
-	// settings: workers land on the worker groups (tolerating their
-	// taints), get /dev/shm sized as a share of their memory, and run with
-	// the user service account. Schedulers go to their own (on-demand)
-	// group.
-	options := "import json\n" +
-		"from dask_gateway_server.options import Options, Integer, Float, Select, String\n" +
-		"_h = json.loads(" + pyJSON(settings) + ")\n" +
-		"def _pod(sel, memory_gib):\n" +
-		"    shm = max(1, int(memory_gib * _h[\"shm_fraction\"] * 1024))\n" +
-		"    return ({\"nodeSelector\": sel[\"node_selector\"], \"tolerations\": sel[\"tolerations\"], \"serviceAccountName\": _h[\"service_account\"],\n" +
-		"             \"volumes\": [{\"name\": \"dshm\", \"emptyDir\": {\"medium\": \"Memory\", \"sizeLimit\": \"%dMi\" % shm}}]},\n" +
-		"            {\"volumeMounts\": [{\"name\": \"dshm\", \"mountPath\": \"/dev/shm\"}]})\n" +
-		"def _options(options, user):\n" +
-		"    if options.profile == \"gpu\":\n" +
-		"        sel = _h[\"gpu\"]\n" +
-		"        cores, memory = sel[\"cores\"], sel[\"memory_gib\"]\n" +
-		"    else:\n" +
-		"        sel = _h[\"cpu\"]\n" +
-		"        cores, memory = options.worker_cores, options.worker_memory\n" +
-		"    pod, container = _pod(sel, memory)\n" +
-		"    if options.profile == \"gpu\":\n" +
-		"        container[\"resources\"] = {\"limits\": {\"nvidia.com/gpu\": \"1\"}}\n" +
-		"    sched_pod, _ = _pod(_h[\"scheduler\"], 2)\n" +
-		"    return {\n" +
-		"        \"image\": options.image,\n" +
-		"        \"worker_cores\": cores, \"worker_cores_limit\": cores,\n" +
-		"        \"worker_memory\": int(memory * 2**30), \"worker_memory_limit\": int(memory * 2**30),\n" +
-		"        \"worker_extra_pod_config\": pod, \"worker_extra_container_config\": container,\n" +
-		"        \"scheduler_extra_pod_config\": {k: v for k, v in sched_pod.items() if k != \"volumes\"},\n" +
-		"    }\n" +
-		"c.Backend.cluster_options = Options(\n" +
-		"    Integer(\"worker_cores\", default=1, min=1, max=_h[\"max_cores\"], label=\"Worker cores (CPU workers)\"),\n" +
-		"    Float(\"worker_memory\", default=4, min=1, max=_h[\"max_memory_gib\"], label=\"Worker memory in GiB (CPU workers)\"),\n" +
-		"    Select(\"profile\", _h[\"profiles\"], default=\"cpu\", label=\"Worker kind\"),\n" +
-		"    String(\"image\", default=_h[\"default_image\"], label=\"Image\"),\n" +
-		"    handler=_options,\n" +
-		")\n"
+	options := strings.Replace(gatewayOptionsPy, "__SETTINGS__", pyJSON(settings), 1)
 	limits := fmt.Sprintf("c.ClusterConfig.idle_timeout = %d\n"+
 		"c.ClusterConfig.cluster_max_cores = %d\n"+
 		"c.ClusterConfig.cluster_max_memory = %d\n"+
@@ -578,3 +540,122 @@ func NodeTemplateTags(g config.NodeGroup) map[string]string {
 	}
 	return tags
 }
+
+// TeamAccounts maps each team to the service account whose Pod Identity
+// role adds the team's buckets to what every user may reach. Teams have
+// accounts only with the data component, which owns those buckets.
+func TeamAccounts(cfg *config.Config) map[string]string {
+	out := map[string]string{}
+	if !cfg.Data.Enabled {
+		return out
+	}
+	for team := range cfg.Teams {
+		out[team] = TeamServiceAccount(team)
+	}
+	return out
+}
+
+// TeamServiceAccount is the service account of a team's servers and workers.
+func TeamServiceAccount(team string) string { return "heliocloud-team-" + team }
+
+// hubProfilesPy offers each user the profiles their teams may use (admins
+// all of them) and, to members of teams, a choice of the team whose data
+// the server reaches. KubeSpawner checks a request against the list it
+// offered the user, so neither can be forged from the browser.
+const hubProfilesPy = `import copy
+import json
+
+_profile_teams = json.loads(__PROFILE_TEAMS__)
+_team_accounts = json.loads(__TEAM_ACCOUNTS__)
+_all_profiles = c.KubeSpawner.profile_list
+
+
+def _profiles_for(spawner):
+    groups = {g.name for g in spawner.user.groups}
+    teams = sorted(t for t in _team_accounts if t in groups)
+    offered = []
+    for profile in _all_profiles:
+        allowed = _profile_teams.get(profile["slug"])
+        if allowed and __ADMINS__ not in groups and not groups.intersection(allowed):
+            continue
+        profile = copy.deepcopy(profile)
+        if teams:
+            profile["profile_options"] = {"team": {
+                "display_name": "Data of team",
+                "choices": {t: {"display_name": t, "default": i == 0,
+                                "kubespawner_override": {"service_account": _team_accounts[t]}}
+                            for i, t in enumerate(teams)},
+            }}
+        offered.append(profile)
+    return offered
+
+
+c.KubeSpawner.profile_list = _profiles_for
+`
+
+// gatewayOptionsPy is what users may set on a Dask cluster and how it
+// becomes pods: CPU workers sized by the user within the limits, GPU
+// workers sized to their node, both on their groups (tolerating the
+// groups' taints) with /dev/shm a share of their memory; schedulers on
+// their on-demand group; all with the service account of the user's team
+// (the first, or the one asked for, which must be theirs) or the users'.
+const gatewayOptionsPy = `import json
+from dask_gateway_server.options import Float, Integer, Options, Select, String
+
+_h = json.loads(__SETTINGS__)
+
+
+def _account(team, user):
+    mine = sorted(t for t in _h["team_accounts"] if t in user.groups)
+    team = team or (mine[0] if mine else "")
+    if not team:
+        return _h["service_account"]
+    if team not in mine:
+        raise ValueError("%s is not a member of team %r" % (user.name, team))
+    return _h["team_accounts"][team]
+
+
+def _options(options, user):
+    account = _account(options.team, user)
+    if options.profile == "gpu":
+        sel = _h["gpu"]
+        cores, memory = sel["cores"], sel["memory_gib"]
+    else:
+        sel = _h["cpu"]
+        cores, memory = options.worker_cores, options.worker_memory
+    shm = max(1, int(memory * _h["shm_fraction"] * 1024))
+    pod = {
+        "nodeSelector": sel["node_selector"],
+        "tolerations": sel["tolerations"],
+        "serviceAccountName": account,
+        "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "%dMi" % shm}}],
+    }
+    container = {"volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}]}
+    if options.profile == "gpu":
+        container["resources"] = {"limits": {"nvidia.com/gpu": "1"}}
+    scheduler = _h["scheduler"]
+    return {
+        "image": options.image,
+        "worker_cores": cores,
+        "worker_cores_limit": cores,
+        "worker_memory": int(memory * 2**30),
+        "worker_memory_limit": int(memory * 2**30),
+        "worker_extra_pod_config": pod,
+        "worker_extra_container_config": container,
+        "scheduler_extra_pod_config": {
+            "nodeSelector": scheduler["node_selector"],
+            "tolerations": scheduler["tolerations"],
+            "serviceAccountName": account,
+        },
+    }
+
+
+c.Backend.cluster_options = Options(
+    Integer("worker_cores", default=1, min=1, max=_h["max_cores"], label="Worker cores (CPU workers)"),
+    Float("worker_memory", default=4, min=1, max=_h["max_memory_gib"], label="Worker memory in GiB (CPU workers)"),
+    Select("profile", _h["profiles"], default="cpu", label="Worker kind"),
+    String("image", default=_h["default_image"], label="Image"),
+    String("team", default="", label="Team whose data workers reach (default: your first team)"),
+    handler=_options,
+)
+`

@@ -1,0 +1,178 @@
+package values_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/heliocloud/heliocloud-go/daskhub/values"
+)
+
+// python finds python3 (env PYTHON, else PATH). Without it the test is
+// skipped on a developer's machine and fails in CI.
+func python(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("PYTHON"); p != "" {
+		return p
+	}
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("python3 is needed to run the generated hub and gateway configuration; install it or set PYTHON")
+		}
+		t.Skip("python3 not found; set PYTHON or install python3")
+	}
+	return p
+}
+
+// runPython runs script with input as JSON on stdin and decodes the JSON
+// it prints.
+func runPython(t *testing.T, script string, input, output any) {
+	t.Helper()
+	in, err := json.Marshal(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(python(t), "-c", script)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, stderr.String())
+	}
+	if err := json.Unmarshal(out, output); err != nil {
+		t.Fatalf("python printed %q: %v", out, err)
+	}
+}
+
+const withData = instance + "data: {enabled: true}\n"
+
+// The hub's profile code, run as the hub runs it (over the profile list
+// the chart makes from singleuser.profileList), for users of different
+// groups.
+func TestHubOffersProfilesByTeam(t *testing.T) {
+	cfg := load(t, withData)
+	vals := values.Jupyterhub(cfg, signIn)
+	input := map[string]any{
+		"src":      get(t, vals, "hub", "extraConfig", "20-profiles-by-team"),
+		"profiles": get(t, vals, "singleuser", "profileList"),
+		"cases":    map[string][]string{"nobody": {}, "ml": {"ml"}, "admin": {"admins"}},
+	}
+	const script = `
+import json, sys, types
+inp = json.load(sys.stdin)
+c = types.SimpleNamespace(KubeSpawner=types.SimpleNamespace(profile_list=inp["profiles"]))
+exec(inp["src"], {"c": c})
+out = {}
+for case, groups in inp["cases"].items():
+    user = types.SimpleNamespace(groups=[types.SimpleNamespace(name=g) for g in groups])
+    out[case] = c.KubeSpawner.profile_list(types.SimpleNamespace(user=user))
+print(json.dumps(out))
+`
+	var got map[string][]map[string]any
+	runPython(t, script, input, &got)
+	slugs := func(ps []map[string]any) (out []string) {
+		for _, p := range ps {
+			out = append(out, p["slug"].(string))
+		}
+		return out
+	}
+	if s := slugs(got["nobody"]); len(s) != 3 || contains(s, "gpu-pytorch") {
+		t.Errorf("a user in no team sees %v; gpu-pytorch is for ml only", s)
+	}
+	if s := slugs(got["ml"]); len(s) != 4 {
+		t.Errorf("an ml member sees %v", s)
+	}
+	if s := slugs(got["admin"]); len(s) != 4 {
+		t.Errorf("an admin sees %v", s)
+	}
+	if _, ok := got["nobody"][0]["profile_options"]; ok {
+		t.Errorf("a user in no team is offered team data access")
+	}
+	choice := got["ml"][0]["profile_options"].(map[string]any)["team"].(map[string]any)["choices"].(map[string]any)["ml"].(map[string]any)
+	if choice["kubespawner_override"].(map[string]any)["service_account"] != "heliocloud-team-ml" || choice["default"] != true {
+		t.Errorf("ml member's team choice %v", choice)
+	}
+}
+
+// The gateway's options handler, run with a stand-in for dask-gateway's
+// options module: sizes, placement, /dev/shm, GPUs and team accounts.
+func TestGatewayOptionsHandler(t *testing.T) {
+	cfg := load(t, withData)
+	gw := values.DaskGateway(cfg)
+	input := map[string]any{
+		"src": get(t, gw, "gateway", "extraConfig", "10-options"),
+		"cases": map[string]map[string]any{
+			"cpu":        {"profile": "cpu", "worker_cores": 2, "worker_memory": 8, "team": "", "groups": []string{}},
+			"gpu-ml":     {"profile": "gpu", "worker_cores": 1, "worker_memory": 1, "team": "", "groups": []string{"ml"}},
+			"other-team": {"profile": "cpu", "worker_cores": 1, "worker_memory": 1, "team": "ml", "groups": []string{}},
+		},
+	}
+	const script = `
+import json, sys, types
+inp = json.load(sys.stdin)
+pkg = types.ModuleType("dask_gateway_server")
+mod = types.ModuleType("dask_gateway_server.options")
+class Options:
+    def __init__(self, *fields, handler=None):
+        self.fields, self.handler = fields, handler
+def field(kind):
+    return lambda name, *args, **kw: {"kind": kind, "name": name, "kw": kw}
+mod.Options, mod.Integer, mod.Float, mod.Select, mod.String = Options, field("int"), field("float"), field("select"), field("string")
+sys.modules["dask_gateway_server"], sys.modules["dask_gateway_server.options"] = pkg, mod
+c = types.SimpleNamespace(Backend=types.SimpleNamespace())
+exec(inp["src"], {"c": c})
+opts = c.Backend.cluster_options
+out = {"fields": [f["name"] for f in opts.fields]}
+for case, o in inp["cases"].items():
+    user = types.SimpleNamespace(name="u", groups=set(o["groups"]))
+    options = types.SimpleNamespace(image="img:1", **{k: v for k, v in o.items() if k != "groups"})
+    try:
+        out[case] = opts.handler(options, user)
+    except ValueError as e:
+        out[case] = {"refused": str(e)}
+print(json.dumps(out))
+`
+	var got map[string]any
+	runPython(t, script, input, &got)
+	cpu := got["cpu"].(map[string]any)
+	if cpu["worker_cores"] != float64(2) || cpu["worker_memory"] != float64(8<<30) {
+		t.Errorf("CPU worker size %v cores, %v bytes", cpu["worker_cores"], cpu["worker_memory"])
+	}
+	pod := cpu["worker_extra_pod_config"].(map[string]any)
+	if pod["nodeSelector"].(map[string]any)["heliocloud.org/node-purpose"] != "dask-worker" || pod["serviceAccountName"] != "heliocloud-user" {
+		t.Errorf("CPU worker pod %v", pod)
+	}
+	if shm := pod["volumes"].([]any)[0].(map[string]any)["emptyDir"].(map[string]any)["sizeLimit"]; shm != "2048Mi" {
+		t.Errorf("/dev/shm of an 8 GiB worker is %v, want a quarter (2048Mi)", shm)
+	}
+	sched := cpu["scheduler_extra_pod_config"].(map[string]any)
+	if sched["nodeSelector"].(map[string]any)["heliocloud.org/node-purpose"] != "user" {
+		t.Errorf("scheduler placed on %v, want the on-demand user group", sched["nodeSelector"])
+	}
+	gpu := got["gpu-ml"].(map[string]any)
+	if gpu["worker_cores"] != float64(3) || gpu["worker_extra_container_config"].(map[string]any)["resources"].(map[string]any)["limits"].(map[string]any)["nvidia.com/gpu"] != "1" {
+		t.Errorf("GPU worker %v", gpu)
+	}
+	if acct := gpu["worker_extra_pod_config"].(map[string]any)["serviceAccountName"]; acct != "heliocloud-team-ml" {
+		t.Errorf("an ml member's workers run as %v, want the team's account", acct)
+	}
+	if _, ok := got["other-team"].(map[string]any)["refused"]; !ok {
+		t.Errorf("a user asking for a team not theirs was not refused: %v", got["other-team"])
+	}
+	if f := got["fields"].([]any); len(f) != 5 {
+		t.Errorf("options %v", f)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
