@@ -146,7 +146,6 @@ func (r *RegistryStack) grant(inst *Instance) {
 	x := &cfg.Registry
 	arn := inst.Data.bucketARN
 	datasetBuckets := map[string]bool{}
-	listPrefixes := map[string][]string{}
 	var readObjects, indexObjects, dataObjects []string
 	kmsBuckets := map[string]bool{}
 	for _, id := range sortedKeys(x.Datasets) {
@@ -161,13 +160,11 @@ func (r *RegistryStack) grant(inst *Instance) {
 			kmsBuckets[b] = true
 		}
 	}
-	if ib := cfg.IngestBucketName(); ib != "" {
-		p := x.Ingest.Prefix
-		listPrefixes[ib] = append(listPrefixes[ib], p+"*")
-		readObjects = append(readObjects, arn(ib)+"/"+p+"*")
-		indexObjects = append(indexObjects, arn(ib)+"/"+p+"*"+"report.json")
-		if inst.Data.encryption(ib) == "kms" {
-			kmsBuckets[ib] = true
+	ingest := cfg.IngestBucketName()
+	if ingest != "" {
+		readObjects = append(readObjects, arn(ingest)+"/"+x.Ingest.Prefix+"*")
+		if inst.Data.encryption(ingest) == "kms" {
+			kmsBuckets[ingest] = true
 		}
 	}
 	role := r.Indexer.Role
@@ -181,22 +178,23 @@ func (r *RegistryStack) grant(inst *Instance) {
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("ListDatasetBuckets"), Actions: jsii.Strings("s3:ListBucket"), Resources: jsii.Strings(datasetARNs...),
 	}))
-	buckets := sortedKeys(listPrefixes)
-	for _, b := range buckets {
-		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("List" + sidPart(b)),
-			Actions:    jsii.Strings("s3:ListBucket"),
-			Resources:  jsii.Strings(arn(b)),
-			Conditions: &map[string]any{"StringLike": map[string]any{"s3:prefix": uniqueSorted(listPrefixes[b])}},
-		}))
-	}
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("ReadData"), Actions: jsii.Strings("s3:GetObject"), Resources: jsii.Strings(uniqueSorted(readObjects)...),
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("WriteIndexes"), Actions: jsii.Strings("s3:GetObject", "s3:PutObject"), Resources: jsii.Strings(uniqueSorted(indexObjects)...),
 	}))
-	if cfg.IngestBucketName() != "" {
+	if ingest != "" {
+		p := x.Ingest.Prefix
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("ListIngest"),
+			Actions:    jsii.Strings("s3:ListBucket"),
+			Resources:  jsii.Strings(arn(ingest)),
+			Conditions: &map[string]any{"StringLike": map[string]any{"s3:prefix": []string{p + "*"}}},
+		}))
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("WriteIngestReports"), Actions: jsii.Strings("s3:PutObject"), Resources: jsii.Strings(arn(ingest) + "/" + p + "*" + registry.ReportFile),
+		}))
 		// Ingest copies accepted uploads into the dataset prefixes.
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("IngestData"), Actions: jsii.Strings("s3:PutObject"), Resources: jsii.Strings(uniqueSorted(dataObjects)...),
@@ -284,7 +282,7 @@ func uniqueSorted(list []string) []string {
 	return out
 }
 
-// sidPart makes a bucket name usable in a statement id (letters and digits).
+// sidPart keeps the letters and digits of s, for construct ids.
 func sidPart(s string) string {
 	var b strings.Builder
 	for _, r := range s {
