@@ -176,15 +176,27 @@ func TestDaskhubStack(t *testing.T) {
 				"LifecyclePolicies": []any{map[string]any{"TransitionToIA": "AFTER_30_DAYS"}, map[string]any{"TransitionToPrimaryStorageClass": "AFTER_1_ACCESS"}},
 			}),
 		})
-		manifests := manifestsText(tpl)
-		for _, want := range []string{`"name":"gp3"`, `"storageclass.kubernetes.io/is-default-class":"true"`, `"provisioner":"efs.csi.aws.com"`, `"provisioningMode":"efs-ap"`, `"claimName"`} {
-			if want == `"claimName"` {
-				continue
-			}
-			if !strings.Contains(manifests, want) {
-				t.Errorf("manifests lack %s", want)
-			}
+		objects := dhManifests(t, tpl)
+		gp3 := objects["StorageClass/gp3"]
+		if gp3 == nil || gp3["metadata"].(map[string]any)["annotations"].(map[string]any)["storageclass.kubernetes.io/is-default-class"] != "true" ||
+			gp3["parameters"].(map[string]any)["encrypted"] != "true" || gp3["parameters"].(map[string]any)["type"] != "gp3" {
+			t.Errorf("gp3 storage class %v", gp3)
 		}
+		home := objects["StorageClass/efs-home"]
+		if home == nil || home["provisioner"] != "efs.csi.aws.com" || home["reclaimPolicy"] != "Retain" ||
+			home["parameters"].(map[string]any)["provisioningMode"] != "efs-ap" || fmt.Sprint(home["mountOptions"]) != "[tls iam]" {
+			t.Errorf("home storage class %v", home)
+		}
+		pv := objects["PersistentVolume/daskhub-shared"]
+		if pv == nil || pv["spec"].(map[string]any)["persistentVolumeReclaimPolicy"] != "Retain" {
+			t.Errorf("shared volume %v", pv)
+		}
+		if objects["PersistentVolumeClaim/shared"] == nil || objects["ServiceAccount/heliocloud-user"] == nil || objects["Namespace/daskhub"] == nil {
+			t.Errorf("missing objects among %v", dhKeys(objects))
+		}
+		tpl.HasResourceProperties(jsii.String("AWS::EFS::AccessPoint"), map[string]any{
+			"RootDirectory": map[string]any{"Path": "/shared", "CreationInfo": map[string]any{"OwnerUid": "1000", "OwnerGid": "100", "Permissions": "2775"}},
+		})
 	})
 
 	t.Run("helm releases", func(t *testing.T) {
@@ -307,11 +319,18 @@ func joinWithPlaceholders(v any) string {
 	return "deploy-time-value"
 }
 
-// manifestsText is every Kubernetes manifest of the stack, as JSON text.
-func manifestsText(tpl assertions.Template) string {
-	var b strings.Builder
+// dhManifests is every Kubernetes object the stack applies, by kind/name.
+func dhManifests(t *testing.T, tpl assertions.Template) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
 	for _, r := range dhResources(tpl, "Custom::AWSCDK-EKS-KubernetesResource") {
-		b.WriteString(joinWithPlaceholders(dhProps(r)["Manifest"]))
+		var objs []map[string]any
+		if err := json.Unmarshal([]byte(joinWithPlaceholders(dhProps(r)["Manifest"])), &objs); err != nil {
+			t.Fatalf("manifest is not JSON: %v", err)
+		}
+		for _, o := range objs {
+			out[o["kind"].(string)+"/"+o["metadata"].(map[string]any)["name"].(string)] = o
+		}
 	}
-	return b.String()
+	return out
 }
