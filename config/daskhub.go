@@ -96,7 +96,8 @@ type NodeGroup struct {
 	// MaxSize is the most nodes, a cap on cost.
 	MaxSize int `yaml:"maxSize" default:"10"`
 	// DesiredSize is the number of nodes at creation; the autoscaler
-	// changes it afterwards.
+	// changes it afterwards. Changing it later makes EKS resize the group
+	// to it at once, so leave it as it was.
 	DesiredSize int `yaml:"desiredSize" default:"0"`
 	// GPU marks a group of NVIDIA GPU machines: it gets the AL2023 NVIDIA
 	// AMI and the device plugin.

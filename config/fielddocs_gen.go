@@ -150,7 +150,7 @@ var fieldDocs = map[string]string{
 	"KubernetesRelease.ClusterAutoscalerImageTag": "ClusterAutoscalerImageTag is the autoscaler release for this minor version (the autoscaler supports only its own minor version).",
 	"NodeGroup":                                   "NodeGroup is one EKS managed node group: machines of one shape that the Cluster Autoscaler adds and removes as pods need them.",
 	"NodeGroup.Capacity":                          "Capacity is \"onDemand\" or \"spot\" (cheaper, may be taken back with two minutes' notice: fine for Dask workers, not for users' servers).",
-	"NodeGroup.DesiredSize":                       "DesiredSize is the number of nodes at creation; the autoscaler changes it afterwards.",
+	"NodeGroup.DesiredSize":                       "DesiredSize is the number of nodes at creation; the autoscaler changes it afterwards. Changing it later makes EKS resize the group to it at once, so leave it as it was.",
 	"NodeGroup.DiskSizeGib":                       "DiskSizeGib is each node's root volume, holding container images.",
 	"NodeGroup.GPU":                               "GPU marks a group of NVIDIA GPU machines: it gets the AL2023 NVIDIA AMI and the device plugin.",
 	"NodeGroup.InstanceTypes":                     "InstanceTypes the group may launch, all of the same size (the autoscaler plans with the first). Spot groups should list several, to find capacity. See the table in docs/daskhub.md.",
