@@ -101,9 +101,24 @@ func NewAuthStack(scope constructs.Construct, inst *Instance) *AuthStack {
 		Value:       a.UserPool.UserPoolId(),
 		Description: jsii.String("The instance's Cognito user pool"),
 	})
+	base := *a.HostedUIBaseURL(stack)
 	awscdk.NewCfnOutput(stack, jsii.String("SignInUrl"), &awscdk.CfnOutputProps{
-		Value:       a.HostedUIBaseURL(stack),
+		Value:       jsii.String(base),
 		Description: jsii.String("Base URL of the hosted sign-in pages"),
+	})
+	// What an institution's identity team asks for when connecting its SSO
+	// (docs/auth.md), so nobody has to assemble them by hand.
+	awscdk.NewCfnOutput(stack, jsii.String("SamlEntityId"), &awscdk.CfnOutputProps{
+		Value:       jsii.String("urn:amazon:cognito:sp:" + *a.UserPool.UserPoolId()),
+		Description: jsii.String("Entity ID (audience) to register at a SAML identity provider"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("SamlReplyUrl"), &awscdk.CfnOutputProps{
+		Value:       jsii.String(base + "/saml2/idpresponse"),
+		Description: jsii.String("Reply (ACS) URL to register at a SAML identity provider"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("OidcRedirectUri"), &awscdk.CfnOutputProps{
+		Value:       jsii.String(base + "/oauth2/idpresponse"),
+		Description: jsii.String("Redirect URI to register at an OpenID Connect identity provider"),
 	})
 	return a
 }

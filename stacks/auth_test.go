@@ -277,6 +277,11 @@ auth:
 		"CustomDomainConfig": map[string]any{"CertificateArn": "arn:aws:acm:us-east-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"},
 	})
 	tpl.HasOutput(jsii.String("SignInUrl"), map[string]any{"Value": "https://login.heliocloud.example.gov"})
+	tpl.HasOutput(jsii.String("SamlReplyUrl"), map[string]any{"Value": "https://login.heliocloud.example.gov/saml2/idpresponse"})
+	tpl.HasOutput(jsii.String("OidcRedirectUri"), map[string]any{"Value": "https://login.heliocloud.example.gov/oauth2/idpresponse"})
+	tpl.HasOutput(jsii.String("SamlEntityId"), map[string]any{"Value": map[string]any{"Fn::Join": []any{"", []any{
+		"urn:amazon:cognito:sp:", map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^UserPool"))},
+	}}}})
 	tpl.HasOutput(jsii.String("SignInCloudFront"), map[string]any{"Value": assertions.Match_AnyValue()})
 }
 
