@@ -27,8 +27,8 @@ type Auth struct {
 	// users who sign in through an identity provider).
 	Password PasswordPolicy `yaml:"password"`
 	// FeaturePlan is Cognito's pricing tier: "plus" adds threat protection
-	// (compromised-password and risky sign-in detection) for a few cents per
-	// monthly active user; "essentials" is the cheaper tier without it.
+	// (compromised-password and risky sign-in detection) at a higher price
+	// per monthly active user; "essentials" is the cheaper tier without it.
 	FeaturePlan string `yaml:"featurePlan" default:"plus" enum:"essentials,plus"`
 	// ThreatProtection is what the plus plan does with risky sign-ins and
 	// compromised passwords: "enforced" blocks or challenges them, "audit"
@@ -113,7 +113,8 @@ type AuthEmail struct {
 // Admin is one administrator account created by the stack.
 type Admin struct {
 	// Email is the admin's address: the temporary password goes there, and
-	// it can be used to sign in instead of the user name.
+	// it can be used to sign in instead of the user name. It is used when the
+	// account is created; change a live admin's address in Cognito, not here.
 	Email string `yaml:"email" required:"true"`
 	// Teams the admin also belongs to, by name from the top-level teams.
 	Teams []string `yaml:"teams"`
@@ -128,7 +129,7 @@ type IdentityProvider struct {
 	// SAML only; give this or metadataFile.
 	MetadataURL string `yaml:"metadataUrl"`
 	// MetadataFile is the SAML provider's metadata XML, as a path relative to
-	// the instance file. SAML only; give this or metadataURL.
+	// the instance file. SAML only; give this or metadataUrl.
 	MetadataFile string `yaml:"metadataFile"`
 	// Issuer is the OpenID Connect issuer URL (https), from which Cognito
 	// discovers the provider's endpoints. OIDC only; required.
