@@ -334,3 +334,35 @@ func dhManifests(t *testing.T, tpl assertions.Template) map[string]map[string]an
 	}
 	return out
 }
+
+// Without a domain, with a private endpoint and without GPU groups: no DNS,
+// no load balancer, no device plugin, no team accounts without data.
+func TestDaskhubPrivateWithoutDomainOrGPUs(t *testing.T) {
+	tpl := synthYAML(t, `
+name: t2
+teams: {ml: {}}
+auth: {enabled: true}
+daskhub:
+  enabled: true
+  endpoint: {access: private}
+  nodeGroups: {gpu-user: null, dask-gpu-worker: null}
+  profiles: {gpu-pytorch: null, gpu-tensorflow: null}
+  dask: {gpuWorkerNodeGroup: ""}
+`, Options{})["daskhub"]
+	tpl.HasResourceProperties(jsii.String("AWS::EKS::Cluster"), map[string]any{
+		"ResourcesVpcConfig": assertions.Match_ObjectLike(&map[string]any{"EndpointPrivateAccess": true, "EndpointPublicAccess": false}),
+	})
+	tpl.ResourceCountIs(jsii.String("AWS::EKS::Nodegroup"), jsii.Number(4))
+	tpl.ResourceCountIs(jsii.String("AWS::Route53::RecordSet"), jsii.Number(0))
+	tpl.ResourceCountIs(jsii.String("Custom::AWSCDK-EKS-KubernetesObjectValue"), jsii.Number(0))
+	tpl.ResourceCountIs(jsii.String("AWS::EKS::PodIdentityAssociation"), jsii.Number(3))
+	for _, r := range dhResources(tpl, "Custom::AWSCDK-EKS-HelmChart") {
+		if dhProps(r)["Release"] == "nvidia-device-plugin" {
+			t.Errorf("device plugin installed without GPU groups")
+		}
+	}
+	tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolClient"), map[string]any{
+		"CallbackURLs": []any{"http://localhost:8080/hub/oauth_callback"},
+	})
+	tpl.HasOutput(jsii.String("HubUrl"), map[string]any{"Value": "http://localhost:8080"})
+}
