@@ -121,8 +121,12 @@ func (d *DaskhubStack) cluster() {
 			awseksv2.ClusterLoggingTypes_API, awseksv2.ClusterLoggingTypes_AUDIT, awseksv2.ClusterLoggingTypes_AUTHENTICATOR,
 			awseksv2.ClusterLoggingTypes_CONTROLLER_MANAGER, awseksv2.ClusterLoggingTypes_SCHEDULER,
 		},
-		DefaultCapacityType: awseksv2.DefaultCapacityType_NODEGROUP,
-		DefaultCapacity:     jsii.Number(0),
+		// Only the admins of the YAML and the deploy's kubectl handler get
+		// access entries; the CloudFormation role that creates the cluster
+		// does not (set at creation: changing it replaces the cluster).
+		BootstrapClusterCreatorAdminPermissions: jsii.Bool(false),
+		DefaultCapacityType:                     awseksv2.DefaultCapacityType_NODEGROUP,
+		DefaultCapacity:                         jsii.Number(0),
 		KubectlProviderOptions: &awseksv2.KubectlProviderOptions{
 			KubectlLayer: layer,
 			// In the VPC, kubectl reaches the private endpoint whatever

@@ -62,7 +62,7 @@ func TestDaskhubStack(t *testing.T) {
 				map[string]any{"Type": "api"}, map[string]any{"Type": "audit"}, map[string]any{"Type": "authenticator"},
 				map[string]any{"Type": "controllerManager"}, map[string]any{"Type": "scheduler"},
 			}}},
-			"AccessConfig": assertions.Match_ObjectLike(&map[string]any{"AuthenticationMode": "API"}),
+			"AccessConfig": map[string]any{"AuthenticationMode": "API", "BootstrapClusterCreatorAdminPermissions": false},
 		})
 		tpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
 		tpl.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"LogGroupName": "/aws/eks/t1-daskhub/cluster", "RetentionInDays": 90})
