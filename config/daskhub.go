@@ -282,6 +282,9 @@ func (x *Daskhub) check(c *checker, cfg *Config) {
 		c.errorf("base.vpc.natGateways", "daskhub needs a way out of the private subnets (nodes pull images and join EKS over the internet): set one or perAz")
 	}
 	x.Endpoint.check(c)
+	if len(x.Admins) == 0 {
+		c.warnf(p+".admins", "no admins: nobody can run kubectl on the cluster (or reach a hub without a domain); list IAM role ARNs here")
+	}
 	for i, arn := range x.Admins {
 		if !iamPrincipalRe.MatchString(arn) {
 			c.errorf(fmt.Sprintf("%s.admins[%d]", p, i), "%q is not an IAM role or user ARN such as arn:aws:iam::123456789012:role/Admin", arn)

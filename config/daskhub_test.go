@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// daskhubBase is the smallest valid instance with daskhub on; fixtures add
-// lines under daskhub from line 6.
-const daskhubBase = "name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {publicCidrs: [192.0.2.0/24]}\n"
+// daskhubBase is the smallest instance with daskhub on that draws no
+// warning; fixtures add lines under daskhub from line 7.
+const daskhubBase = "name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {publicCidrs: [192.0.2.0/24]}\n  admins: [arn:aws:iam::123456789012:role/Admin]\n"
 
 func TestDaskhubDefaultsAreValid(t *testing.T) {
 	cfg, problems := loadText(t, daskhubBase)
@@ -69,15 +69,15 @@ func TestDaskhubErrors(t *testing.T) {
 		name, extra, want string
 	}{
 		{"GPU group with non-GPU type", "  nodeGroups:\n    gpu-user: {instanceTypes: [m7i.2xlarge]}\n",
-			`test.yaml:7: error: daskhub.nodeGroups.gpu-user.instanceTypes[0]: "m7i.2xlarge" has no GPU but the group is gpu: true; GPU types: g4dn.2xlarge`},
+			`test.yaml:8: error: daskhub.nodeGroups.gpu-user.instanceTypes[0]: "m7i.2xlarge" has no GPU but the group is gpu: true; GPU types: g4dn.2xlarge`},
 		{"GPU type in non-GPU group", "  nodeGroups:\n    user: {instanceTypes: [g6.2xlarge]}\n",
-			`test.yaml:7: error: daskhub.nodeGroups.user.instanceTypes[0]: "g6.2xlarge" is a GPU type but the group is not gpu: true`},
+			`test.yaml:8: error: daskhub.nodeGroups.user.instanceTypes[0]: "g6.2xlarge" is a GPU type but the group is not gpu: true`},
 		{"unknown instance type", "  nodeGroups:\n    user: {instanceTypes: [m7i.2xlarg]}\n",
 			`daskhub.nodeGroups.user.instanceTypes[0]: "m7i.2xlarg" is not a known instance type (did you mean "m7i.2xlarge"?); allowed: c7i.2xlarge`},
 		{"mixed sizes", "  nodeGroups:\n    dask-worker: {instanceTypes: [m7i.8xlarge, r7i.8xlarge]}\n",
 			`daskhub.nodeGroups.dask-worker.instanceTypes[1]: "r7i.8xlarge" (32 vCPU, 256 GiB, 0 GPU) differs in size from "m7i.8xlarge"`},
 		{"min above max", "  nodeGroups:\n    user:\n      minSize: 5\n      maxSize: 3\n      desiredSize: 4\n",
-			`test.yaml:8: error: daskhub.nodeGroups.user.minSize: 5 must not exceed maxSize (3)`},
+			`test.yaml:9: error: daskhub.nodeGroups.user.minSize: 5 must not exceed maxSize (3)`},
 		{"desired outside range", "  nodeGroups:\n    user: {desiredSize: 20}\n",
 			`daskhub.nodeGroups.user.desiredSize: 20 must be from minSize (0) to maxSize (15)`},
 		{"no core group", "  nodeGroups:\n    core: {minSize: 0, desiredSize: 0}\n",
@@ -85,7 +85,7 @@ func TestDaskhubErrors(t *testing.T) {
 		{"GPU purpose without gpu", "  nodeGroups:\n    extra-gpu: {purpose: gpu-user, instanceTypes: [m7i.xlarge], labels: {a: b}}\n  profiles:\n    p: {displayName: P, image: x/y:1, nodeGroup: extra-gpu}\n",
 			`daskhub.nodeGroups.extra-gpu.gpu: a gpu-user group must be gpu: true`},
 		{"profile on missing group", "  profiles:\n    server: {nodeGroup: usr}\n",
-			`test.yaml:7: error: daskhub.profiles.server.nodeGroup: "usr" is not one of daskhub.nodeGroups (did you mean "user"?); node groups: big-user, core, dask-gpu-worker, dask-worker, gpu-user, user`},
+			`test.yaml:8: error: daskhub.profiles.server.nodeGroup: "usr" is not one of daskhub.nodeGroups (did you mean "user"?); node groups: big-user, core, dask-gpu-worker, dask-worker, gpu-user, user`},
 		{"profile on worker group", "  profiles:\n    server: {nodeGroup: dask-worker}\n",
 			`daskhub.profiles.server.nodeGroup: "dask-worker" has purpose dask-worker; profiles run on groups whose purpose is user, big-user, gpu-user`},
 		{"profile GPU on CPU group", "  profiles:\n    server: {gpus: 1}\n",
@@ -101,15 +101,15 @@ func TestDaskhubErrors(t *testing.T) {
 		{"unpinned image", "  profiles:\n    server: {image: pangeo/pangeo-notebook}\n",
 			`daskhub.profiles.server.image: "pangeo/pangeo-notebook" is not a container image with a tag or digest`},
 		{"unknown Kubernetes version", "  kubernetesVersion: \"1.29\"\n",
-			`test.yaml:6: error: daskhub.kubernetesVersion: "1.29" is not a Kubernetes version this deployer can run; allowed: 1.34, 1.35, 1.36`},
+			`test.yaml:7: error: daskhub.kubernetesVersion: "1.29" is not a Kubernetes version this deployer can run; allowed: 1.34, 1.35, 1.36`},
 		{"domain without certificate", "  domain: {name: heliocloud.example.org}\n",
-			`test.yaml:6: error: daskhub.domain.certificateArn: a domain needs an ACM certificate for daskhub.heliocloud.example.org`},
+			`test.yaml:7: error: daskhub.domain.certificateArn: a domain needs an ACM certificate for daskhub.heliocloud.example.org`},
 		{"certificate in another region", "  domain: {name: heliocloud.example.org, certificateArn: \"arn:aws:acm:eu-west-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100\"}\nregion: us-east-1\n",
 			`daskhub.domain.certificateArn: the certificate is in eu-west-1 but the load balancer is in us-east-1`},
 		{"certificate without domain", "  domain: {certificateArn: \"arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100\"}\n",
 			`daskhub.domain.certificateArn: only applies with a domain name`},
 		{"tainted group nobody targets", "  nodeGroups:\n    spare: {purpose: user, instanceTypes: [m7i.xlarge], labels: {a: b}, taints: [{key: example.org/spare, value: \"yes\"}]}\n",
-			`test.yaml:7: error: daskhub.nodeGroups.spare.taints: taint example.org/spare=yes:NoSchedule is tolerated by no profile and no Dask worker option`},
+			`test.yaml:8: error: daskhub.nodeGroups.spare.taints: taint example.org/spare=yes:NoSchedule is tolerated by no profile and no Dask worker option`},
 		{"worker group missing", "  dask: {workerNodeGroup: workers}\n",
 			`daskhub.dask.workerNodeGroup: "workers" is not one of daskhub.nodeGroups`},
 		{"worker group of wrong purpose", "  dask: {gpuWorkerNodeGroup: gpu-user}\n",
@@ -122,7 +122,7 @@ func TestDaskhubErrors(t *testing.T) {
 			`daskhub.endpoint.publicCidrs: list the networks admins run kubectl from`},
 		{"CIDRs on private endpoint", "!name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {access: private, publicCidrs: [192.0.2.0/24]}\n",
 			`daskhub.endpoint.publicCidrs: only applies with access: publicAndPrivate`},
-		{"bad admin ARN", "  admins: [arn:aws:iam::123:root]\n",
+		{"bad admin ARN", "!name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {publicCidrs: [192.0.2.0/24]}\n  admins: [arn:aws:iam::123:root]\n",
 			`test.yaml:6: error: daskhub.admins[0]: "arn:aws:iam::123:root" is not an IAM role or user ARN`},
 		{"bad namespace", "  namespace: kube-system\n",
 			`daskhub.namespace: "kube-system" is Kubernetes' own`},
@@ -171,6 +171,7 @@ func TestDaskhubWarnings(t *testing.T) {
 	for _, want := range []string{
 		"daskhub.nodeGroups.user.capacity: a spot interruption stops users' servers",
 		"daskhub.endpoint.publicCidrs[0]: the Kubernetes API is open to the whole internet",
+		"daskhub.admins: no admins: nobody can run kubectl",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("warnings:\n%s\nwant %q", got, want)
