@@ -211,3 +211,35 @@ func TestAutoscalerPrefersSpotAndScalesFromZero(t *testing.T) {
 		}
 	}
 }
+
+// Generating every chart's values is part of each synth; it should stay
+// far below the synth's own seconds.
+func BenchmarkAllValues(b *testing.B) {
+	cfg, err := config.Parse("test.yaml", []byte(instance))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		values.Jupyterhub(cfg, signIn)
+		values.DaskGateway(cfg)
+		values.ClusterAutoscaler(cfg, "t1-daskhub", "us-east-1")
+		values.NvidiaDevicePlugin(cfg)
+	}
+}
+
+// Checking the hub's values against the chart schema, as the tests do.
+func BenchmarkSchemaCheck(b *testing.B) {
+	cfg, err := config.Parse("test.yaml", []byte(instance))
+	if err != nil {
+		b.Fatal(err)
+	}
+	vals := values.Jupyterhub(cfg, signIn)
+	if _, err := chartschema.Dir(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := chartschema.ValidateJupyterhub(vals); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
