@@ -84,8 +84,9 @@ func Parse(name string, data []byte) (*Config, error) {
 	cfg.Containers.check(c, cfg)
 	// A value that failed to decode still holds its default, so semantic
 	// checks of it (or below it) would only confuse: keep the decode error.
+	decodeProblems := problems[:len(problems):len(problems)]
 	for _, p := range c.problems {
-		if !underAny(p.Path, problems) {
+		if !underAny(p.Path, decodeProblems) {
 			problems = append(problems, p)
 		}
 	}
