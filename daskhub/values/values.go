@@ -244,15 +244,17 @@ func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 	proxyService := map[string]any{"type": "ClusterIP"}
 	https := map[string]any{"enabled": false}
 	if d.Domain.Name != "" {
-		// The cloud provider's load balancer terminates TLS with the ACM
-		// certificate and forwards plain HTTP to the proxy.
+		// EKS makes a Classic Load Balancer for the service; it terminates
+		// TLS (1.2) with the ACM certificate on an SSL listener and passes
+		// TCP on, because its HTTP listeners cannot carry the WebSockets
+		// notebooks and Dask dashboards use.
 		proxyService = map[string]any{
 			"type": "LoadBalancer",
 			"annotations": map[string]any{
 				"service.beta.kubernetes.io/aws-load-balancer-ssl-cert":                d.Domain.CertificateArn,
 				"service.beta.kubernetes.io/aws-load-balancer-ssl-ports":               "https",
-				"service.beta.kubernetes.io/aws-load-balancer-backend-protocol":        "http",
-				"service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy":  "ELBSecurityPolicy-TLS13-1-2-2021-06",
+				"service.beta.kubernetes.io/aws-load-balancer-backend-protocol":        "tcp",
+				"service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy":  "ELBSecurityPolicy-TLS-1-2-2017-01",
 				"service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout": "3600",
 			},
 		}

@@ -126,6 +126,12 @@ func TestSignInAndHTTPS(t *testing.T) {
 	if !strings.HasPrefix(ann["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"].(string), "arn:aws:acm:us-east-1:") {
 		t.Errorf("no certificate on the load balancer: %v", ann)
 	}
+	if ann["service.beta.kubernetes.io/aws-load-balancer-backend-protocol"] != "tcp" {
+		t.Errorf("the load balancer must pass TCP so that WebSockets work, got %v", ann["service.beta.kubernetes.io/aws-load-balancer-backend-protocol"])
+	}
+	if get(t, vals, "proxy", "service", "disableHttpPort") != true {
+		t.Errorf("plain HTTP must be closed with a domain")
+	}
 	if get(t, vals, "proxy", "https", "type") != "offload" {
 		t.Errorf("TLS not offloaded")
 	}
