@@ -277,6 +277,10 @@ func (d *DaskhubStack) addons() {
 		ClusterName:      d.Cluster.ClusterName(),
 		ResolveConflicts: jsii.String("OVERWRITE"),
 	})
+	// Like every add-on, made once nodes exist, so that EKS finds it healthy.
+	for _, dep := range core {
+		d.agent.Node().AddDependency(dep)
+	}
 	d.ready = append(d.ready, d.agent)
 	type addon struct {
 		name, serviceAccount, policy string
