@@ -152,6 +152,9 @@ func (x *Portal) check(c *checker, cfg *Config) {
 			}
 		}
 	}
+	if n := x.environmentBytes(cfg); n > portalEnvBudget {
+		c.errorf("portal.instanceTypes", "the offered instance types, images and teams take about %d bytes of the portal function's environment, which Lambda caps at 4 KiB with %d left for them; offer fewer types or images", n, portalEnvBudget)
+	}
 	v := x.Volume
 	if v.MinGiB < 8 {
 		c.errorf("portal.volume.minGiB", "must be at least 8 (the smallest image)")
@@ -216,6 +219,31 @@ func (x *Portal) check(c *checker, cfg *Config) {
 			c.errorf("portal.domain.hostedZoneId", "%q is not a Route 53 hosted zone id (such as Z0123456789ABCDEFGHIJ)", d.HostedZoneID)
 		}
 	}
+}
+
+// portalEnvBudget is what the portal function's 4 KiB environment leaves
+// for the lists below, after the fixed keys, URLs, resource ids and the
+// other variables (about 1.7 KiB once resolved at deploy).
+const portalEnvBudget = 2400
+
+// environmentBytes estimates the JSON the portal stack renders for the
+// function's environment from the lists an admin can grow.
+func (x *Portal) environmentBytes(cfg *Config) int {
+	n := 0
+	for name, it := range x.InstanceTypes {
+		n += len(`{"name":"","group":""},`) + len(name) + len(it.Group)
+	}
+	for id, im := range x.Images {
+		n += len(`{"key":"","name":"","parameter":"","arch":{},"user":""},`) + len(id) + len(im.Name) + len(im.Parameter) + len(im.User)
+		for a, w := range im.Arch {
+			n += len(a) + len(w) + 6
+		}
+	}
+	for team := range cfg.Teams {
+		// Each team carries its instance profile's ARN.
+		n += len(`{"name":"","instanceProfileARN":"arn:aws:iam::123456789012:instance-profile/-team-"},`) + 2*len(team) + len(cfg.Name)
+	}
+	return n
 }
 
 // PortalInstanceTypeNames lists the offered types by group (general,

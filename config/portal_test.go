@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -48,6 +49,9 @@ func TestPortalDefaults(t *testing.T) {
 	groups := map[string]bool{}
 	for _, it := range p.InstanceTypes {
 		groups[it.Group] = true
+	}
+	if n := p.environmentBytes(cfg); n > portalEnvBudget || n < 1000 {
+		t.Errorf("defaults take %d of the %d bytes budget", n, portalEnvBudget)
 	}
 	if len(groups) != 4 {
 		t.Errorf("default types cover groups %v, want all four", groups)
@@ -102,6 +106,8 @@ func TestPortalErrors(t *testing.T) {
 		{"domain without certificate", "  domain: {name: portal.example.org}\n", `portal.domain.certificateArn: required with a custom domain`},
 		{"certificate in another region", "  domain: {name: portal.example.org, certificateArn: \"arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012\"}\n",
 			`portal.domain.certificateArn: the certificate is in us-west-2 but the portal's regional API is in us-east-1`},
+		{"too many types for the environment", "  instanceTypes: {" + manyTypes(120) + "}\n",
+			`portal.instanceTypes: the offered instance types, images and teams take about`},
 		{"zone without domain", "  domain: {hostedZoneId: Z123}\n", `portal.domain.name: certificateArn and hostedZoneId need the domain name`},
 		{"bad zone", "  domain: {name: portal.example.org, certificateArn: \"arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012\", hostedZoneId: zone1}\n",
 			`portal.domain.hostedZoneId: "zone1" is not a Route 53 hosted zone id`},
@@ -131,4 +137,12 @@ func TestPortalDisabledIsNotChecked(t *testing.T) {
 	if _, problems := loadText(t, "name: gsfc\nportal: {enabled: false, sshCidrs: [0.0.0.0/0]}\n"); problems != nil {
 		t.Fatalf("refused:\n%v", problems)
 	}
+}
+
+func manyTypes(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "x%d.large: {group: general}, ", i)
+	}
+	return b.String()
 }
