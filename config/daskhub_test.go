@@ -1,6 +1,10 @@
 package config
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -185,4 +189,40 @@ func TestDaskhubDisabledIsNotChecked(t *testing.T) {
 	if _, problems := loadText(t, "name: x\ndaskhub:\n  kubernetesVersion: \"1.20\"\n"); problems != nil {
 		t.Fatalf("disabled daskhub checked:\n%v", problems)
 	}
+}
+
+// docs/daskhub.md documents every key of the daskhub section: each leaf
+// key appears there in backticks, alone or ending a dotted path.
+func TestDaskhubDocCoversEveryKey(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "daskhub.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(typ reflect.Type, path string)
+	walk = func(typ reflect.Type, path string) {
+		for i := 0; i < typ.NumField(); i++ {
+			key := yamlKey(typ.Field(i))
+			if key == "" {
+				continue
+			}
+			ft := typ.Field(i).Type
+			p := path + "." + key
+			for ft.Kind() == reflect.Map || ft.Kind() == reflect.Slice {
+				if ft.Kind() == reflect.Map {
+					p += ".<name>"
+				} else {
+					p += "[]"
+				}
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				walk(ft, p)
+				continue
+			}
+			if !bytes.Contains(doc, []byte("`"+key+"`")) && !bytes.Contains(doc, []byte("."+key+"`")) {
+				t.Errorf("docs/daskhub.md does not mention %s", strings.TrimPrefix(p, "."))
+			}
+		}
+	}
+	walk(reflect.TypeOf(Daskhub{}), "")
 }
