@@ -580,22 +580,55 @@ func (d *Dask) check(c *checker, x *Daskhub) {
 }
 
 // checkTaintsUsed makes taints and their users agree. Profiles and Dask
-// workers tolerate exactly the taints of the group they target, so every
-// taint they use exists; the reverse needs checking: a tainted group nobody
-// targets would never run anything (and cost nothing, but say so).
+// pods tolerate exactly the taints of the group they target, so every
+// taint they use exists; the reverse needs checking: a tainted group that
+// no such pod fits would never run anything. A pod of target group T fits
+// group G when G has all of T's labels and no taint T lacks: that is how
+// an on-demand fallback for a spot group (same labels and taints) works.
 func (x *Daskhub) checkTaintsUsed(c *checker) {
-	targeted := map[string]bool{x.Dask.WorkerNodeGroup: true, x.Dask.GPUWorkerNodeGroup: true, x.Dask.SchedulerNodeGroup: true}
+	targets := map[string]bool{x.Dask.WorkerNodeGroup: true, x.Dask.GPUWorkerNodeGroup: true, x.Dask.SchedulerNodeGroup: true}
 	for _, pr := range x.Profiles {
-		targeted[pr.NodeGroup] = true
+		targets[pr.NodeGroup] = true
 	}
 	for _, name := range sortedStringKeys(x.NodeGroups) {
 		g := x.NodeGroups[name]
-		if len(g.Taints) == 0 || targeted[name] {
+		if len(g.Taints) == 0 {
 			continue
 		}
-		t := g.Taints[0]
-		c.errorf("daskhub.nodeGroups."+name+".taints", "taint %s=%s:%s is tolerated by no profile and no Dask worker option, so nothing would ever run on this group: point a profile or daskhub.dask at it, or remove it with %s: null", t.Key, t.Value, t.Effect, name)
+		used := false
+		for target := range targets {
+			if t, ok := x.NodeGroups[target]; ok && fits(t, g) {
+				used = true
+				break
+			}
+		}
+		if !used {
+			t := g.Taints[0]
+			c.errorf("daskhub.nodeGroups."+name+".taints", "taint %s=%s:%s is tolerated by no profile and no Dask worker option, so nothing would ever run on this group: point a profile or daskhub.dask at it (or give it the labels and taints of a group they target), or remove it with %s: null", t.Key, t.Value, t.Effect, name)
+		}
 	}
+}
+
+// fits reports whether pods placed on group target (its labels as node
+// selector, its taints tolerated) can also run on group g.
+func fits(target, g NodeGroup) bool {
+	for k, v := range target.Labels {
+		if g.Labels[k] != v {
+			return false
+		}
+	}
+	for _, gt := range g.Taints {
+		tolerated := false
+		for _, tt := range target.Taints {
+			if tt.Key == gt.Key && tt.Effect == gt.Effect && (tt.Value == "" || tt.Value == gt.Value) {
+				tolerated = true
+			}
+		}
+		if !tolerated {
+			return false
+		}
+	}
+	return true
 }
 
 func (cu *Culling) check(c *checker) {

@@ -183,6 +183,21 @@ func TestDaskhubWarnings(t *testing.T) {
 	}
 }
 
+// An on-demand fallback for the spot Dask workers (same labels and taints,
+// targeted by nothing by name) is a group Dask workers fit, so it is valid.
+func TestDaskhubOnDemandFallbackGroup(t *testing.T) {
+	_, problems := loadText(t, daskhubBase+`  nodeGroups:
+    dask-worker-fallback:
+      purpose: dask-worker
+      instanceTypes: [m7i.8xlarge]
+      labels: {heliocloud.org/node-purpose: dask-worker}
+      taints: [{key: heliocloud.org/dedicated, value: dask-worker}]
+`)
+	if problems != nil {
+		t.Fatalf("fallback group refused:\n%v", problems)
+	}
+}
+
 // Disabled, the section's defaults are not checked: an instance without
 // daskhub must not need its settings.
 func TestDaskhubDisabledIsNotChecked(t *testing.T) {
