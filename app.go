@@ -22,6 +22,7 @@ func main() {
 	// (Node.js) inherits this variable when the first CDK call starts it.
 	os.Setenv("CDK_DISABLE_STACK_TRACE", "1")
 	defer jsii.Close()
+	defer reportPanic()
 	app := awscdk.NewApp(&awscdk.AppProps{
 		StackTraces: jsii.Bool(false),
 		Context:     &map[string]any{"aws:cdk:disable-creation-stack-traces": true},
@@ -74,6 +75,21 @@ func run(app awscdk.App) error {
 		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	}
 	return nil
+}
+
+// reportPanic turns a failure deep in synthesis (a Lambda that does not
+// build, a missing `npm ci`) into one line instead of a Go stack trace;
+// HELIOCLOUD_DEBUG=1 keeps the trace for developers.
+func reportPanic() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if os.Getenv("HELIOCLOUD_DEBUG") == "1" {
+		panic(r)
+	}
+	fmt.Fprintf(os.Stderr, "heliocloud: synthesis failed: %v\n(set HELIOCLOUD_DEBUG=1 for the stack trace)\n", r)
+	os.Exit(1)
 }
 
 // instancePath reads --context config=<path> or instance=<name>; with

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go and Node, if it is missing:
 # the npm packages (CDK CLI, kubectl layer), a real S3 server (versitygw)
-# for the registry tests, and Chromium for the portal's browser test.
+# for the registry tests, Chromium for the portal's browser test and
+# python3 for the DaskHub hub-configuration tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,10 +18,13 @@ if ! command -v versitygw >/dev/null 2>&1 && [ ! -x "$gobin/versitygw" ]; then
   go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 fi
 
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "setup: installing Debian's chromium (the portal's browser test)"
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # the portal's browser test
+command -v python3 >/dev/null 2>&1 || missing+=(python3)     # runs DaskHub's generated hub config
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian's ${missing[*]}"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -73,6 +73,13 @@ func (b *BaseStack) newVpc(stack awscdk.Stack, inst *Instance) awsec2.IVpc {
 		props.MaxAzs = jsii.Number(v.MaxAzs)
 	}
 	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), props)
+	// Kubernetes finds the subnets for its load balancers by these tags.
+	for _, s := range *vpc.PublicSubnets() {
+		awscdk.Tags_Of(s).Add(jsii.String("kubernetes.io/role/elb"), jsii.String("1"), nil)
+	}
+	for _, s := range append(*vpc.PrivateSubnets(), *vpc.IsolatedSubnets()...) {
+		awscdk.Tags_Of(s).Add(jsii.String("kubernetes.io/role/internal-elb"), jsii.String("1"), nil)
+	}
 	if v.FlowLogs {
 		logs := awslogs.NewLogGroup(stack, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
 			Retention:     Retention(v.FlowLogRetentionDays),

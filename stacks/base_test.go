@@ -25,6 +25,12 @@ base:
 	}
 	tpl.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::FlowLog"), jsii.Number(1))
+	tpl.ResourcePropertiesCountIs(jsii.String("AWS::EC2::Subnet"), map[string]any{
+		"Tags": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "kubernetes.io/role/elb", "Value": "1"}}),
+	}, jsii.Number(3))
+	tpl.ResourcePropertiesCountIs(jsii.String("AWS::EC2::Subnet"), map[string]any{
+		"Tags": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "kubernetes.io/role/internal-elb", "Value": "1"}}),
+	}, jsii.Number(3))
 	tpl.HasResourceProperties(jsii.String("AWS::EC2::VPCEndpoint"), map[string]any{"VpcEndpointType": "Gateway"})
 	tpl.HasResourceProperties(jsii.String("AWS::SSM::Parameter"), map[string]any{"Name": "/heliocloud/t1/vpc/private-subnet-ids"})
 	tpl.HasResourceProperties(jsii.String("AWS::EC2::VPC"), map[string]any{
