@@ -134,17 +134,6 @@ func TestAuthReportsAllProblems(t *testing.T) {
 	}
 }
 
-func wantProblem(t *testing.T, text, want string) {
-	t.Helper()
-	_, problems := loadText(t, text)
-	if problems == nil {
-		t.Fatalf("want a problem containing %q, got none", want)
-	}
-	if !strings.Contains(problems.Error(), want) {
-		t.Fatalf("want a problem containing\n  %s\ngot\n  %s", want, problems.Error())
-	}
-}
-
 func TestAuthValid(t *testing.T) {
 	text := authYAML + `  domain: {prefix: gsfc-helio}
   selfSignUp: true

@@ -88,17 +88,7 @@ func TestContainersErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			text := containersBase + tt.extra
-			if whole, ok := strings.CutPrefix(tt.extra, "!"); ok {
-				text = whole
-			}
-			_, problems := loadText(t, text)
-			if problems == nil {
-				t.Fatalf("accepted; want %q", tt.want)
-			}
-			if got := problems.Error(); !strings.Contains(got, tt.want) {
-				t.Errorf("problems:\n%s\nwant a line containing:\n%s", got, tt.want)
-			}
+			wantProblem(t, fixture(containersBase, tt.extra), tt.want)
 		})
 	}
 }

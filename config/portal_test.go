@@ -114,13 +114,7 @@ func TestPortalErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, problems := loadText(t, portalYAML(tc.rest))
-			if problems == nil {
-				t.Fatalf("accepted; want %s", tc.want)
-			}
-			if !strings.Contains(problems.Error(), tc.want) {
-				t.Fatalf("got:\n%v\nwant a line containing:\n%s", problems, tc.want)
-			}
+			wantProblem(t, portalYAML(tc.rest), tc.want)
 		})
 	}
 }
