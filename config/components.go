@@ -11,20 +11,17 @@ type Component struct {
 	Name string
 	// Needs lists the components this one cannot work without.
 	Needs []string
-	// Available is false until the component's stack is built; enabling it
-	// before then is an error rather than a silently missing stack.
-	Available bool
 }
 
 // Components lists every component in dependency order: a component comes
 // after everything it needs.
 var Components = []Component{
-	{Name: "auth", Available: true},
-	{Name: "data", Available: true},
-	{Name: "containers", Needs: []string{"data"}, Available: true},
-	{Name: "registry", Needs: []string{"data"}, Available: true},
-	{Name: "portal", Needs: []string{"auth", "data"}, Available: true},
-	{Name: "daskhub", Needs: []string{"auth"}, Available: true},
+	{Name: "auth"},
+	{Name: "data"},
+	{Name: "containers", Needs: []string{"data"}},
+	{Name: "registry", Needs: []string{"data"}},
+	{Name: "portal", Needs: []string{"auth", "data"}},
+	{Name: "daskhub", Needs: []string{"auth"}},
 }
 
 // Enabled reports whether the named component is switched on; base always is.
@@ -60,8 +57,7 @@ func (cfg *Config) EnabledComponents() []string {
 	return names
 }
 
-// checkComponents refuses components that are not built yet and components
-// switched on without what they need. It does not switch dependencies on by
+// checkComponents refuses components switched on without what they need. It does not switch dependencies on by
 // itself: an admin should see every stack that a deploy creates in the file.
 func (cfg *Config) checkComponents(c *checker) {
 	for _, comp := range Components {
@@ -69,10 +65,6 @@ func (cfg *Config) checkComponents(c *checker) {
 			continue
 		}
 		path := comp.Name + ".enabled"
-		if !comp.Available {
-			c.errorf(path, "the %s component is not available yet in this version of the deployer; set enabled: false", comp.Name)
-			continue
-		}
 		var missing []string
 		for _, need := range comp.Needs {
 			if !cfg.Enabled(need) {

@@ -97,6 +97,8 @@ func TestErrorsNameFileLineAndPath(t *testing.T) {
 			`test.yaml:3: error: tags.heliocloud:owner: tag keys starting with heliocloud: are set by the deployer`},
 		{"bad team name", "name: x\nteams:\n  Solar Team: {}\n",
 			`test.yaml:3: error: teams.Solar Team: "Solar Team" is not a valid name`},
+		{"component without what it needs", "name: x\nportal:\n  enabled: true\n",
+			`test.yaml:3: error: portal.enabled: portal needs auth and data: set auth.enabled: true and data.enabled: true`},
 		{"duplicate key", "name: x\nname: y\n",
 			`test.yaml:2: error: name: key given twice`},
 		{"not YAML", "name: [x\n",
@@ -181,26 +183,13 @@ func TestWarningsDoNotFail(t *testing.T) {
 
 func TestComponentsNeedWhatTheyDependOn(t *testing.T) {
 	for _, comp := range Components {
-		if !comp.Available || len(comp.Needs) == 0 {
+		if len(comp.Needs) == 0 {
 			continue
 		}
 		_, problems := loadText(t, "name: x\n"+comp.Name+":\n  enabled: true\n")
 		want := comp.Name + ".enabled: " + comp.Name + " needs " + comp.Needs[0]
 		if !strings.Contains(problems.Error(), want) {
 			t.Errorf("enabling %s alone: want %q, got\n%s", comp.Name, want, problems)
-		}
-	}
-}
-
-func TestUnavailableComponentIsRefused(t *testing.T) {
-	for _, comp := range Components {
-		if comp.Available {
-			continue
-		}
-		_, problems := loadText(t, "name: x\n"+comp.Name+":\n  enabled: true\n")
-		want := "test.yaml:3: error: " + comp.Name + ".enabled: the " + comp.Name + " component is not available yet"
-		if !strings.Contains(problems.Error(), want) {
-			t.Errorf("want %q, got\n%s", want, problems)
 		}
 	}
 }

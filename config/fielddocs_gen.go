@@ -51,7 +51,6 @@ var fieldDocs = map[string]string{
 	"Charts.Jupyterhub":                "Jupyterhub is the version of the JupyterHub chart (https://hub.jupyter.org/helm-chart/).",
 	"Charts.NvidiaDevicePlugin":        "NvidiaDevicePlugin is the version of NVIDIA's device plugin chart (https://nvidia.github.io/k8s-device-plugin).",
 	"Component":                        "Component describes one switchable part of an instance.",
-	"Component.Available":              "Available is false until the component's stack is built; enabling it before then is an error rather than a silently missing stack.",
 	"Component.Name":                   "Name is the YAML section and the stack-name suffix.",
 	"Component.Needs":                  "Needs lists the components this one cannot work without.",
 	"Config":                           "Config is one HelioCloud instance: what an institution deploys and how.",

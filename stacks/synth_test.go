@@ -76,3 +76,13 @@ func TestNagErrorsAreReported(t *testing.T) {
 		t.Fatalf("expected AwsSolutions-S1 among the errors, got %q", errs)
 	}
 }
+
+// Every component the configuration knows has a stack builder, so enabling
+// any of them can never reach Build's "no stack builder" panic.
+func TestEveryComponentHasABuilder(t *testing.T) {
+	for _, comp := range config.Components {
+		if _, ok := builders[comp.Name]; !ok {
+			t.Errorf("component %q has no builder in package stacks", comp.Name)
+		}
+	}
+}
