@@ -25,6 +25,15 @@ type Data struct {
 	// AccessLogs is the bucket that receives the server access logs of all
 	// the other buckets.
 	AccessLogs AccessLogBucket `yaml:"accessLogs"`
+	// AdminRoleArns are the IAM roles of the account's administrators
+	// (break-glass roles), such as
+	// arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_AdministratorAccess_0123456789abcdef.
+	// The team and dataset buckets' policies deny object access to every
+	// principal but the roles that need it (a team's own role; a dataset's
+	// writers); these roles are exempt from those denials, so that an
+	// administrator can still recover data. They are exempt only: what they
+	// may do comes from their own IAM policies.
+	AdminRoleArns []string `yaml:"adminRoleArns"`
 	// DestroyOnDelete makes deleting the stack delete every bucket with all
 	// its objects, and the buckets' KMS keys. For throw-away development
 	// instances only: otherwise buckets and keys are retained when the stack is deleted or a bucket is removed
@@ -204,6 +213,9 @@ func or(s, fallback string) string {
 }
 
 var (
+	// An IAM role ARN: partition, account, optional path, name of at most
+	// 64 characters, and no wildcards.
+	roleArnRe    = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/([\w+=,.@-]+/)*([\w+=,.@-]{1,64})$`)
 	bucketNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
 	// Prefixes and suffixes S3 reserves for its own features.
 	bucketReservedPrefixes = []string{"xn--", "sthree-", "amzn-s3-demo-"}
@@ -272,6 +284,20 @@ func (x *Data) check(c *checker, cfg *Config) {
 	}
 	if x.AccessLogs.ExpireDays < 1 {
 		c.errorf("data.accessLogs.expireDays", "must be at least 1 day, got %d", x.AccessLogs.ExpireDays)
+	}
+	seen := map[string]bool{}
+	for i, arn := range x.AdminRoleArns {
+		p := fmt.Sprintf("data.adminRoleArns[%d]", i)
+		m := roleArnRe.FindStringSubmatch(arn)
+		switch {
+		case m == nil:
+			c.errorf(p, "%q is not an IAM role ARN such as arn:aws:iam::123456789012:role/Admin (no wildcards, users or assumed-role sessions: the role's sessions are covered by its ARN)", arn)
+		case seen[arn]:
+			c.errorf(p, "%q is listed twice", arn)
+		case cfg.Account != "" && m[2] != cfg.Account:
+			c.warnf(p, "role %q is in account %s, not the instance's account %s: being exempt from the buckets' denials gives it no access", arn, m[2], cfg.Account)
+		}
+		seen[arn] = true
 	}
 
 	if !x.Enabled {

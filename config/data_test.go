@@ -115,6 +115,18 @@ func TestDataErrors(t *testing.T) {
 			`test.yaml:5: error: data.scratch.expireDays: must be at least 1 day, got 0`},
 		{"zero log expiry", "  accessLogs: {expireDays: 0}\n",
 			`data.accessLogs.expireDays: must be at least 1 day, got 0`},
+		{"admin user ARN", "  adminRoleArns: [\"arn:aws:iam::123456789012:user/alice\"]\n",
+			`test.yaml:5: error: data.adminRoleArns[0]: "arn:aws:iam::123456789012:user/alice" is not an IAM role ARN such as arn:aws:iam::123456789012:role/Admin`},
+		{"admin role wildcard", "  adminRoleArns:\n    - arn:aws:iam::123456789012:role/Admin\n    - arn:aws:iam::123456789012:role/Admin*\n",
+			`test.yaml:7: error: data.adminRoleArns[1]: "arn:aws:iam::123456789012:role/Admin*" is not an IAM role ARN`},
+		{"admin assumed-role session", "  adminRoleArns: [\"arn:aws:sts::123456789012:assumed-role/Admin/alice\"]\n",
+			`data.adminRoleArns[0]: "arn:aws:sts::123456789012:assumed-role/Admin/alice" is not an IAM role ARN`},
+		{"admin account too short", "  adminRoleArns: [\"arn:aws:iam::12345:role/Admin\"]\n",
+			`data.adminRoleArns[0]: "arn:aws:iam::12345:role/Admin" is not an IAM role ARN`},
+		{"admin role name too long", "  adminRoleArns: [\"arn:aws:iam::123456789012:role/" + strings.Repeat("a", 65) + "\"]\n",
+			`data.adminRoleArns[0]: "arn:aws:iam::123456789012:role/` + strings.Repeat("a", 65) + `" is not an IAM role ARN`},
+		{"admin role twice", "  adminRoleArns:\n    - arn:aws:iam::123456789012:role/Admin\n    - arn:aws:iam::123456789012:role/Admin\n",
+			`test.yaml:7: error: data.adminRoleArns[1]: "arn:aws:iam::123456789012:role/Admin" is listed twice`},
 		{"unknown key", "  dataset: {}\n",
 			`data.dataset: unknown key (did you mean "datasets"?)`},
 	}
@@ -135,6 +147,8 @@ func TestDataWarnings(t *testing.T) {
 			`data.datasets.mms.requesterPays: only the instance's own account can read this bucket, so requester-pays changes nothing`},
 		{"dots in name", "  datasets:\n    mms: {bucketName: mms.example.org}\n",
 			`data.datasets.mms.bucketName: bucket name "mms.example.org" holds dots`},
+		{"admin role of another account", "  adminRoleArns: [\"arn:aws:iam::999988887777:role/Admin\"]\naccount: \"111122223333\"\n",
+			`test.yaml:5: warning: data.adminRoleArns[0]: role "arn:aws:iam::999988887777:role/Admin" is in account 999988887777, not the instance's account 111122223333: being exempt from the buckets' denials gives it no access`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,5 +175,22 @@ func TestDataRequesterPaysOnPrivateBucket(t *testing.T) {
 	}
 	if len(cfg.Warnings) > 0 {
 		t.Errorf("unexpected warnings: %v", cfg.Warnings)
+	}
+}
+
+// Role ARNs with paths (as IAM Identity Center makes them) and of other
+// partitions are accepted without warnings.
+func TestDataAdminRoleArns(t *testing.T) {
+	arns := []string{
+		"arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_AdministratorAccess_0123456789abcdef",
+		"arn:aws-us-gov:iam::111122223333:role/BreakGlass",
+		"arn:aws:iam::111122223333:role/ops/team.admin+1@x=y,z",
+	}
+	cfg, problems := loadText(t, "account: \"111122223333\"\n"+dataBase+"  adminRoleArns:\n    - "+strings.Join(arns, "\n    - ")+"\n")
+	if problems != nil {
+		t.Fatalf("refused:\n%v", problems)
+	}
+	if !slices.Equal(cfg.Data.AdminRoleArns, arns) || len(cfg.Warnings) > 0 {
+		t.Errorf("admin roles %v, warnings %v", cfg.Data.AdminRoleArns, cfg.Warnings)
 	}
 }
