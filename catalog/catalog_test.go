@@ -61,7 +61,7 @@ func TestCheckFindsClientBreakers(t *testing.T) {
 	header := Header + "\n"
 	good := mapFetcher{
 		"catalog.json": `{"version":"1.1","status":{"code":1200,"message":"OK"},"catalog":[
-		  {"id":"d","index":"s3://b/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":"2021-01-01T00:00:00Z"}]}`,
+		  {"id":"d","index":"s3://b/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":"2021-01-01T00:00:00Z","multiyear":true}]}`,
 		"i/d_2019.csv": header + "2019-05-01T00:00:00Z,2021-01-01T00:00:00Z,s3://b/x,1\n",
 		"i/d_2020.csv": header,
 		"i/d_2021.csv": header + "2021-01-01T00:00:00Z,2021-01-01T00:00:00Z,s3://b/y,1\n",
@@ -80,6 +80,12 @@ func TestCheckFindsClientBreakers(t *testing.T) {
 		"missing year":     {"i/d_2020.csv", "", "i/d_2020.csv: not found"},
 		"row in wrong yr":  {"i/d_2020.csv", header + "2019-05-01T00:00:00Z,2019-05-01T00:00:00Z,s3://b/x,1\n", "is not in 2020"},
 		"mixed years":      {"i/d_2021.csv", header + "2021-01-01T00:00:00.000Z,2021-01-01T00:00:00.000Z,s3://b/y,1\n", "differs from"},
+		"no multiyear": {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[
+		  {"id":"d","index":"s3://b/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":"2021-01-01T00:00:00Z"}]}`,
+			"i/d_2019.csv row 1 (s3://b/x) stops at 2021-01-01T00:00:00Z, in a later year than its start, but the entry does not set multiyear: true"},
+		"string multiyear": {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[
+		  {"id":"d","index":"s3://b/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":"2021-01-01T00:00:00Z","multiyear":"True"}]}`,
+			"multiyear must be true or false"},
 	} {
 		m := mapFetcher{}
 		for k, v := range good {
@@ -104,6 +110,26 @@ func TestIndexNames(t *testing.T) {
 	for _, n := range []string{"aia_0094_2020.csv", "aia_2020.csv.gz", "aia_+202.csv", "aia_20x0.csv"} {
 		if _, ok := ParseIndexName("aia", n); ok {
 			t.Errorf("%s parsed as an index of aia", n)
+		}
+	}
+}
+
+func TestCrossesYear(t *testing.T) {
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		start string
+		len   time.Duration
+		want  bool
+	}{
+		{"2020-12-31T00:00:00Z", 2 * day, true},
+		{"2020-12-31T23:59:59Z", 2 * time.Second, true},
+		{"2020-12-31T00:00:00Z", day, false}, // a daily file ends where the next year begins
+		{"2020-06-01T00:00:00Z", 0, false},
+		{"2019-05-01T00:00:00Z", 600 * day, true},
+	} {
+		start, _ := time.Parse(time.RFC3339, tc.start)
+		if got := (Row{Start: start, Stop: start.Add(tc.len)}).CrossesYear(); got != tc.want {
+			t.Errorf("%s + %s: CrossesYear = %v, want %v", tc.start, tc.len, got, tc.want)
 		}
 	}
 }

@@ -19,9 +19,10 @@ type Fetcher interface {
 
 // Check reads a published bucket the way the official client does and returns
 // every problem that would make a request fail or lose rows. It is stricter
-// than the client in one place: every year between an entry's start and stop
-// must have an index file, because anonymous readers get 403, not 404, for a
-// missing one.
+// than the client in two places: every year between an entry's start and
+// stop must have an index file, because anonymous readers get 403, not 404,
+// for a missing one; and an entry with a file that covers time after its
+// start year must set multiyear, which tells readers to look back a year.
 func Check(ctx context.Context, bucket string, f Fetcher) []error {
 	data, err := f.Fetch(ctx, FileName)
 	if err != nil {
@@ -104,6 +105,15 @@ func checkEntry(ctx context.Context, bucket string, f Fetcher, i int, e map[stri
 	if len(problems) > 0 {
 		return problems
 	}
+	multiYear, _ := e["multiyear"].(bool)
+	if v, ok := e["multiyear"]; ok {
+		if _, isBool := v.(bool); !isBool {
+			problems = append(problems, fmt.Errorf("%s: multiyear must be true or false, not %v", where, v))
+		}
+	}
+	// One crossing row is enough to show that readers need multiyear;
+	// listing every one would bury the other problems.
+	crossing := ""
 	prefix := strings.TrimPrefix(index, ownBucket)
 	var format TimeFormat
 	for y := years[0]; y <= years[1]; y++ {
@@ -131,7 +141,13 @@ func checkEntry(ctx context.Context, bucket string, f Fetcher, i int, e map[stri
 			if !strings.HasPrefix(r.Key, "s3://") {
 				problems = append(problems, fmt.Errorf("%s: %s row %d: datakey %q is not an s3:// URI", where, key, n+1, r.Key))
 			}
+			if !multiYear && crossing == "" && r.CrossesYear() {
+				crossing = fmt.Sprintf("%s row %d (%s) stops at %s", key, n+1, r.Key, format.Format(r.Stop))
+			}
 		}
+	}
+	if crossing != "" {
+		problems = append(problems, fmt.Errorf("%s: %s, in a later year than its start, but the entry does not set multiyear: true, so a reader asking for that later year misses the file", where, crossing))
 	}
 	return problems
 }

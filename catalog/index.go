@@ -64,6 +64,16 @@ type Row struct {
 	Size int64
 }
 
+// CrossesYear reports whether the row covers time in a year after the year
+// of its start. Such a row is indexed under its start year only, so a reader
+// that fetches the files of the years it asks for misses it unless the entry
+// says multiyear. A stop at the first instant of the next year (a daily
+// file, a file followed by one starting at midnight on 1 January) covers
+// nothing of that year.
+func (r Row) CrossesYear() bool {
+	return r.Stop.After(time.Date(r.Start.UTC().Year()+1, 1, 1, 0, 0, 0, 0, time.UTC))
+}
+
 // SortRows orders rows by start time; equal starts are ordered by key so that
 // the same rows always give the same bytes.
 func SortRows(rows []Row) {

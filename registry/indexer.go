@@ -526,37 +526,64 @@ func edgeLine(chunk []byte, first bool) ([]byte, bool) {
 	return append(body[s+1:], '\n'), true
 }
 
-// span returns the dataset's first start and last stop, read from the edges
-// of its first and last non-empty year files, and the years that have files.
-func (ix *Indexer) span(ctx context.Context, d *Dataset) (start, stop time.Time, ok bool, years []int, err error) {
-	if years, err = ix.listYears(ctx, d); err != nil {
-		return
+// extent is what catalog.json says of a dataset, as its index files say it.
+type extent struct {
+	start, stop time.Time
+	// nonEmpty is false when no year file has a row.
+	nonEmpty bool
+	// multiYear is set when a row covers time after its start year.
+	multiYear bool
+	// years are the years that have files, ascending.
+	years []int
+}
+
+func (a extent) equal(b extent) bool {
+	return a.nonEmpty == b.nonEmpty && a.multiYear == b.multiYear && a.start.Equal(b.start) && a.stop.Equal(b.stop)
+}
+
+// extent reads the dataset's span from the first row of its first non-empty
+// year file and the last row of every year file. A year's last row is the
+// one that reaches furthest: with a fixed duration stops grow with starts,
+// and otherwise every other row stops at the next start in the same year.
+// So the last rows alone tell whether any row crosses into a later year.
+func (ix *Indexer) extent(ctx context.Context, d *Dataset) (extent, error) {
+	var x extent
+	var err error
+	if x.years, err = ix.listYears(ctx, d); err != nil {
+		return x, err
 	}
-	for _, y := range years {
-		var r catalog.Row
-		if r, ok, err = ix.edgeRow(ctx, d, y, true); err != nil {
-			return
-		}
-		if ok {
-			start = r.Start
-			break
-		}
+	last := make([]catalog.Row, len(x.years))
+	found := make([]bool, len(x.years))
+	err = parallel(ctx, len(x.years), 8, func(ctx context.Context, i int) error {
+		var err error
+		last[i], found[i], err = ix.edgeRow(ctx, d, x.years[i], false)
+		return err
+	})
+	if err != nil {
+		return x, err
 	}
-	if !ok {
-		return
-	}
-	for i := len(years) - 1; i >= 0; i-- {
-		r, found, e := ix.edgeRow(ctx, d, years[i], false)
-		if e != nil {
-			err = e
-			return
+	first := -1
+	for i := range x.years {
+		if !found[i] {
+			continue
 		}
-		if found {
-			stop = r.Stop
-			break
+		if first < 0 {
+			first = i
 		}
+		x.stop = last[i].Stop
+		x.multiYear = x.multiYear || last[i].CrossesYear()
 	}
-	return
+	if first < 0 {
+		return x, nil
+	}
+	r, ok, err := ix.edgeRow(ctx, d, x.years[first], true)
+	if err != nil || !ok {
+		// The file lost its rows between the two reads: the caller's
+		// re-check after its write sees the new state.
+		return x, err
+	}
+	x.start, x.nonEmpty = r.Start, true
+	return x, nil
 }
 
 // reconcile makes catalog.json describe the dataset as its index files do:
@@ -578,18 +605,18 @@ func (ix *Indexer) reconcile(ctx context.Context, d *Dataset, indexChanged bool)
 				return written, fmt.Errorf("s3://%s/%s: %w", d.Bucket, catalog.FileName, err)
 			}
 		}
-		start, stop, nonEmpty, years, err := ix.span(ctx, d)
+		x, err := ix.extent(ctx, d)
 		if err != nil {
 			return written, err
 		}
-		if nonEmpty {
-			w, err := ix.fillYears(ctx, d, start.Year(), stop.Year(), years)
+		if x.nonEmpty {
+			w, err := ix.fillYears(ctx, d, x.start.Year(), x.stop.Year(), x.years)
 			written = append(written, w...)
 			if err != nil {
 				return written, err
 			}
 		}
-		ix.describe(cat, d, start, stop, nonEmpty, indexChanged)
+		ix.describe(cat, d, x, indexChanged)
 		out, err := cat.Marshal()
 		if err != nil {
 			return written, err
@@ -609,11 +636,11 @@ func (ix *Indexer) reconcile(ctx context.Context, d *Dataset, indexChanged bool)
 			return written, err
 		}
 		written = append(written, "s3://"+d.Bucket+"/"+catalog.FileName)
-		s2, e2, ok2, _, err := ix.span(ctx, d)
+		x2, err := ix.extent(ctx, d)
 		if err != nil {
 			return written, err
 		}
-		if ok2 == nonEmpty && s2.Equal(start) && e2.Equal(stop) {
+		if x2.equal(x) {
 			return written, nil
 		}
 	}
@@ -649,14 +676,14 @@ func (ix *Indexer) fillYears(ctx context.Context, d *Dataset, from, to int, have
 // describe sets the catalog's top level from the bucket's CatalogInfo and
 // the dataset's entry from its spec and span; an empty dataset has no entry
 // because the client cannot read an entry without times.
-func (ix *Indexer) describe(cat *catalog.Catalog, d *Dataset, start, stop time.Time, nonEmpty, indexChanged bool) {
+func (ix *Indexer) describe(cat *catalog.Catalog, d *Dataset, x extent, indexChanged bool) {
 	info := ix.Config.Catalogs[d.Bucket]
 	cat.Version = catalog.Version
 	cat.Name, cat.Contact, cat.Egress = info.Name, info.Contact, info.Egress
 	cat.Description, cat.Citation = info.Description, info.Citation
 	cat.Status = catalog.OK
 	i := cat.Find(d.ID)
-	if !nonEmpty {
+	if !x.nonEmpty {
 		if i >= 0 {
 			cat.Catalog = append(cat.Catalog[:i], cat.Catalog[i+1:]...)
 		}
@@ -665,7 +692,7 @@ func (ix *Indexer) describe(cat *catalog.Catalog, d *Dataset, start, stop time.T
 	f := d.Format()
 	e := catalog.Entry{
 		ID: d.ID, Index: d.IndexURI(), Title: d.Title,
-		Start: f.Format(start), Stop: f.Format(stop),
+		Start: f.Format(x.start), Stop: f.Format(x.stop), MultiYear: x.multiYear,
 		IndexType: "csv", FileType: d.FileType,
 		Description: d.Description, Resource: d.Resource, Citation: d.Citation,
 		Contact: d.Contact, About: d.About, Tags: d.Tags, Collections: d.Collections,
