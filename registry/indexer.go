@@ -41,6 +41,12 @@ type Indexer struct {
 	Now func() time.Time
 	// Progress receives progress of long runs when set; calls never overlap.
 	Progress func(Progress)
+	// CopyPartSize is the largest file that ingest copies with a single
+	// CopyObject (which S3 limits to 5 GiB); larger files are copied in
+	// parts of this size (UploadPartCopy), raised when a file would need
+	// more than 10,000 parts. It is kept within S3's 5 MiB to 5 GiB;
+	// DefaultCopyPartSize when zero.
+	CopyPartSize int64
 
 	progressMu sync.Mutex
 }
@@ -60,6 +66,17 @@ func (ix *Indexer) progress(stage string, done, total int64) {
 		defer ix.progressMu.Unlock()
 		ix.Progress(Progress{Stage: stage, Done: done, Total: total})
 	}
+}
+
+// DefaultCopyPartSize keeps most files to one request and copies a large
+// one in parallel parts, which also keeps it within a Lambda run.
+const DefaultCopyPartSize = 1 << 30
+
+func (ix *Indexer) copyPartSize() int64 {
+	if ix.CopyPartSize == 0 {
+		return DefaultCopyPartSize
+	}
+	return min(max(ix.CopyPartSize, minPartSize), maxCopySize)
 }
 
 func (ix *Indexer) now() time.Time {

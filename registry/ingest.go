@@ -135,7 +135,7 @@ func (ix *Indexer) Ingest(ctx context.Context, source string) (*IngestReport, er
 	var copied atomic.Int64
 	err = parallel(ctx, len(files), 16, func(ctx context.Context, i int) error {
 		f := files[i]
-		if err := ix.store().copy(ctx, bucket, f.src, f.d.Bucket, f.dst); err != nil {
+		if err := ix.store().copy(ctx, bucket, f.src, f.d.Bucket, f.dst, f.size, ix.copyPartSize()); err != nil {
 			return err
 		}
 		ix.progress("copy", copied.Add(1), int64(len(files)))

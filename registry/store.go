@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -231,13 +232,103 @@ func (s store) list(ctx context.Context, bucket, prefix string, fn func(page []o
 	return ctx.Err()
 }
 
-// copy copies an object between buckets on the server side.
-func (s store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string) error {
-	src := srcBucket + "/" + url.PathEscape(srcKey)
-	src = strings.ReplaceAll(src, "%2F", "/")
-	_, err := s.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &dstBucket, Key: &dstKey, CopySource: &src})
+func copySource(bucket, key string) string {
+	return bucket + "/" + strings.ReplaceAll(url.PathEscape(key), "%2F", "/")
+}
+
+// S3's limits for copies: the largest single copy and part, the smallest
+// part but the last, the most parts.
+const (
+	maxCopySize = 5 << 30
+	minPartSize = 5 << 20
+	maxParts    = 10000
+)
+
+// copy copies an object of the given size between buckets on the server
+// side: with one CopyObject up to partSize, in parts above it, since S3
+// refuses a single copy of more than 5 GiB.
+func (s store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string, size, partSize int64) error {
+	var err error
+	if size > partSize {
+		err = s.copyParts(ctx, srcBucket, srcKey, dstBucket, dstKey, size, partSize)
+	} else {
+		src := copySource(srcBucket, srcKey)
+		_, err = s.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &dstBucket, Key: &dstKey, CopySource: &src})
+	}
 	if err != nil {
 		return fmt.Errorf("copy s3://%s/%s to s3://%s/%s: %w", srcBucket, srcKey, dstBucket, dstKey, err)
+	}
+	return nil
+}
+
+// copyParts copies with UploadPartCopy, a few parts at a time. A multipart
+// upload does not take the source's headers, metadata and tags as
+// CopyObject does, so they are read from the source and given to the new
+// upload. Every part is copied only if the source still has the ETag read
+// first: a file replaced during the copy fails it instead of mixing two
+// versions. A failed copy aborts the upload so that no parts are left to be
+// billed.
+func (s store) copyParts(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string, size, partSize int64) error {
+	head, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &srcBucket, Key: &srcKey})
+	if err != nil {
+		return err
+	}
+	if n := aws.ToInt64(head.ContentLength); n != size {
+		return fmt.Errorf("the source has %d bytes, %d when it was checked", n, size)
+	}
+	create := &s3.CreateMultipartUploadInput{
+		Bucket: &dstBucket, Key: &dstKey,
+		ContentType: head.ContentType, ContentEncoding: head.ContentEncoding, ContentDisposition: head.ContentDisposition,
+		ContentLanguage: head.ContentLanguage, CacheControl: head.CacheControl, Expires: head.Expires,
+		WebsiteRedirectLocation: head.WebsiteRedirectLocation, Metadata: head.Metadata,
+	}
+	// Tags are read only when there are some, so that untagged files need
+	// no s3:GetObjectTagging permission.
+	if aws.ToInt32(head.TagCount) > 0 {
+		tags, err := s.c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: &srcBucket, Key: &srcKey})
+		if err != nil {
+			return fmt.Errorf("read tags: %w", err)
+		}
+		q := url.Values{}
+		for _, t := range tags.TagSet {
+			q.Set(aws.ToString(t.Key), aws.ToString(t.Value))
+		}
+		// %20 rather than '+' for spaces: it means a space to every reader
+		// of a query string.
+		create.Tagging = aws.String(strings.ReplaceAll(q.Encode(), "+", "%20"))
+	}
+	up, err := s.c.CreateMultipartUpload(ctx, create)
+	if err != nil {
+		return err
+	}
+	partSize = max(partSize, (size+maxParts-1)/maxParts)
+	n := int((size + partSize - 1) / partSize)
+	parts := make([]types.CompletedPart, n)
+	src := copySource(srcBucket, srcKey)
+	err = parallel(ctx, n, 4, func(ctx context.Context, i int) error {
+		from := int64(i) * partSize
+		to := min(from+partSize, size) - 1
+		out, err := s.c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+			Bucket: &dstBucket, Key: &dstKey, UploadId: up.UploadId, PartNumber: aws.Int32(int32(i + 1)),
+			CopySource: &src, CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", from, to)), CopySourceIfMatch: head.ETag,
+		})
+		if err != nil {
+			return fmt.Errorf("part %d of %d: %w", i+1, n, err)
+		}
+		parts[i] = types.CompletedPart{ETag: out.CopyPartResult.ETag, PartNumber: aws.Int32(int32(i + 1))}
+		return nil
+	})
+	if err == nil {
+		_, err = s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+			Bucket: &dstBucket, Key: &dstKey, UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		})
+	}
+	if err != nil {
+		_, aerr := s.c.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{Bucket: &dstBucket, Key: &dstKey, UploadId: up.UploadId})
+		if aerr != nil {
+			return errors.Join(err, fmt.Errorf("abort upload %s: %w", aws.ToString(up.UploadId), aerr))
+		}
+		return err
 	}
 	return nil
 }

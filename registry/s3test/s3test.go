@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
+
+// CopyLimit is the largest object the server copies with one CopyObject.
+// S3's limit is 5 GiB; the test server's is small, so that tests show that
+// larger files are copied in parts.
+const CopyLimit = 8 << 20
 
 // Credentials of the test server's root account.
 const (
@@ -70,7 +76,7 @@ func start() {
 		startErr = err
 		return
 	}
-	cmd = exec.Command(bin, "--port", addr, "posix", dir)
+	cmd = exec.Command(bin, "--port", addr, "--copy-object-threshold", strconv.Itoa(CopyLimit), "posix", dir)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+AccessKey, "ROOT_SECRET_KEY="+SecretKey)
 	if err := cmd.Start(); err != nil {
 		startErr = fmt.Errorf("start versitygw: %w", err)
