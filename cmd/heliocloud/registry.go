@@ -29,7 +29,8 @@ const registryUsage = `usage:
 reindex rebuilds a dataset's <id>_<YYYY>.csv files and its catalog.json entry from a full
 listing of its prefix (or from an S3 Inventory report); ingest checks an upload (entries.json,
 <id>/manifest.csv, the files), writes report.json beside it, and copies and indexes it only when
-nothing is wrong; check reads every catalog the way the official cloudcatalog client does.
+nothing is wrong; check reads every catalog the way the official cloudcatalog client does, and
+also flags an entry whose files reach into a later year without "multiyear": true.
 Credentials come from the usual AWS sources (environment, profile, SSO). --endpoint-url points
 at any S3-compatible server, with path-style addressing.
 `

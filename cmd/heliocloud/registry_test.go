@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -69,6 +70,27 @@ func TestRegistryReindexAndCheckCommands(t *testing.T) {
 	if code := run([]string{"registry", "check", "--config", path, "--endpoint-url", ep}, &stdout, &stderr); code != 0 {
 		t.Fatalf("check exit %d: %s %s", code, stdout.String(), stderr.String())
 	}
+	// The 1998 file stops at the first start of 2000: the entry needs
+	// multiyear, and check fails without it.
+	cat, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &b, Key: aws.String("catalog.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw bytes.Buffer
+	raw.ReadFrom(cat.Body)
+	cat.Body.Close()
+	noMulti := regexp.MustCompile(`,\s*"multiyear": true`)
+	if !noMulti.MatchString(raw.String()) {
+		t.Fatalf("reindex did not set multiyear:\n%s", raw.String())
+	}
+	if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &b, Key: aws.String("catalog.json"),
+		Body: strings.NewReader(noMulti.ReplaceAllString(raw.String(), ""))}); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"registry", "check", "--config", path, "--endpoint-url", ep}, &stdout, &stderr); code != 1 || !strings.Contains(stdout.String(), "does not set multiyear") {
+		t.Fatalf("check of a catalog without multiyear: exit %d\n%s", code, stdout.String())
+	}
+	stdout.Reset()
 	// Breaking the catalog makes check fail.
 	if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &b, Key: aws.String("ace/ace_mag_1999.csv"), Body: strings.NewReader("")}); err != nil {
 		t.Fatal(err)
