@@ -94,15 +94,30 @@ func TestIngestCopiesLargeFilesInParts(t *testing.T) {
 
 	// The server refuses to copy the big file in one request, as S3 does
 	// above 5 GiB.
-	if err := (store{f.c}).copy(context.Background(), in, mmsA, f.bucket, "refused", bigSize, maxCopySize); err == nil || !strings.Contains(err.Error(), "larger than the maximum allowable size") {
+	if err := (store{f.c}).copy(context.Background(), in, mmsA, f.bucket, "refused", bigSize, maxCopySize, nil); err == nil || !strings.Contains(err.Error(), "larger than the maximum allowable size") {
 		t.Fatalf("single copy of %d bytes: %v, want the server's refusal", bigSize, err)
 	}
 
 	ix := f.indexer()
 	ix.CopyPartSize = 5 << 20
+	var copyReports []Progress
+	ix.Progress = func(p Progress) {
+		if p.Stage == "copy bytes" {
+			copyReports = append(copyReports, p)
+		}
+	}
 	rep, err := ix.Ingest(context.Background(), "s3://"+in)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// One report per part of the big file and one for the small file;
+	// parts finish in any order, so the highest count is the total.
+	var most int64
+	for _, p := range copyReports {
+		most = max(most, p.Done)
+	}
+	if len(copyReports) != 4 || most != bigSize+1000 || copyReports[0].Total != bigSize+1000 {
+		t.Errorf("copy progress %+v", copyReports)
 	}
 	if rep.Status != "ingested" || rep.Copied != 2 {
 		t.Fatalf("report %+v", rep)
@@ -156,7 +171,7 @@ func TestPartCopyOfAReplacedFileFailsAndLeavesNothing(t *testing.T) {
 		Credentials: credentials.NewStaticCredentialsProvider(s3test.AccessKey, s3test.SecretKey, ""),
 		HTTPClient:  rc,
 	})
-	err := (store{c}).copy(context.Background(), in, "src.cdf", f.bucket, "dst.cdf", bigSize, 5<<20)
+	err := (store{c}).copy(context.Background(), in, "src.cdf", f.bucket, "dst.cdf", bigSize, 5<<20, nil)
 	if err == nil {
 		t.Fatal("a file replaced during its copy was copied")
 	}
@@ -172,7 +187,7 @@ func TestPartCopyOfAReplacedFileFailsAndLeavesNothing(t *testing.T) {
 	}
 
 	// A size other than the one checked is refused before any upload.
-	if err := (store{f.c}).copy(context.Background(), in, "src.cdf", f.bucket, "dst.cdf", bigSize+1, 5<<20); err == nil || !strings.Contains(err.Error(), "when it was checked") {
+	if err := (store{f.c}).copy(context.Background(), in, "src.cdf", f.bucket, "dst.cdf", bigSize+1, 5<<20, nil); err == nil || !strings.Contains(err.Error(), "when it was checked") {
 		t.Fatalf("copy of a file whose size changed: %v", err)
 	}
 }

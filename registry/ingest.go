@@ -132,13 +132,20 @@ func (ix *Indexer) Ingest(ctx context.Context, source string) (*IngestReport, er
 		return rep, fmt.Errorf("%w: %d problems in %d files, see s3://%s/%s%s", ErrRejected, len(rep.Problems), len(files), bucket, prefix, ReportFile)
 	}
 
-	var copied atomic.Int64
+	// Progress counts bytes, part by part, since one large file can take
+	// minutes.
+	var copied, copiedBytes atomic.Int64
+	var totalBytes int64
+	for _, f := range files {
+		totalBytes += f.size
+	}
+	progress := func(n int64) { ix.progress("copy bytes", copiedBytes.Add(n), totalBytes) }
 	err = parallel(ctx, len(files), 16, func(ctx context.Context, i int) error {
 		f := files[i]
-		if err := ix.store().copy(ctx, bucket, f.src, f.d.Bucket, f.dst, f.size, ix.copyPartSize()); err != nil {
+		if err := ix.store().copy(ctx, bucket, f.src, f.d.Bucket, f.dst, f.size, ix.copyPartSize(), progress); err != nil {
 			return err
 		}
-		ix.progress("copy", copied.Add(1), int64(len(files)))
+		copied.Add(1)
 		return nil
 	})
 	rep.Copied = int(copied.Load())

@@ -133,7 +133,7 @@ func TestIngestCopiesAndIndexesValidUpload(t *testing.T) {
 	if !f.exists(in, mmsA) {
 		t.Error("ingest deleted its input")
 	}
-	if strings.Join(stages, " ") != "check check copy copy" {
+	if strings.Join(stages, ",") != "check,check,copy bytes,copy bytes" {
 		t.Errorf("progress %v", stages)
 	}
 	f.clientCheck()

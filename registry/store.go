@@ -246,14 +246,20 @@ const (
 
 // copy copies an object of the given size between buckets on the server
 // side: with one CopyObject up to partSize, in parts above it, since S3
-// refuses a single copy of more than 5 GiB.
-func (s store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string, size, partSize int64) error {
+// refuses a single copy of more than 5 GiB. copied, when set, is called
+// with the bytes of each finished copy or part.
+func (s store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string, size, partSize int64, copied func(int64)) error {
+	if copied == nil {
+		copied = func(int64) {}
+	}
 	var err error
 	if size > partSize {
-		err = s.copyParts(ctx, srcBucket, srcKey, dstBucket, dstKey, size, partSize)
+		err = s.copyParts(ctx, srcBucket, srcKey, dstBucket, dstKey, size, partSize, copied)
 	} else {
 		src := copySource(srcBucket, srcKey)
-		_, err = s.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &dstBucket, Key: &dstKey, CopySource: &src})
+		if _, err = s.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &dstBucket, Key: &dstKey, CopySource: &src}); err == nil {
+			copied(size)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("copy s3://%s/%s to s3://%s/%s: %w", srcBucket, srcKey, dstBucket, dstKey, err)
@@ -268,7 +274,7 @@ func (s store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey st
 // first: a file replaced during the copy fails it instead of mixing two
 // versions. A failed copy aborts the upload so that no parts are left to be
 // billed.
-func (s store) copyParts(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string, size, partSize int64) error {
+func (s store) copyParts(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string, size, partSize int64, copied func(int64)) error {
 	head, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &srcBucket, Key: &srcKey})
 	if err != nil {
 		return err
@@ -316,6 +322,7 @@ func (s store) copyParts(ctx context.Context, srcBucket, srcKey, dstBucket, dstK
 			return fmt.Errorf("part %d of %d: %w", i+1, n, err)
 		}
 		parts[i] = types.CompletedPart{ETag: out.CopyPartResult.ETag, PartNumber: aws.Int32(int32(i + 1))}
+		copied(to - from + 1)
 		return nil
 	})
 	if err == nil {
