@@ -265,6 +265,9 @@ func (x *Data) check(c *checker, cfg *Config) {
 		if ds.RequesterPays && !ds.Public && len(ds.ReaderAccounts) == 0 {
 			c.warnf(p+".requesterPays", "only the instance's own account can read this bucket, so requester-pays changes nothing; list the paying accounts in readerAccounts")
 		}
+		if len(ds.Writers) == 0 && len(x.AdminRoleArns) == 0 && !cfg.ingestFeeds(name) {
+			c.warnf(p+".writers", "nobody may put data into this bucket: its policy denies writes to every principal but the writer teams, data.adminRoleArns and the registry's indexer (which writes only index files here); list the teams that publish it, or your administrators' roles")
+		}
 		checkTeams(c, p+".writers", ds.Writers, cfg)
 		checkAccounts(c, p+".readerAccounts", ds.ReaderAccounts)
 		checkNonNegative(c, p+".noncurrentVersionExpiryDays", ds.NoncurrentVersionExpiryDays)
@@ -325,6 +328,21 @@ func (x *Data) check(c *checker, cfg *Config) {
 	if x.DestroyOnDelete {
 		c.warnf("data.destroyOnDelete", "DANGER: deleting the %s-Data stack, or removing a bucket from this file, will DELETE the bucket and EVERY OBJECT in it, with no way back; use this only for a throw-away development instance", cfg.Name)
 	}
+}
+
+// ingestFeeds tells whether the registry's ingest copies uploads into the
+// dataset bucket of this name.
+func (cfg *Config) ingestFeeds(dataset string) bool {
+	r := &cfg.Registry
+	if !r.Enabled || r.Ingest.Bucket == "" {
+		return false
+	}
+	for _, ds := range r.Datasets {
+		if ds.Bucket == dataset {
+			return true
+		}
+	}
+	return false
 }
 
 // checkTeams reports the names in list that are not teams of the instance.

@@ -11,7 +11,7 @@ import (
 const dataBase = "name: x\nteams: {sdo: {}, mms: {}}\ndata:\n  enabled: true\n"
 
 func TestDataDefaults(t *testing.T) {
-	cfg, problems := loadText(t, dataBase+"  datasets:\n    sdo-aia: {public: true}\n")
+	cfg, problems := loadText(t, dataBase+"  datasets:\n    sdo-aia: {public: true, writers: [sdo]}\n")
 	if problems != nil {
 		t.Fatalf("refused:\n%v", problems)
 	}
@@ -147,6 +147,8 @@ func TestDataWarnings(t *testing.T) {
 			`data.datasets.mms.requesterPays: only the instance's own account can read this bucket, so requester-pays changes nothing`},
 		{"dots in name", "  datasets:\n    mms: {bucketName: mms.example.org}\n",
 			`data.datasets.mms.bucketName: bucket name "mms.example.org" holds dots`},
+		{"dataset nobody writes", "  datasets:\n    mms: {}\n",
+			`test.yaml:6: warning: data.datasets.mms.writers: nobody may put data into this bucket: its policy denies writes to every principal but the writer teams, data.adminRoleArns and the registry's indexer`},
 		{"admin role of another account", "  adminRoleArns: [\"arn:aws:iam::999988887777:role/Admin\"]\naccount: \"111122223333\"\n",
 			`test.yaml:5: warning: data.adminRoleArns[0]: role "arn:aws:iam::999988887777:role/Admin" is in account 999988887777, not the instance's account 111122223333: being exempt from the buckets' denials gives it no access`},
 	}
@@ -169,7 +171,7 @@ func TestDataWarnings(t *testing.T) {
 
 // Requester-pays is fine on a private bucket that other accounts read.
 func TestDataRequesterPaysOnPrivateBucket(t *testing.T) {
-	cfg, problems := loadText(t, dataBase+"  datasets:\n    mms: {requesterPays: true, readerAccounts: [\"123456789012\"]}\n")
+	cfg, problems := loadText(t, dataBase+"  datasets:\n    mms: {requesterPays: true, readerAccounts: [\"123456789012\"], writers: [mms]}\n")
 	if problems != nil {
 		t.Fatalf("refused:\n%v", problems)
 	}

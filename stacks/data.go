@@ -16,6 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 	"github.com/heliocloud/heliocloud-go/config"
+	"github.com/heliocloud/heliocloud-go/daskhub/values"
 )
 
 // DataStack holds the instance's buckets and the IAM roles through which
@@ -248,6 +249,9 @@ func (d *DataStack) bucket(ref config.BucketRef, logs awss3.IBucket) awss3.IBuck
 	if s.requesterPays {
 		d.requesterPays(id, ref.Physical, b)
 	}
+	for _, st := range d.denyStatements(ref, b) {
+		b.AddToResourcePolicy(st)
+	}
 	d.output(ref, b, s.description)
 	return b
 }
@@ -336,6 +340,148 @@ func (d *DataStack) suppressCustomResourceProvider() {
 		Id:     jsii.String("AwsSolutions-L1"),
 		Reason: jsii.String("The runtime of CDK's AwsCustomResource Lambda is chosen by the pinned CDK version; it runs only during deploys."),
 	}}, jsii.Bool(true))
+}
+
+// Actions the bucket policies deny to everybody but the principals that
+// need them. The IAM policies grant less than this; the denials are a second
+// line behind them, against broad grants elsewhere in the account (an
+// s3:* policy, a mistaken statement) that would otherwise reach a team's
+// data or change a published dataset. Bucket configuration (policy,
+// notifications, request payment) is not denied: CloudFormation and the
+// stack's custom resources change it, and the account's administrators
+// must always be able to repair a policy.
+var (
+	teamDenyActions    = []string{"s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListBucket*", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload", "s3:RestoreObject"}
+	datasetDenyActions = []string{"s3:PutObject*", "s3:DeleteObject*"}
+)
+
+// denyStatements keep a team's bucket to the team, and a dataset's writes to
+// its writers. The exempt principals are named by aws:PrincipalArn, which
+// is a role's ARN for all of its sessions; the assumed-role form is listed
+// too, as a session ARN is what other condition contexts carry. DaskHub's
+// pods run with roles of the daskhub stack whose names are only known at
+// deploy time, so they are recognised by the session tags that EKS Pod
+// Identity alone sets: this cluster, its namespace and the team's service
+// account. No AWS service principal is exempt: none acts on these buckets
+// directly (access logs go to the log bucket, which has no such denial).
+func (d *DataStack) denyStatements(ref config.BucketRef, b awss3.IBucket) []awsiam.PolicyStatement {
+	var roles, accounts []string
+	var actions, resources []string
+	switch ref.Kind {
+	case config.TeamKind:
+		roles = []string{d.TeamRoleName(ref.Name)}
+		accounts = []string{values.TeamServiceAccount(ref.Name)}
+		actions, resources = teamDenyActions, []string{*b.BucketArn(), *b.ArnForObjects(jsii.String("*"))}
+	case config.DatasetKind:
+		for _, w := range slices.Sorted(slices.Values(d.cfg.Data.Datasets[ref.Name].Writers)) {
+			roles = append(roles, d.TeamRoleName(w))
+			accounts = append(accounts, values.TeamServiceAccount(w))
+		}
+		if d.registryWrites(ref.Name) {
+			roles = append(roles, IndexerRoleName(d.cfg.Name))
+		}
+		actions, resources = datasetDenyActions, []string{*b.ArnForObjects(jsii.String("*"))}
+	default:
+		return nil
+	}
+	var exempt []string
+	for _, r := range roles {
+		exempt = append(exempt, d.roleARN(r), d.sessionARN(r))
+	}
+	for _, arn := range d.cfg.Data.AdminRoleArns {
+		exempt = append(exempt, arn, adminSessionARN(arn))
+	}
+	if arn := d.autoDeleteRoleARN(); arn != "" {
+		exempt = append(exempt, arn)
+	}
+	conditions := map[string]any{}
+	if len(exempt) > 0 {
+		conditions["ArnNotLike"] = map[string]any{"aws:PrincipalArn": exempt}
+	}
+	pods := d.cfg.Daskhub.Enabled && len(accounts) > 0
+	cluster := "arn:" + *awscdk.Aws_PARTITION() + ":eks:" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":cluster/" + ClusterName(d.cfg.Name)
+	if pods {
+		conditions["StringNotEquals"] = map[string]any{"aws:PrincipalTag/eks-cluster-arn": cluster}
+	}
+	deny := func(sid string, conditions map[string]any) awsiam.PolicyStatement {
+		st := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String(sid),
+			Effect:     awsiam.Effect_DENY,
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+			Actions:    jsii.Strings(actions...),
+			Resources:  jsii.Strings(resources...),
+		})
+		if len(conditions) > 0 {
+			st.AddConditions(&conditions)
+		}
+		return st
+	}
+	sid := map[config.BucketKind]string{config.TeamKind: "TeamOnly", config.DatasetKind: "WritersOnly"}[ref.Kind]
+	out := []awsiam.PolicyStatement{deny(sid, conditions)}
+	if pods {
+		out = append(out,
+			deny(sid+"PodsOfOtherAccounts", map[string]any{
+				"StringEquals":    map[string]any{"aws:PrincipalTag/eks-cluster-arn": cluster},
+				"StringNotEquals": map[string]any{"aws:PrincipalTag/kubernetes-service-account": accounts},
+			}),
+			deny(sid+"PodsOfOtherNamespaces", map[string]any{
+				"StringEquals":    map[string]any{"aws:PrincipalTag/eks-cluster-arn": cluster},
+				"StringNotEquals": map[string]any{"aws:PrincipalTag/kubernetes-namespace": d.cfg.Daskhub.Namespace},
+			}))
+	}
+	return out
+}
+
+// registryWrites tells whether the registry's indexer writes into the
+// dataset bucket of this name: index files and catalog.json of the
+// datasets it holds, or reports and copies when it is the ingest area.
+func (d *DataStack) registryWrites(dataset string) bool {
+	r := d.cfg.Registry
+	if !r.Enabled {
+		return false
+	}
+	if r.Ingest.Bucket == dataset {
+		return true
+	}
+	for _, ds := range r.Datasets {
+		if ds.Bucket == dataset {
+			return true
+		}
+	}
+	return false
+}
+
+// roleARN is the ARN of the account's role of this name.
+func (d *DataStack) roleARN(name string) string {
+	return "arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":role/" + name
+}
+
+// sessionARN matches every session of the account's role of this name.
+func (d *DataStack) sessionARN(name string) string {
+	return "arn:" + *awscdk.Aws_PARTITION() + ":sts::" + *awscdk.Aws_ACCOUNT_ID() + ":assumed-role/" + name + "/*"
+}
+
+// adminSessionARN matches every session of a validated role ARN: session
+// ARNs carry the role's name without its path.
+func adminSessionARN(roleARN string) string {
+	parts := strings.SplitN(roleARN, ":", 6)
+	name := parts[5][strings.LastIndex(parts[5], "/")+1:]
+	return strings.Join(parts[:2], ":") + ":sts::" + parts[4] + ":assumed-role/" + name + "/*"
+}
+
+// autoDeleteRoleARN is the role of CDK's provider that empties buckets
+// before the stack deletes them (destroyOnDelete), or "" without one: it
+// lists and deletes every object version, so the denials must spare it.
+func (d *DataStack) autoDeleteRoleARN() string {
+	provider := d.Stack.Node().TryFindChild(jsii.String("Custom::S3AutoDeleteObjectsCustomResourceProvider"))
+	if provider == nil {
+		return ""
+	}
+	role, ok := provider.Node().TryFindChild(jsii.String("Role")).(awscdk.CfnResource)
+	if !ok {
+		panic("stacks: CDK's auto-delete provider has no role construct; the bucket policies could not exempt it")
+	}
+	return *awscdk.Token_AsString(role.GetAtt(jsii.String("Arn"), awscdk.ResolutionTypeHint_STRING), nil)
 }
 
 // output names a bucket in the stack outputs, for users and scripts.

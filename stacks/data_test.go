@@ -2,7 +2,9 @@ package stacks
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -419,6 +421,220 @@ containers:
 			if idsAfter[name] != id {
 				t.Errorf("%s %s: logical id %s became %q", c.typ, name, id, idsAfter[name])
 			}
+		}
+	}
+}
+
+// denyYAML has every principal the bucket policies' denials must tell
+// apart: two teams, an administrator role with a path, dataset writers,
+// the registry's indexer on one dataset, and DaskHub's team pods.
+const denyYAML = `
+name: t3
+teams: {sdo: {}, mms: {}}
+auth: {enabled: true}
+data:
+  enabled: true
+  adminRoleArns:
+    - arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123456789abcdef
+  datasets:
+    sdo-aia: {public: true, writers: [sdo]}
+    mms: {writers: [sdo, mms]}
+    archive: {}
+registry:
+  enabled: true
+  catalogs:
+    archive: {name: Archive, contact: ops@example.edu}
+  datasets:
+    magnetometer_1s:
+      title: Ground magnetometer
+      bucket: archive
+      prefix: mag/1s/
+      filetype: cdf
+      time:
+        pattern: 'mag_1s_(?P<year>\d{4})(?P<month>\d\d)(?P<day>\d\d)\.cdf$'
+daskhub:
+  enabled: true
+  endpoint: {access: private}
+  nodeGroups: {gpu-user: null, dask-gpu-worker: null}
+  profiles: {gpu-pytorch: null, gpu-tensorflow: null}
+  dask: {gpuWorkerNodeGroup: ""}
+`
+
+// bucketStatements maps each bucket's physical name to its policy
+// statements by Sid.
+func bucketStatements(t *testing.T, tpl assertions.Template) map[string]map[string]map[string]any {
+	t.Helper()
+	names := map[string]string{}
+	for name, id := range logicalIDs(tpl, "AWS::S3::Bucket", "BucketName") {
+		names[id] = name
+	}
+	out := map[string]map[string]map[string]any{}
+	for _, r := range resources(tpl, "AWS::S3::BucketPolicy") {
+		name := names[props(r)["Bucket"].(map[string]any)["Ref"].(string)]
+		out[name] = map[string]map[string]any{}
+		for i, st := range props(r)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			sid, _ := st["Sid"].(string)
+			if sid == "" {
+				sid = fmt.Sprint(i)
+			}
+			out[name][sid] = st
+		}
+	}
+	return out
+}
+
+// How names known at synth time appear in the template.
+func roleARNJSON(name string) string {
+	return `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::",{"Ref":"AWS::AccountId"},":role/` + name + `"]]}`
+}
+
+func sessionARNJSON(name string) string {
+	return `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":sts::",{"Ref":"AWS::AccountId"},":assumed-role/` + name + `/*"]]}`
+}
+
+const (
+	adminARN       = `"arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123456789abcdef"`
+	adminSession   = `"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/*"`
+	t3ClusterJSON  = `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":eks:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":cluster/t3-daskhub"]]}`
+	teamDenied     = `["s3:GetObject*","s3:PutObject*","s3:DeleteObject*","s3:ListBucket*","s3:ListMultipartUploadParts","s3:AbortMultipartUpload","s3:RestoreObject"]`
+	datasetDenied  = `["s3:PutObject*","s3:DeleteObject*"]`
+	anyoneJSON     = `{"AWS":"*"}`
+	podsOfCluster  = `"StringEquals":{"aws:PrincipalTag/eks-cluster-arn":` + t3ClusterJSON + `}`
+	notPodsCluster = `"StringNotEquals":{"aws:PrincipalTag/eks-cluster-arn":` + t3ClusterJSON + `}`
+)
+
+// The team buckets deny object access to all but the team's role, its
+// DaskHub pods and the administrators; dataset buckets deny writes to all
+// but their writers, the indexer where it writes and the administrators.
+func TestDataDenyStatements(t *testing.T) {
+	tpls := synthYAML(t, denyYAML, Options{})
+	st := bucketStatements(t, tpls["data"])
+	check := func(bucket, sid, field, want string) {
+		t.Helper()
+		s, ok := st[bucket][sid]
+		if !ok {
+			t.Errorf("%s: no statement %s among %v", bucket, sid, slices.Sorted(maps.Keys(st[bucket])))
+			return
+		}
+		if got := toJSON(t, s[field]); got != want {
+			t.Errorf("%s %s %s:\n got %s\nwant %s", bucket, sid, field, got, want)
+		}
+	}
+	for _, team := range []string{"sdo", "mms"} {
+		b := "t3-team-" + team
+		check(b, "TeamOnly", "Effect", `"Deny"`)
+		check(b, "TeamOnly", "Principal", anyoneJSON)
+		check(b, "TeamOnly", "Action", teamDenied)
+		// Exactly the team's own role, its sessions and the administrator:
+		// not the other team, not the instance-wide user role.
+		check(b, "TeamOnly", "Condition", `{"ArnNotLike":{"aws:PrincipalArn":[`+roleARNJSON(b)+`,`+sessionARNJSON(b)+`,`+adminARN+`,`+adminSession+`]},`+notPodsCluster+`}`)
+		check(b, "TeamOnlyPodsOfOtherAccounts", "Condition", `{`+podsOfCluster+`,"StringNotEquals":{"aws:PrincipalTag/kubernetes-service-account":["heliocloud-team-`+team+`"]}}`)
+		check(b, "TeamOnlyPodsOfOtherNamespaces", "Condition", `{`+podsOfCluster+`,"StringNotEquals":{"aws:PrincipalTag/kubernetes-namespace":"daskhub"}}`)
+		ids := logicalIDs(tpls["data"], "AWS::S3::Bucket", "BucketName")
+		check(b, "TeamOnly", "Resource", `[{"Fn::GetAtt":["`+ids[b]+`","Arn"]},{"Fn::Join":["",[{"Fn::GetAtt":["`+ids[b]+`","Arn"]},"/*"]]}]`)
+		for sid, s := range st[b] {
+			if s["Effect"] == "Allow" {
+				t.Errorf("%s grants %s: %s", b, sid, toJSON(t, s))
+			}
+		}
+	}
+
+	check("t3-mms", "WritersOnly", "Action", datasetDenied)
+	check("t3-mms", "WritersOnly", "Condition", `{"ArnNotLike":{"aws:PrincipalArn":[`+roleARNJSON("t3-team-mms")+`,`+sessionARNJSON("t3-team-mms")+`,`+
+		roleARNJSON("t3-team-sdo")+`,`+sessionARNJSON("t3-team-sdo")+`,`+adminARN+`,`+adminSession+`]},`+notPodsCluster+`}`)
+	check("t3-mms", "WritersOnlyPodsOfOtherAccounts", "Condition", `{`+podsOfCluster+`,"StringNotEquals":{"aws:PrincipalTag/kubernetes-service-account":["heliocloud-team-mms","heliocloud-team-sdo"]}}`)
+	check("t3-sdo-aia", "WritersOnly", "Condition", `{"ArnNotLike":{"aws:PrincipalArn":[`+roleARNJSON("t3-team-sdo")+`,`+sessionARNJSON("t3-team-sdo")+`,`+adminARN+`,`+adminSession+`]},`+notPodsCluster+`}`)
+	// The indexer writes index files of archive only; with no writer
+	// team, no DaskHub pod may write it.
+	check("t3-archive", "WritersOnly", "Condition", `{"ArnNotLike":{"aws:PrincipalArn":[`+roleARNJSON("t3-registry-indexer")+`,`+sessionARNJSON("t3-registry-indexer")+`,`+adminARN+`,`+adminSession+`]}}`)
+	if _, ok := st["t3-archive"]["WritersOnlyPodsOfOtherAccounts"]; ok {
+		t.Errorf("archive has no writers but exempts pods: %v", st["t3-archive"])
+	}
+	// Public reads stay: the dataset denials are about writes only.
+	check("t3-sdo-aia", "PublicReadObjects", "Effect", `"Allow"`)
+	for _, b := range []string{"t3-sdo-aia", "t3-mms", "t3-archive"} {
+		check(b, "WritersOnly", "Resource", `{"Fn::Join":["",[{"Fn::GetAtt":["`+logicalIDs(tpls["data"], "AWS::S3::Bucket", "BucketName")[b]+`","Arn"]},"/*"]]}`)
+	}
+	for _, b := range []string{"t3-shared", "t3-scratch", "t3-access-logs"} {
+		for sid := range st[b] {
+			if strings.HasPrefix(sid, "TeamOnly") || strings.HasPrefix(sid, "WritersOnly") {
+				t.Errorf("%s, which every user shares, has %s", b, sid)
+			}
+		}
+	}
+
+	// The exempt names are those the other stacks really use: the
+	// registry's role, and DaskHub's team service accounts in its namespace.
+	tpls["registry"].HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{"RoleName": "t3-registry-indexer"})
+	for _, team := range []string{"sdo", "mms"} {
+		tpls["daskhub"].HasResourceProperties(jsii.String("AWS::EKS::PodIdentityAssociation"), map[string]any{
+			"Namespace": "daskhub", "ServiceAccount": "heliocloud-team-" + team,
+		})
+	}
+}
+
+// iamMatch tells whether an IAM action pattern (with * wildcards) covers
+// action, case-insensitively as IAM does.
+func iamMatch(pattern, action string) bool {
+	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(strings.ToLower(pattern)), `\*`, ".*") + "$"
+	return regexp.MustCompile(re).MatchString(strings.ToLower(action))
+}
+
+// The denials leave alone what CloudFormation and the stacks' custom
+// resources do to the buckets: set requester-pays, bucket notifications for
+// the registry, and the bucket policy that auto-delete rewrites.
+func TestDataDenialsSpareBucketConfiguration(t *testing.T) {
+	if !iamMatch("s3:GetObject*", "s3:GetObjectVersion") || iamMatch("s3:GetObject*", "s3:GetBucketPolicy") {
+		t.Fatal("iamMatch is wrong")
+	}
+	for _, patterns := range [][]string{teamDenyActions, datasetDenyActions} {
+		for _, p := range patterns {
+			for _, a := range []string{"s3:PutBucketRequestPayment", "s3:PutBucketNotification", "s3:GetBucketNotification", "s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketTagging", "s3:DeleteBucket"} {
+				if iamMatch(p, a) {
+					t.Errorf("denied %s covers %s", p, a)
+				}
+			}
+		}
+	}
+	for _, a := range []string{"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"} {
+		if !slices.ContainsFunc(teamDenyActions, func(p string) bool { return iamMatch(p, a) }) {
+			t.Errorf("team buckets do not deny %s", a)
+		}
+	}
+	for _, a := range []string{"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectTagging"} {
+		if !slices.ContainsFunc(datasetDenyActions, func(p string) bool { return iamMatch(p, a) }) {
+			t.Errorf("dataset buckets do not deny %s", a)
+		}
+	}
+}
+
+// With destroyOnDelete, CDK's auto-delete provider must still empty the
+// team and dataset buckets.
+func TestDataDenialsSpareAutoDelete(t *testing.T) {
+	tpl := synthYAML(t, `
+name: dev
+teams: {sdo: {}}
+data:
+  enabled: true
+  destroyOnDelete: true
+  datasets:
+    a: {writers: [sdo]}
+`, Options{})["data"]
+	var provider string
+	for id := range resources(tpl, "AWS::IAM::Role") {
+		if strings.HasPrefix(id, "CustomS3AutoDeleteObjectsCustomResourceProviderRole") {
+			provider = id
+		}
+	}
+	if provider == "" {
+		t.Fatal("no auto-delete provider role")
+	}
+	st := bucketStatements(t, tpl)
+	for bucket, sid := range map[string]string{"dev-team-sdo": "TeamOnly", "dev-a": "WritersOnly"} {
+		want := `{"ArnNotLike":{"aws:PrincipalArn":[` + roleARNJSON("dev-team-sdo") + `,` + sessionARNJSON("dev-team-sdo") + `,{"Fn::GetAtt":["` + provider + `","Arn"]}]}}`
+		if got := toJSON(t, st[bucket][sid]["Condition"]); got != want {
+			t.Errorf("%s %s condition\n got %s\nwant %s", bucket, sid, got, want)
 		}
 	}
 }

@@ -40,6 +40,9 @@ func init() {
 	builders["registry"] = func(scope constructs.Construct, inst *Instance) { NewRegistryStack(scope, inst) }
 }
 
+// IndexerRoleName is the physical name of the indexer's role.
+func IndexerRoleName(instance string) string { return instance + "-registry-indexer" }
+
 // indexerTimeout is the Lambda maximum, since a direct reindex of a large
 // dataset lists every object.
 const indexerTimeoutMinutes = 15
@@ -81,6 +84,9 @@ func NewRegistryStack(scope constructs.Construct, inst *Instance) *RegistryStack
 		Timeout:      awscdk.Duration_Minutes(jsii.Number(indexerTimeoutMinutes)),
 		LogRetention: Retention(x.Indexer.LogRetentionDays),
 	})
+	// A fixed name, so that the data stack's bucket policies can let this
+	// role (and no other) write index files without a reference to it.
+	r.Indexer.Role.Node().DefaultChild().(awsiam.CfnRole).SetRoleName(jsii.String(IndexerRoleName(cfg.Name)))
 	r.Indexer.Function.AddEventSource(awslambdaeventsources.NewSqsEventSource(r.Queue, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(x.Indexer.BatchSize),
 		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(x.Indexer.BatchWindowSeconds)),
