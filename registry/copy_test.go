@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -38,6 +39,7 @@ func (f *fixture) putDescribed(bucket, key string, body []byte) {
 		Bucket: &bucket, Key: &key, Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 		ContentType: aws.String("application/x-cdf"), CacheControl: aws.String("max-age=3600"),
 		ContentDisposition: aws.String(`attachment; filename="burst.cdf"`), ContentLanguage: aws.String("en"),
+		Expires:  aws.Time(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)),
 		Metadata: map[string]string{"instrument": "fgm", "processing": "l2 v4.18.0"},
 		Tagging:  aws.String("mission=MMS&level=L2%20burst"),
 	})
@@ -62,9 +64,9 @@ func (f *fixture) described(bucket, key string) string {
 		ts = append(ts, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
 	}
 	sort.Strings(ts)
-	return fmt.Sprintf("size=%d type=%s cache=%s disposition=%s language=%s metadata=%v tags=%v",
+	return fmt.Sprintf("size=%d type=%s cache=%s disposition=%s language=%s expires=%s metadata=%v tags=%v",
 		aws.ToInt64(h.ContentLength), aws.ToString(h.ContentType), aws.ToString(h.CacheControl),
-		aws.ToString(h.ContentDisposition), aws.ToString(h.ContentLanguage), h.Metadata, ts)
+		aws.ToString(h.ContentDisposition), aws.ToString(h.ContentLanguage), aws.ToString(h.ExpiresString), h.Metadata, ts)
 }
 
 func (f *fixture) body(bucket, key string) []byte {
@@ -136,7 +138,7 @@ func TestIngestCopiesLargeFilesInParts(t *testing.T) {
 			t.Errorf("%s:\nsource %s\ncopy   %s", k, src, dst)
 		}
 	}
-	if want := "type=application/x-cdf cache=max-age=3600 disposition=attachment; filename=\"burst.cdf\" language=en metadata=map[instrument:fgm processing:l2 v4.18.0] tags=[level=L2 burst mission=MMS]"; !strings.Contains(f.described(f.bucket, mmsA), want) {
+	if want := "type=application/x-cdf cache=max-age=3600 disposition=attachment; filename=\"burst.cdf\" language=en expires=Wed, 02 Jan 2030 03:04:05 GMT metadata=map[instrument:fgm processing:l2 v4.18.0] tags=[level=L2 burst mission=MMS]"; !strings.Contains(f.described(f.bucket, mmsA), want) {
 		t.Errorf("copy lost its headers: %s", f.described(f.bucket, mmsA))
 	}
 	equalLines(t, "2015", f.rows("mms1/fgm/brst/mms1_fgm_brst_l2_2015.csv"), []string{

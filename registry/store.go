@@ -285,8 +285,13 @@ func (s store) copyParts(ctx context.Context, srcBucket, srcKey, dstBucket, dstK
 	create := &s3.CreateMultipartUploadInput{
 		Bucket: &dstBucket, Key: &dstKey,
 		ContentType: head.ContentType, ContentEncoding: head.ContentEncoding, ContentDisposition: head.ContentDisposition,
-		ContentLanguage: head.ContentLanguage, CacheControl: head.CacheControl, Expires: head.Expires,
+		ContentLanguage: head.ContentLanguage, CacheControl: head.CacheControl,
 		WebsiteRedirectLocation: head.WebsiteRedirectLocation, Metadata: head.Metadata,
+	}
+	// The SDK takes Expires only as a time: a header that is not an HTTP
+	// date (which caches treat as already expired) cannot be carried over.
+	if t, err := http.ParseTime(aws.ToString(head.ExpiresString)); err == nil {
+		create.Expires = &t
 	}
 	// Tags are read only when there are some, so that untagged files need
 	// no s3:GetObjectTagging permission.
@@ -320,6 +325,9 @@ func (s store) copyParts(ctx context.Context, srcBucket, srcKey, dstBucket, dstK
 		})
 		if err != nil {
 			return fmt.Errorf("part %d of %d: %w", i+1, n, err)
+		}
+		if out.CopyPartResult == nil {
+			return fmt.Errorf("part %d of %d: the server returned no ETag", i+1, n)
 		}
 		parts[i] = types.CompletedPart{ETag: out.CopyPartResult.ETag, PartNumber: aws.Int32(int32(i + 1))}
 		copied(to - from + 1)
