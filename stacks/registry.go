@@ -201,9 +201,15 @@ func (r *RegistryStack) grant(inst *Instance) {
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("WriteIngestReports"), Actions: jsii.Strings("s3:PutObject"), Resources: jsii.Strings(arn(ingest) + "/" + p + "*" + registry.ReportFile),
 		}))
-		// Ingest copies accepted uploads into the dataset prefixes.
+		// Ingest copies accepted uploads into the dataset prefixes, large
+		// files in parts (a failed copy aborts its upload), with their tags.
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("IngestData"), Actions: jsii.Strings("s3:PutObject"), Resources: jsii.Strings(uniqueSorted(dataObjects)...),
+			Sid:       jsii.String("IngestData"),
+			Actions:   jsii.Strings("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"),
+			Resources: jsii.Strings(uniqueSorted(dataObjects)...),
+		}))
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("ReadIngestTags"), Actions: jsii.Strings("s3:GetObjectTagging"), Resources: jsii.Strings(arn(ingest) + "/" + p + "*"),
 		}))
 	}
 	if len(kmsBuckets) > 0 {

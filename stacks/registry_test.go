@@ -117,7 +117,8 @@ func TestRegistryStack(t *testing.T) {
 func TestRegistryIngestGrantsCopyIntoDatasets(t *testing.T) {
 	y := strings.Replace(registryYAML, "  indexer: {alarmEmails: [ops@example.org]}\n", "  ingest: {bucket: shared, prefix: uploads/}\n", 1)
 	doc := templateJSON(t, synthYAML(t, y, Options{})["registry"])
-	for _, want := range []string{`"Sid":"IngestData"`, `:s3:::gsfc-shared/uploads/*report.json"`, `"s3:prefix":["uploads/*"]`, `:s3:::gsfc-helio-public/sdo/aia/0094/*"`} {
+	for _, want := range []string{`"Sid":"IngestData"`, `:s3:::gsfc-shared/uploads/*report.json"`, `"s3:prefix":["uploads/*"]`, `:s3:::gsfc-helio-public/sdo/aia/0094/*"`,
+		`"s3:AbortMultipartUpload"`, `"s3:PutObjectTagging"`, `"Sid":"ReadIngestTags"`} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("template lacks %s", want)
 		}
