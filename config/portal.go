@@ -152,6 +152,10 @@ func (x *Portal) check(c *checker, cfg *Config) {
 			}
 		}
 	}
+	if n := teamsTagLength(cfg.Teams); n > maxSessionTagValue {
+		c.errorf("teams", "the portal gives each user a session tag listing their teams (\":team1:team2:\"), which IAM uses to let them pass only their own teams' machine roles; "+
+			"for a user in all %d teams it takes %d characters and IAM allows %d: use shorter team names or fewer teams", len(cfg.Teams), n, maxSessionTagValue)
+	}
 	if n := x.environmentBytes(cfg); n > portalEnvBudget {
 		c.errorf("portal.instanceTypes", "the offered instance types, images and teams take about %d bytes of the portal function's environment, which Lambda caps at 4 KiB with %d left for them; offer fewer types or images", n, portalEnvBudget)
 	}
@@ -219,6 +223,20 @@ func (x *Portal) check(c *checker, cfg *Config) {
 			c.errorf("portal.domain.hostedZoneId", "%q is not a Route 53 hosted zone id (such as Z0123456789ABCDEFGHIJ)", d.HostedZoneID)
 		}
 	}
+}
+
+// maxSessionTagValue is the longest value STS accepts for a session tag,
+// which is what the identity pool makes of the ID token's teams claim.
+const maxSessionTagValue = 256
+
+// teamsTagLength is the length of the teams tag of a user in every team:
+// each name enclosed in colons, ":a:b:" (the format of lambda/authteams).
+func teamsTagLength(teams map[string]Team) int {
+	n := 1
+	for t := range teams {
+		n += len(t) + 1
+	}
+	return n
 }
 
 // portalEnvBudget is what the portal function's 4 KiB environment leaves

@@ -119,6 +119,35 @@ func TestPortalErrors(t *testing.T) {
 	}
 }
 
+// The teams tag of a user in every team must fit a session tag value.
+func TestPortalTeamsTagLength(t *testing.T) {
+	if n := teamsTagLength(nil); n != 1 {
+		t.Errorf("no teams: %d, want 1 (\":\")", n)
+	}
+	if n := teamsTagLength(map[string]Team{"a": {}, "bc": {}}); n != len(":a:bc:") {
+		t.Errorf("two teams: %d, want %d", n, len(":a:bc:"))
+	}
+	teams := func(count int) string {
+		var b strings.Builder
+		for i := range count {
+			fmt.Fprintf(&b, "team-number-%08d: {}, ", i) // 20 characters
+		}
+		return b.String()
+	}
+	yaml := func(count int) string {
+		return "name: gsfc\nregion: us-east-1\nteams: {" + teams(count) + "}\nauth: {enabled: true}\ndata: {enabled: true}\nportal: {enabled: true}\n"
+	}
+	// 12 names of 20 characters: 1 + 12*21 = 253 characters fit, 13 (274) do not.
+	wantProblem(t, yaml(13), `test.yaml:3: error: teams: the portal gives each user a session tag listing their teams (":team1:team2:"), which IAM uses to let them pass only their own teams' machine roles; for a user in all 13 teams it takes 274 characters and IAM allows 256`)
+	if _, problems := loadText(t, yaml(12)); problems != nil && strings.Contains(problems.Error(), "session tag") {
+		t.Errorf("12 teams refused:\n%v", problems)
+	}
+	// Without the portal no tag is made.
+	if _, problems := loadText(t, "name: gsfc\nteams: {"+teams(13)+"}\nauth: {enabled: true}\n"); problems != nil {
+		t.Errorf("refused without the portal:\n%v", problems)
+	}
+}
+
 func TestPortalNeedsAuthAndData(t *testing.T) {
 	_, problems := loadText(t, "name: gsfc\nportal: {enabled: true}\n")
 	if problems == nil || !strings.Contains(problems.Error(), "portal needs auth and data") {

@@ -32,6 +32,16 @@ const (
 // TeamGroup is the Cognito group of a team: the team's own name.
 func TeamGroup(team string) string { return team }
 
+// TeamsClaim is the ID-token claim that lambda/authteams (the pool's
+// pre-token-generation trigger) adds: the user's teams as one string, each
+// name enclosed in colons (":mms:sdo:", or ":" for none). It must equal that
+// package's Claim; stacks cannot import a main package.
+const TeamsClaim = "heliocloud:teams"
+
+// TeamsTagPattern is what a principal tag copied from TeamsClaim matches,
+// with IAM's StringLike, exactly when the user is in team.
+func TeamsTagPattern(team string) string { return "*:" + TeamGroup(team) + ":*" }
+
 // AuthStack is the instance's sign-in: one Cognito user pool with its hosted
 // sign-in domain, groups, first admins and identity providers.
 //
@@ -63,6 +73,11 @@ type AuthStack struct {
 	DomainPrefix string
 	// CustomDomain is the custom sign-in domain name, or "".
 	CustomDomain string
+	// TeamsClaim is the claim carrying the user's teams in ID tokens
+	// (the constant TeamsClaim), or "" when the pool has no trigger adding
+	// it: the trigger exists when the portal is enabled, whose identity
+	// pool turns the claim into a principal tag for IAM conditions.
+	TeamsClaim string
 
 	cfg      *config.Config
 	groupRes map[string]awscognito.CfnUserPoolGroup
@@ -90,6 +105,9 @@ func NewAuthStack(scope constructs.Construct, inst *Instance) *AuthStack {
 	a.identityProviders(stack)
 	if ac.SelfSignUp {
 		a.pendingTrigger(stack)
+	}
+	if cfg.Portal.Enabled {
+		a.teamsTrigger(stack)
 	}
 
 	awsssm.NewStringParameter(stack, jsii.String("Param-user-pool-id"), &awsssm.StringParameterProps{
@@ -389,6 +407,26 @@ func (a *AuthStack) pendingTrigger(stack awscdk.Stack) {
 			Resources: jsii.Strings(*a.UserPool.UserPoolArn()),
 		})},
 	})
+}
+
+// teamsTrigger adds the user's teams to ID tokens (lambda/authteams). The
+// V1_0 event, available with every feature plan, customises the ID token,
+// the one an identity pool reads. The function calls no AWS API, so its role
+// only writes its log group.
+func (a *AuthStack) teamsTrigger(stack awscdk.Stack) {
+	teams := make([]string, 0, len(a.cfg.Teams))
+	for _, t := range sortedNames(a.cfg.Teams) {
+		teams = append(teams, TeamGroup(t))
+	}
+	fn := golambda.New(stack, "TeamsClaim", &golambda.Props{
+		Package:     "./lambda/authteams",
+		Description: "Adds the user's teams to ID tokens as the " + TeamsClaim + " claim, for IAM conditions on the portal's credentials",
+		Environment: map[string]string{"HELIOCLOUD_TEAMS": strings.Join(teams, ",")},
+		MemoryMiB:   128,
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
+	})
+	a.UserPool.AddTrigger(awscognito.UserPoolOperation_PRE_TOKEN_GENERATION_CONFIG(), fn.Function, awscognito.LambdaVersion_V1_0)
+	a.TeamsClaim = TeamsClaim
 }
 
 // ImportUserPool gives another stack the instance's user pool, read through

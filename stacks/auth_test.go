@@ -356,3 +356,59 @@ auth:
 		t.Error("the consumer stack must depend on the auth stack")
 	}
 }
+
+// With the portal on, the pool's pre-token-generation trigger (V1_0, which
+// customises the ID token the portal's identity pool reads) adds the teams
+// claim, knowing the instance's teams and nothing else.
+func TestAuthTeamsClaimTrigger(t *testing.T) {
+	tpl := synthYAML(t, portalYAML, Options{Account: "123456789012", Region: "us-east-1"})["auth"]
+	fns := tpl.FindResources(jsii.String("AWS::Lambda::Function"), &map[string]any{
+		"Properties": map[string]any{"Environment": map[string]any{"Variables": map[string]any{"HELIOCLOUD_TEAMS": "magneto,solar"}}},
+	})
+	if len(*fns) != 1 {
+		t.Fatalf("%d functions with the instance's teams, want 1", len(*fns))
+	}
+	var fnID string
+	for id, fn := range *fns {
+		fnID = id
+		p := (*fn)["Properties"].(map[string]any)
+		if p["Runtime"] != "provided.al2023" || p["Timeout"] != float64(5) {
+			t.Errorf("trigger runtime %v timeout %v", p["Runtime"], p["Timeout"])
+		}
+	}
+	tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPool"), map[string]any{
+		"LambdaConfig": map[string]any{"PreTokenGenerationConfig": map[string]any{
+			"LambdaArn":     map[string]any{"Fn::GetAtt": []any{fnID, "Arn"}},
+			"LambdaVersion": "V1_0",
+		}},
+	})
+	tpl.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), map[string]any{
+		"Action": "lambda:InvokeFunction", "Principal": "cognito-idp.amazonaws.com",
+		"FunctionName": map[string]any{"Fn::GetAtt": []any{fnID, "Arn"}},
+	})
+	// The function calls no AWS API: its role may only write its logs.
+	granted := 0
+	for id, sts := range statements(tpl) {
+		if !strings.HasPrefix(id, "TeamsClaim") {
+			continue
+		}
+		for _, s := range sts {
+			for _, a := range strs(s["Action"]) {
+				granted++
+				if !strings.HasPrefix(a, "logs:") {
+					t.Errorf("the teams trigger's role is granted %s", a)
+				}
+			}
+		}
+	}
+	if granted == 0 {
+		t.Error("found no policy of the teams trigger's role")
+	}
+}
+
+// Without the portal nobody reads the claim, so no trigger runs at sign-in.
+func TestAuthNoTeamsClaimWithoutPortal(t *testing.T) {
+	tpl := synthYAML(t, "name: t9\nteams: {sdo: {}}\nauth: {enabled: true}\n", Options{})["auth"]
+	tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(0))
+	tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPool"), map[string]any{"LambdaConfig": assertions.Match_Absent()})
+}

@@ -56,9 +56,24 @@ func init() {
 	builders["portal"] = func(scope constructs.Construct, inst *Instance) { inst.Portal = NewPortalStack(scope, inst) }
 }
 
-// ownerTag is the principal tag the identity pool sets from the ID token's
-// cognito:username claim; IAM compares it with each resource's Owner tag.
-const ownerTag = "owner"
+// Principal tags the identity pool sets on a user's credentials from claims
+// of the ID token.
+const (
+	// ownerTag comes from cognito:username; IAM compares it with each
+	// resource's Owner tag.
+	ownerTag = "owner"
+	// teamsTag comes from the auth stack's TeamsClaim (":mms:sdo:"); IAM
+	// lets the user pass a team's machine role only when it matches
+	// TeamsTagPattern(team).
+	teamsTag = "teams"
+)
+
+// teamsPerPolicy is how many teams' PassRole statements share one managed
+// policy: at most about 340 characters each (20-character instance and team
+// names) keeps a policy under IAM's 6,144, and the validator's 256-character
+// teams tag allows at most 127 teams, so eight policies, within the ten a
+// role may have.
+const teamsPerPolicy = 16
 
 // NewPortalStack builds the portal from cfg.Portal.
 func NewPortalStack(scope constructs.Construct, inst *Instance) *PortalStack {
@@ -120,6 +135,9 @@ func NewPortalStack(scope constructs.Construct, inst *Instance) *PortalStack {
 	}
 	p.Client = inst.Auth.AddClient(stack, "PortalClient", ClientProps{Name: "portal", CallbackURLs: callbacks, LogoutURLs: logouts})
 
+	if inst.Auth.TeamsClaim == "" {
+		panic("stacks: the auth stack adds no teams claim to ID tokens, so the portal cannot limit team roles by IAM")
+	}
 	issuer := inst.Auth.IssuerURL(stack)
 	provider := strings.TrimPrefix(*issuer, "https://")
 	p.IdentityPool = awscognito.NewCfnIdentityPool(stack, jsii.String("IdentityPool"), &awscognito.CfnIdentityPoolProps{
@@ -132,7 +150,7 @@ func NewPortalStack(scope constructs.Construct, inst *Instance) *PortalStack {
 	awscognito.NewCfnIdentityPoolPrincipalTag(stack, jsii.String("PrincipalTags"), &awscognito.CfnIdentityPoolPrincipalTagProps{
 		IdentityPoolId:       p.IdentityPool.Ref(),
 		IdentityProviderName: jsii.String(provider),
-		PrincipalTags:        map[string]string{ownerTag: "cognito:username"},
+		PrincipalTags:        map[string]string{ownerTag: "cognito:username", teamsTag: inst.Auth.TeamsClaim},
 		UseDefaults:          jsii.Bool(false),
 	})
 	p.userRole(inst)
@@ -234,7 +252,6 @@ func (p *PortalStack) userRole(inst *Instance) {
 		"aws:ResourceTag/" + portal.TagOwner:    owner,
 		"aws:ResourceTag/" + portal.TagInstance: cfg.Name,
 	}}
-	profileRoles := p.machineRoleARNs(inst)
 	statements := []awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ListOnly"),
@@ -281,13 +298,14 @@ func (p *PortalStack) userRole(inst *Instance) {
 			Conditions: &resourceTags,
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("PassMachineRoles"),
+			Sid:        jsii.String("PassUserMachineRole"),
 			Actions:    jsii.Strings("iam:PassRole"),
-			Resources:  jsii.Strings(profileRoles...),
+			Resources:  jsii.Strings(roleARN(inst.Data.UserRoleName())),
 			Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ec2.amazonaws.com"}},
 		}),
 	}
 	policy := awsiam.NewPolicy(stack, jsii.String("UserPolicy"), &awsiam.PolicyProps{Statements: &statements, Roles: &[]awsiam.IRole{p.UserRole}})
+	p.teamRolePolicies(inst)
 	cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("EC2 Describe actions support no resource scoping. Every action that changes something is limited by tag conditions (Owner equal to the caller's principal tag, heliocloud:instance equal to this instance) " +
@@ -295,14 +313,43 @@ func (p *PortalStack) userRole(inst *Instance) {
 	}}, jsii.Bool(false))
 }
 
-// machineRoleARNs are the data stack's user and team roles that launched
-// machines may get, as their instance profiles of the same name.
-func (p *PortalStack) machineRoleARNs(inst *Instance) []string {
-	out := []string{"arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":role/" + inst.Data.UserRoleName()}
-	for _, team := range sortedNames(inst.Config.Teams) {
-		out = append(out, "arn:"+*awscdk.Aws_PARTITION()+":iam::"+*awscdk.Aws_ACCOUNT_ID()+":role/"+inst.Data.TeamRoleName(team))
+// roleARN is the ARN of a role of this account, such as the data stack's
+// machine roles (each in an instance profile of the same name).
+func roleARN(name string) string {
+	return "arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":role/" + name
+}
+
+// teamRolePolicies let a user pass a team's machine role, and so launch a
+// machine with that team's data access, only when their teams tag names the
+// team. EC2 asks for iam:PassRole on the role of the instance profile a
+// launch names, so this is what IAM enforces even if the app's own team
+// check failed. Nothing grants ec2:AssociateIamInstanceProfile or
+// ec2:ReplaceIamInstanceProfileAssociation, so a running machine cannot be
+// given another role. The statements sit in managed policies of at most
+// teamsPerPolicy teams, since a role's inline policies share 10,240
+// characters.
+func (p *PortalStack) teamRolePolicies(inst *Instance) {
+	teams := sortedNames(inst.Config.Teams)
+	for n := 0; n*teamsPerPolicy < len(teams); n++ {
+		chunk := teams[n*teamsPerPolicy : min((n+1)*teamsPerPolicy, len(teams))]
+		var statements []awsiam.PolicyStatement
+		for _, team := range chunk {
+			statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings("iam:PassRole"),
+				Resources: jsii.Strings(roleARN(inst.Data.TeamRoleName(team))),
+				Conditions: &map[string]any{
+					"StringEquals": map[string]any{"iam:PassedToService": "ec2.amazonaws.com"},
+					"StringLike":   map[string]any{"aws:PrincipalTag/" + teamsTag: TeamsTagPattern(team)},
+				},
+			}))
+		}
+		awsiam.NewManagedPolicy(p.Stack, jsii.String(fmt.Sprintf("TeamMachineRoles%d", n+1)), &awsiam.ManagedPolicyProps{
+			Description: jsii.String(fmt.Sprintf("Portal users of %s may give a machine the role of a team they belong to (teams %s to %s)",
+				inst.Config.Name, chunk[0], chunk[len(chunk)-1])),
+			Roles:      &[]awsiam.IRole{p.UserRole},
+			Statements: &statements,
+		})
 	}
-	return out
 }
 
 // machineRoles lets the machines' roles (made by the data stack) register

@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -162,9 +163,10 @@ func TestPortalStack(t *testing.T) {
 		if string(tags) != `{"StringEquals":{"ec2:CreateAction":["RunInstances","CreateKeyPair"]}}` {
 			t.Errorf("CreateTags condition %s", tags)
 		}
-		pass, _ := json.Marshal(bySid["PassMachineRoles"])
-		if !strings.Contains(string(pass), `"iam:PassedToService":"ec2.amazonaws.com"`) || !strings.Contains(string(pass), ":role/gsfc-team-magneto") {
-			t.Errorf("PassRole %s", pass)
+		pass, _ := json.Marshal(bySid["PassUserMachineRole"])
+		if !strings.Contains(string(pass), `"Condition":{"StringEquals":{"iam:PassedToService":"ec2.amazonaws.com"}}`) ||
+			!strings.Contains(string(pass), `":role/gsfc-user"]]}`) {
+			t.Errorf("PassRole of the user machine role %s", pass)
 		}
 		// Every action of the user role that changes something has a condition or names one resource.
 		for _, s := range user {
@@ -174,13 +176,17 @@ func TestPortalStack(t *testing.T) {
 		}
 	})
 
+	t.Run("team roles only for the team's members", func(t *testing.T) {
+		checkTeamPassRole(t, tpl, []string{"magneto", "solar"})
+	})
+
 	t.Run("identity pool", func(t *testing.T) {
 		tpl.HasResourceProperties(jsii.String("AWS::Cognito::IdentityPool"), map[string]any{
 			"AllowUnauthenticatedIdentities": false,
 			"CognitoIdentityProviders":       []any{assertions.Match_ObjectLike(&map[string]any{"ServerSideTokenCheck": true})},
 		})
 		tpl.HasResourceProperties(jsii.String("AWS::Cognito::IdentityPoolPrincipalTag"), map[string]any{
-			"PrincipalTags": map[string]any{"owner": "cognito:username"}, "UseDefaults": false,
+			"PrincipalTags": map[string]any{"owner": "cognito:username", "teams": "heliocloud:teams"}, "UseDefaults": false,
 		})
 		tpl.HasResourceProperties(jsii.String("AWS::Cognito::IdentityPoolRoleAttachment"), map[string]any{
 			"Roles": map[string]any{"authenticated": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^UserRole")), "Arn"}}},
@@ -289,4 +295,91 @@ portal:
 	tpl.ResourceCountIs(jsii.String("AWS::Scheduler::Schedule"), jsii.Number(0))
 	tpl.ResourcePropertiesCountIs(jsii.String("AWS::EC2::SecurityGroup"), map[string]any{"SecurityGroupIngress": assertions.Match_AnyValue()}, jsii.Number(0))
 	tpl.HasOutput(jsii.String("PortalUrl"), map[string]any{"Value": "https://portal.helio.example.org"})
+}
+
+// checkTeamPassRole asserts that the template lets the portal's users pass
+// each team's machine role only with a teams tag naming that team, and that
+// no statement hands out machine roles any other way.
+func checkTeamPassRole(t *testing.T, tpl assertions.Template, teams []string) {
+	t.Helper()
+	found := map[string]int{}
+	for id, sts := range statements(tpl) {
+		for _, s := range sts {
+			actions := strs(s["Action"])
+			for _, a := range actions {
+				switch {
+				case a == "ec2:AssociateIamInstanceProfile", a == "ec2:ReplaceIamInstanceProfileAssociation", a == "iam:*", a == "ec2:*":
+					t.Errorf("%s grants %s", id, a)
+				case a == "iam:PassRole" && slices.Contains(strs(s["Resource"]), "*"):
+					t.Errorf("%s lets users pass any role", id)
+				}
+			}
+			if !slices.Contains(actions, "iam:PassRole") {
+				continue
+			}
+			resources := strs(s["Resource"])
+			cond, _ := json.Marshal(s["Condition"])
+			for _, team := range teams {
+				for _, r := range resources {
+					if !strings.HasSuffix(r, `":role/gsfc-team-`+team+`"]]}`) {
+						continue
+					}
+					found[team]++
+					want := `{"StringEquals":{"iam:PassedToService":"ec2.amazonaws.com"},"StringLike":{"aws:PrincipalTag/teams":"*:` + team + `:*"}}`
+					if len(resources) != 1 || !slices.Equal(actions, []string{"iam:PassRole"}) || string(cond) != want {
+						t.Errorf("%s: passing %s's role: actions %v resources %v condition %s, want exactly the role with %s", id, team, actions, resources, cond, want)
+					}
+				}
+			}
+		}
+	}
+	for _, team := range teams {
+		if found[team] != 1 {
+			t.Errorf("team %s's role is passable by %d statements, want 1", team, found[team])
+		}
+	}
+}
+
+// More teams than one managed policy holds: the PassRole statements spread
+// over several policies of the user role, each within IAM's size limit.
+func TestPortalManyTeams(t *testing.T) {
+	var y strings.Builder
+	y.WriteString("name: gsfc\naccount: \"123456789012\"\nregion: us-east-1\nteams: {")
+	var teams []string
+	for i := range 22 {
+		teams = append(teams, fmt.Sprintf("t%02d", i))
+		fmt.Fprintf(&y, "t%02d: {}, ", i)
+	}
+	// One type and one image leave the function's environment room for the teams.
+	y.WriteString("}\nauth: {enabled: true}\ndata: {enabled: true}\nportal:\n  enabled: true\n  images: {ubuntu: null, pytorch: null}\n  instanceTypes: {")
+	for _, it := range []string{"t3.large", "t3.xlarge", "m7i.large", "m7i.xlarge", "m7i.2xlarge", "m7g.large", "m7g.xlarge", "c7i.xlarge", "c7i.2xlarge",
+		"c7i.4xlarge", "r7i.large", "r7i.xlarge", "r7i.2xlarge", "r7i.4xlarge", "g4dn.xlarge", "g4dn.2xlarge", "g5.xlarge", "g5.2xlarge", "g6.xlarge", "g6.4xlarge"} {
+		y.WriteString(it + ": null, ")
+	}
+	y.WriteString("}\n")
+	tpl := synthYAML(t, y.String(), Options{Account: "123456789012", Region: "us-east-1"})["portal"]
+	checkTeamPassRole(t, tpl, teams)
+
+	policies := resources(tpl, "AWS::IAM::ManagedPolicy")
+	n := 0
+	for id, r := range policies {
+		if !strings.HasPrefix(id, "TeamMachineRoles") {
+			continue
+		}
+		n++
+		p := props(r)
+		roles, _ := json.Marshal(p["Roles"])
+		if !regexp.MustCompile(`^\[\{"Ref":"UserRole[0-9A-F]+"\}\]$`).Match(roles) {
+			t.Errorf("%s is attached to %s, want the user role", id, roles)
+		}
+		// Unresolved ARNs are longer than resolved ones, so this bounds
+		// the size IAM counts.
+		doc, _ := json.Marshal(p["PolicyDocument"])
+		if len(doc) > 6144 {
+			t.Errorf("%s takes %d characters; IAM allows 6,144 in a managed policy", id, len(doc))
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d team policies for 22 teams, want 2", n)
+	}
 }
