@@ -344,10 +344,10 @@ func (p *PortalStack) teamRolePolicies(inst *Instance) {
 			}))
 		}
 		awsiam.NewManagedPolicy(p.Stack, jsii.String(fmt.Sprintf("TeamMachineRoles%d", n+1)), &awsiam.ManagedPolicyProps{
-			Description: jsii.String(fmt.Sprintf("Portal users of %s may give a machine the role of a team they belong to (teams %s to %s)",
-				inst.Config.Name, chunk[0], chunk[len(chunk)-1])),
-			Roles:      &[]awsiam.IRole{p.UserRole},
-			Statements: &statements,
+			// A fixed description: changing one replaces the policy.
+			Description: jsii.String(fmt.Sprintf("Portal users of %s may give a machine the role of a team they belong to (part %d)", inst.Config.Name, n+1)),
+			Roles:       &[]awsiam.IRole{p.UserRole},
+			Statements:  &statements,
 		})
 	}
 }
