@@ -567,6 +567,7 @@ func TestDataDenyStatements(t *testing.T) {
 	// The exempt names are those the other stacks really use: the
 	// registry's role, and DaskHub's team service accounts in its namespace.
 	tpls["registry"].HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{"RoleName": "t3-registry-indexer"})
+	tpls["daskhub"].HasResourceProperties(jsii.String("AWS::EKS::Cluster"), map[string]any{"Name": "t3-daskhub"})
 	for _, team := range []string{"sdo", "mms"} {
 		tpls["daskhub"].HasResourceProperties(jsii.String("AWS::EKS::PodIdentityAssociation"), map[string]any{
 			"Namespace": "daskhub", "ServiceAccount": "heliocloud-team-" + team,
