@@ -33,9 +33,9 @@ const (
 func TeamGroup(team string) string { return team }
 
 // TeamsClaim is the ID-token claim that lambda/authteams (the pool's
-// pre-token-generation trigger) adds: the user's teams as one string, each
-// name enclosed in colons (":mms:sdo:", or ":" for none). It must equal that
-// package's Claim; stacks cannot import a main package.
+// pre-token-generation trigger, told the name in its environment) adds: the
+// user's teams as one string, each name enclosed in colons (":mms:sdo:", or
+// ":" for none).
 const TeamsClaim = "heliocloud:teams"
 
 // TeamsTagPattern is what a principal tag copied from TeamsClaim matches,
@@ -421,7 +421,7 @@ func (a *AuthStack) teamsTrigger(stack awscdk.Stack) {
 	fn := golambda.New(stack, "TeamsClaim", &golambda.Props{
 		Package:     "./lambda/authteams",
 		Description: "Adds the user's teams to ID tokens as the " + TeamsClaim + " claim, for IAM conditions on the portal's credentials",
-		Environment: map[string]string{"HELIOCLOUD_TEAMS": strings.Join(teams, ",")},
+		Environment: map[string]string{"HELIOCLOUD_TEAMS": strings.Join(teams, ","), "HELIOCLOUD_TEAMS_CLAIM": TeamsClaim},
 		MemoryMiB:   128,
 		Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
 	})

@@ -363,7 +363,7 @@ auth:
 func TestAuthTeamsClaimTrigger(t *testing.T) {
 	tpl := synthYAML(t, portalYAML, Options{Account: "123456789012", Region: "us-east-1"})["auth"]
 	fns := tpl.FindResources(jsii.String("AWS::Lambda::Function"), &map[string]any{
-		"Properties": map[string]any{"Environment": map[string]any{"Variables": map[string]any{"HELIOCLOUD_TEAMS": "magneto,solar"}}},
+		"Properties": map[string]any{"Environment": map[string]any{"Variables": map[string]any{"HELIOCLOUD_TEAMS": "magneto,solar", "HELIOCLOUD_TEAMS_CLAIM": "heliocloud:teams"}}},
 	})
 	if len(*fns) != 1 {
 		t.Fatalf("%d functions with the instance's teams, want 1", len(*fns))

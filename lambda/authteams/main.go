@@ -1,7 +1,7 @@
 // Command authteams is the auth stack's pre-token-generation trigger. It
-// writes the user's teams into the ID token as one string claim,
-// heliocloud:teams, with every team name enclosed in colons (":mms:sdo:",
-// or ":" for none), sorted.
+// writes the user's teams into the ID token as one string claim (named by
+// HELIOCLOUD_TEAMS_CLAIM: heliocloud:teams), with every team name enclosed
+// in colons (":mms:sdo:", or ":" for none), sorted.
 //
 // The claim exists for IAM: the portal's identity pool copies it into the
 // session tag "teams" of the user's AWS credentials, and the user role may
@@ -35,8 +35,9 @@ import (
 const (
 	// EnvTeams lists the instance's team names, comma-separated.
 	EnvTeams = "HELIOCLOUD_TEAMS"
-	// Claim is the ID-token claim the trigger adds.
-	Claim = "heliocloud:teams"
+	// EnvClaim names the ID-token claim the trigger adds; the auth stack
+	// sets it, so the name has one source (stacks.TeamsClaim).
+	EnvClaim = "HELIOCLOUD_TEAMS_CLAIM"
 )
 
 // event is the V1_0 pre-token-generation event. The response is declared
@@ -67,12 +68,13 @@ type claimsOverride struct {
 }
 
 type handler struct {
+	claim string
 	teams map[string]bool
 	log   *slog.Logger
 }
 
-func newHandler(teamList string, log *slog.Logger) *handler {
-	h := &handler{teams: map[string]bool{}, log: log}
+func newHandler(claim, teamList string, log *slog.Logger) *handler {
+	h := &handler{claim: claim, teams: map[string]bool{}, log: log}
 	for _, t := range strings.Split(teamList, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			h.teams[t] = true
@@ -83,7 +85,12 @@ func newHandler(teamList string, log *slog.Logger) *handler {
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	lambda.Start(newHandler(os.Getenv(EnvTeams), log).handle)
+	claim := os.Getenv(EnvClaim)
+	if claim == "" {
+		log.Error("configuration", "error", EnvClaim+" is not set")
+		os.Exit(1)
+	}
+	lambda.Start(newHandler(claim, os.Getenv(EnvTeams), log).handle)
 }
 
 // handle adds the claim for every kind of token issue (sign-in, refresh,
@@ -104,7 +111,7 @@ func (h *handler) handle(_ context.Context, ev event) (event, error) {
 	slices.Sort(mine)
 	mine = slices.Compact(mine)
 	ev.Response = response{ClaimsOverrideDetails: &claimsOverride{
-		ClaimsToAddOrOverride: map[string]string{Claim: TeamsValue(mine)},
+		ClaimsToAddOrOverride: map[string]string{h.claim: TeamsValue(mine)},
 	}}
 	h.log.Info("teams claim", "user", ev.UserName, "source", ev.TriggerSource, "teams", len(mine))
 	return ev, nil

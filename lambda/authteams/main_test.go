@@ -32,7 +32,7 @@ func cognitoEvent(groups string) []byte {
 // real invocation takes, and returns the reply as generic JSON.
 func invoke(t *testing.T, teams string, payload []byte) map[string]any {
 	t.Helper()
-	h := newHandler(teams, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := newHandler("heliocloud:teams", teams, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	out, err := lambda.NewHandler(h.handle).Invoke(context.Background(), payload)
 	if err != nil {
 		t.Fatalf("handler failed: %v", err)
@@ -100,9 +100,21 @@ func TestTeamsValue(t *testing.T) {
 }
 
 func TestMalformedRequestFails(t *testing.T) {
-	h := newHandler("sdo", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := newHandler("heliocloud:teams", "sdo", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	payload := []byte(`{"userName": "ada", "request": {"groupConfiguration": {"groupsToOverride": "sdo"}}}`)
 	if _, err := lambda.NewHandler(h.handle).Invoke(context.Background(), payload); err == nil {
 		t.Error("a request whose groups are not a list was accepted")
+	}
+}
+
+// The claim's name is the one the stack configures.
+func TestClaimNameFromConfiguration(t *testing.T) {
+	h := newHandler("other:teams", "sdo", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	out, err := lambda.NewHandler(h.handle).Invoke(context.Background(), cognitoEvent(`["sdo"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte(`"claimsToAddOrOverride":{"other:teams":":sdo:"}`)) {
+		t.Errorf("reply %s", out)
 	}
 }
