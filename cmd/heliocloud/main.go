@@ -71,22 +71,31 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 1 {
 		arg = args[0]
 	}
-	path := config.Resolve(arg)
-	cfg, err := config.Load(path)
+	cfg, ok := loadConfig(arg, stderr)
+	if !ok {
+		return 1
+	}
+	fmt.Fprint(stdout, Summary(cfg))
+	return 0
+}
+
+// loadConfig loads an instance by name or path, printing every problem (or
+// the warnings of a valid file) to stderr; ok is false when it is unusable.
+func loadConfig(arg string, stderr io.Writer) (cfg *config.Config, ok bool) {
+	cfg, err := config.Load(config.Resolve(arg))
 	var problems config.Problems
 	if errors.As(err, &problems) {
 		fmt.Fprintln(stderr, problems)
-		return 1
+		return nil, false
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "heliocloud:", err)
-		return 1
+		return nil, false
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stderr, w)
 	}
-	fmt.Fprint(stdout, Summary(cfg))
-	return 0
+	return cfg, true
 }
 
 // Summary says in a few lines what a deploy of cfg would create.

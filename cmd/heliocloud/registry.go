@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/heliocloud/heliocloud-go/catalog"
-	"github.com/heliocloud/heliocloud-go/config"
 	"github.com/heliocloud/heliocloud-go/registry"
 )
 
@@ -76,14 +74,8 @@ func runRegistry(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	cfg, err := config.Load(config.Resolve(*cfgArg))
-	var problems config.Problems
-	if errors.As(err, &problems) {
-		fmt.Fprintln(stderr, problems)
-		return 1
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "heliocloud:", err)
+	cfg, ok := loadConfig(*cfgArg, stderr)
+	if !ok {
 		return 1
 	}
 	rc := cfg.RegistryConfig()
