@@ -120,7 +120,7 @@ func newStack(scope constructs.Construct, inst *Instance, component, description
 		tags.Add(jsii.String(k), jsii.String(inst.Config.Tags[k]), nil)
 	}
 	if component != "base" {
-		stack.AddDependency(inst.Base.Stack, jsii.String("every component runs in the base network"))
+		stack.AddStackDependency(inst.Base.Stack, jsii.String("every component runs in the base network"))
 	}
 	return stack
 }
