@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-test-deps.sh
 
-export PATH="$(go env GOPATH)/bin:$PATH"
+# node_modules/.bin first: on Linux x64 it holds the pinned Node.js 24, which
+# the jsii runtime of the stack tests then uses instead of an older system Node.
+export PATH="$PWD/node_modules/.bin:$(go env GOPATH)/bin:$PATH"
 export VERSITYGW="${VERSITYGW:-$(command -v versitygw)}"
 export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
