@@ -70,33 +70,49 @@ func (d *DaskhubStack) hub() {
 	})
 }
 
-// userAccount is the service account of users' servers and Dask pods, with
-// a Pod Identity role that reads the datasets and public HelioCloud data
-// and writes the shared and scratch buckets.
+// userAccount makes the service accounts of users' servers and Dask pods:
+// the one every user gets and, with the data component, one per team
+// (the hub and the gateway give a team's account only to its members).
+// With data they assume the data stack's user and team roles, which hold
+// exactly the data policies and which the buckets' deny statements already
+// exempt by ARN; DaskHub adds only the public data. Without data, the user
+// account gets a role of this stack that reads the public data only.
 func (d *DaskhubStack) userAccount(namespace awseksv2.KubernetesManifest) []constructs.IDependable {
-	role := d.podRole("UserRole", "Users' servers and Dask workers of "+ClusterName(d.name()))
-	role.AddToPolicy(publicRead())
-	if d.inst.Data != nil {
-		for _, st := range d.inst.Data.UserPolicyStatements() {
-			role.AddToPolicy(st)
-		}
+	data := d.inst.Data
+	if data == nil {
+		role := d.podRole("UserRole", "Users' servers and Dask workers of "+ClusterName(d.name()))
+		role.AddToPolicy(publicRead())
+		suppressPublicDataWildcards(role)
+		return d.serviceAccount("User", values.UserServiceAccount, role, namespace)
 	}
-	suppressDataWildcards(role)
-	out := d.serviceAccount("User", values.UserServiceAccount, role, namespace)
-
-	// Each team's account adds the team's buckets; the hub and the
-	// gateway give it only to the team's members.
+	userRole := data.UserRole(d.Stack)
+	roles := []awsiam.IRole{userRole}
+	out := d.serviceAccount("User", values.UserServiceAccount, userRole, namespace)
 	teams := values.TeamAccounts(d.inst.Config)
 	for _, team := range slices.Sorted(maps.Keys(teams)) {
-		teamRole := d.podRole("TeamRole-"+team, "Servers and Dask workers of team "+team+" in "+ClusterName(d.name()))
-		for _, st := range d.inst.Data.TeamPolicyStatements(team) {
-			teamRole.AddToPolicy(st)
-		}
-		teamRole.AddToPolicy(publicRead())
-		suppressDataWildcards(teamRole)
+		teamRole := data.TeamRole(d.Stack, team)
+		roles = append(roles, teamRole)
 		out = append(out, d.serviceAccount("Team-"+team, teams[team], teamRole, namespace)...)
 	}
-	return out
+	return append(out, d.podsPublicData(roles))
+}
+
+// podsPublicData lets the data stack's roles read the public HelioCloud
+// data, through a managed policy of this stack (an imported role takes no
+// inline policy). The roles are shared with the portal's machines, so the
+// grant holds only in sessions that EKS Pod Identity opened for this
+// cluster: the machines keep exactly the data stack's access.
+func (d *DaskhubStack) podsPublicData(roles []awsiam.IRole) awsiam.ManagedPolicy {
+	read := publicRead()
+	read.AddCondition(jsii.String("StringEquals"), map[string]any{"aws:PrincipalTag/eks-cluster-arn": d.Cluster.ClusterArn()})
+	p := awsiam.NewManagedPolicy(d.Stack, jsii.String("PodsPublicData"), &awsiam.ManagedPolicyProps{
+		ManagedPolicyName: jsii.String(ClusterName(d.name()) + "-public-data"),
+		Description:       jsii.String("Users' servers and Dask workers of " + ClusterName(d.name()) + ": read HelioCloud's public data"),
+		Roles:             &roles,
+		Statements:        &[]awsiam.PolicyStatement{read},
+	})
+	suppressPublicDataWildcards(p)
+	return p
 }
 
 // serviceAccount makes a service account in the hub's namespace that
@@ -123,9 +139,9 @@ func publicRead() awsiam.PolicyStatement {
 	})
 }
 
-func suppressDataWildcards(role awsiam.Role) {
-	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{
-		{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String("Object-level access is to every object of the named buckets (bucket/*), as datasets and shared areas are; KMS use is limited by encryption context to those buckets.")},
+func suppressPublicDataWildcards(policyHolder constructs.IConstruct) {
+	cdknag.NagSuppressions_AddResourceSuppressions(policyHolder, &[]*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String("Reads are of every object of HelioCloud's named public data buckets (bucket/*): a dataset is read as a whole.")},
 	}, jsii.Bool(true))
 }
 

@@ -3,12 +3,15 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/heliocloud/heliocloud-go/config"
 	"github.com/heliocloud/heliocloud-go/daskhub/values/chartschema"
 )
 
@@ -162,8 +165,26 @@ func TestDaskhubStack(t *testing.T) {
 				"Action": []any{"sts:AssumeRole", "sts:TagSession"}, "Effect": "Allow",
 				"Principal": map[string]any{"Service": "pods.eks.amazonaws.com"},
 			}}, "Version": "2012-10-17"},
-			"Description": "Users' servers and Dask workers of t1-daskhub",
+			"Description": "JupyterHub of t1-daskhub: reads its Cognito app client",
 		})
+	})
+
+	t.Run("users' and teams' pods use the data stack's roles", func(t *testing.T) {
+		// By name, as the data stack names them: no export between the stacks.
+		for sa, role := range map[string]string{"heliocloud-user": "t1-user", "heliocloud-team-ml": "t1-team-ml"} {
+			tpl.HasResourceProperties(jsii.String("AWS::EKS::PodIdentityAssociation"), map[string]any{
+				"Namespace": "daskhub", "ServiceAccount": sa,
+				"RoleArn": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::111122223333:role/" + role}}},
+			})
+		}
+		for id, r := range dhResources(tpl, "AWS::IAM::Role") {
+			if d, _ := dhProps(r)["Description"].(string); strings.Contains(d, "Users' servers") || strings.Contains(d, "team") {
+				t.Errorf("the stack still makes its own role for users' pods: %s %q", id, d)
+			}
+		}
+		if b, _ := json.Marshal(tpl.ToJSON()); strings.Contains(string(b), "Fn::ImportValue") {
+			t.Errorf("the daskhub stack imports a CloudFormation export")
+		}
 	})
 
 	t.Run("storage", func(t *testing.T) {
@@ -235,15 +256,47 @@ func TestDaskhubStack(t *testing.T) {
 		})
 		tpl.HasOutput(jsii.String("HubUrl"), map[string]any{"Value": "https://daskhub.helio.example.org"})
 	})
+}
 
-	t.Run("user role reads data and writes shared", func(t *testing.T) {
-		b, _ := json.Marshal(dhResources(tpl, "AWS::IAM::Policy"))
-		for _, want := range []string{"ReadPublicHelioCloudData", "helio-public", "ReadWriteSharedObjects", "t1-shared"} {
-			if !strings.Contains(string(b), want) {
-				t.Errorf("no %s in the stack's policies", want)
-			}
+// The data stack's roles lack only the public HelioCloud data, which a
+// managed policy of the daskhub stack adds, for this cluster's pods only.
+func TestDaskhubPodsReadPublicData(t *testing.T) {
+	cfg, err := config.Parse("test.yaml", []byte(daskhubYAML("")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := Build(awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())}), cfg, daskhubOpts)
+	if !slices.Contains(*inst.Daskhub.Stack.Dependencies(), inst.Data.Stack) {
+		t.Errorf("the daskhub stack does not depend on the data stack, whose roles its pods assume")
+	}
+	tpl := assertions.Template_FromStack(inst.Daskhub.Stack, nil)
+	policies := dhResources(tpl, "AWS::IAM::ManagedPolicy")
+	if len(policies) != 1 {
+		t.Fatalf("want one managed policy, got %v", dhKeys(policies))
+	}
+	for _, r := range policies {
+		p := dhProps(r)
+		if got := fmt.Sprint(p["Roles"]); got != "[t1-user t1-team-ml]" {
+			t.Errorf("attached to %s, want the data stack's user and team roles", got)
 		}
-	})
+		b, _ := json.Marshal(p["PolicyDocument"])
+		want := `{"Statement":[{"Action":["s3:GetObject","s3:ListBucket","s3:GetBucketLocation"],` +
+			`"Condition":{"StringEquals":{"aws:PrincipalTag/eks-cluster-arn":{"Fn::GetAtt":["` + clusterID(t, tpl) + `","Arn"]}}},"Effect":"Allow",` +
+			`"Resource":[{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::helio-public"]]},{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::helio-public/*"]]}],` +
+			`"Sid":"ReadPublicHelioCloudData"}],"Version":"2012-10-17"}`
+		if string(b) != want {
+			t.Errorf("policy\n got %s\nwant %s", b, want)
+		}
+	}
+}
+
+func clusterID(t *testing.T, tpl assertions.Template) string {
+	t.Helper()
+	for id := range dhResources(tpl, "AWS::EKS::Cluster") {
+		return id
+	}
+	t.Fatal("no cluster")
+	return ""
 }
 
 // Adding a node group between others (by name) leaves every existing
@@ -356,6 +409,41 @@ daskhub:
 	tpl.ResourceCountIs(jsii.String("AWS::Route53::RecordSet"), jsii.Number(0))
 	tpl.ResourceCountIs(jsii.String("Custom::AWSCDK-EKS-KubernetesObjectValue"), jsii.Number(0))
 	tpl.ResourceCountIs(jsii.String("AWS::EKS::PodIdentityAssociation"), jsii.Number(3))
+	// Without data, users' pods get a role of this stack that reads the
+	// public HelioCloud data and nothing else.
+	var userRole string
+	for id, r := range dhResources(tpl, "AWS::IAM::Role") {
+		if dhProps(r)["Description"] == "Users' servers and Dask workers of t2-daskhub" {
+			userRole = id
+			if got := fmt.Sprint(dhProps(r)["AssumeRolePolicyDocument"]); !strings.Contains(got, "pods.eks.amazonaws.com") || !strings.Contains(got, "sts:TagSession") {
+				t.Errorf("users' role trust %s", got)
+			}
+		}
+	}
+	if userRole == "" {
+		t.Fatal("no role for users' pods")
+	}
+	tpl.HasResourceProperties(jsii.String("AWS::EKS::PodIdentityAssociation"), map[string]any{
+		"ServiceAccount": "heliocloud-user", "RoleArn": map[string]any{"Fn::GetAtt": []any{userRole, "Arn"}},
+	})
+	found := false
+	for _, r := range dhResources(tpl, "AWS::IAM::Policy") {
+		if fmt.Sprint(dhProps(r)["Roles"]) != fmt.Sprint([]any{map[string]any{"Ref": userRole}}) {
+			continue
+		}
+		found = true
+		var sids []string
+		for _, st := range dhProps(r)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			sids = append(sids, fmt.Sprint(st.(map[string]any)["Sid"]))
+		}
+		if got := strings.Join(sids, " "); got != "ReadPublicHelioCloudData" {
+			t.Errorf("users' role grants %s, want the public data only", got)
+		}
+	}
+	if !found {
+		t.Errorf("users' role has no policy")
+	}
+	tpl.ResourceCountIs(jsii.String("AWS::IAM::ManagedPolicy"), jsii.Number(0))
 	for _, r := range dhResources(tpl, "Custom::AWSCDK-EKS-HelmChart") {
 		if dhProps(r)["Release"] == "nvidia-device-plugin" {
 			t.Errorf("device plugin installed without GPU groups")

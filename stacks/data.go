@@ -16,7 +16,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 	"github.com/heliocloud/heliocloud-go/config"
-	"github.com/heliocloud/heliocloud-go/daskhub/values"
 )
 
 // DataStack holds the instance's buckets and the IAM roles through which
@@ -359,23 +358,20 @@ var (
 // its writers. The exempt principals are named by aws:PrincipalArn, which
 // is a role's ARN for all of its sessions; the assumed-role form is listed
 // too, as a session ARN is what other condition contexts carry. DaskHub's
-// pods run with roles of the daskhub stack whose names are only known at
-// deploy time, so they are recognised by the session tags that EKS Pod
-// Identity alone sets: this cluster, its namespace and the team's service
-// account. No AWS service principal is exempt: none acts on these buckets
-// directly (access logs go to the log bucket, which has no such denial).
+// pods assume the team roles themselves (through EKS Pod Identity), so the
+// team role's ARN covers them too. No AWS service principal is exempt: none
+// acts on these buckets directly (access logs go to the log bucket, which
+// has no such denial).
 func (d *DataStack) denyStatements(ref config.BucketRef, b awss3.IBucket) []awsiam.PolicyStatement {
-	var roles, accounts []string
+	var roles []string
 	var actions, resources []string
 	switch ref.Kind {
 	case config.TeamKind:
 		roles = []string{d.TeamRoleName(ref.Name)}
-		accounts = []string{values.TeamServiceAccount(ref.Name)}
 		actions, resources = teamDenyActions, []string{*b.BucketArn(), *b.ArnForObjects(jsii.String("*"))}
 	case config.DatasetKind:
 		for _, w := range slices.Sorted(slices.Values(d.cfg.Data.Datasets[ref.Name].Writers)) {
 			roles = append(roles, d.TeamRoleName(w))
-			accounts = append(accounts, values.TeamServiceAccount(w))
 		}
 		if d.registryWrites(ref.Name) {
 			roles = append(roles, IndexerRoleName(d.cfg.Name))
@@ -394,42 +390,17 @@ func (d *DataStack) denyStatements(ref config.BucketRef, b awss3.IBucket) []awsi
 	if arn := d.autoDeleteRoleARN(); arn != "" {
 		exempt = append(exempt, arn)
 	}
-	conditions := map[string]any{}
+	st := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(map[config.BucketKind]string{config.TeamKind: "TeamOnly", config.DatasetKind: "WritersOnly"}[ref.Kind]),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings(actions...),
+		Resources:  jsii.Strings(resources...),
+	})
 	if len(exempt) > 0 {
-		conditions["ArnNotLike"] = map[string]any{"aws:PrincipalArn": exempt}
+		st.AddCondition(jsii.String("ArnNotLike"), map[string]any{"aws:PrincipalArn": exempt})
 	}
-	pods := d.cfg.Daskhub.Enabled && len(accounts) > 0
-	cluster := "arn:" + *awscdk.Aws_PARTITION() + ":eks:" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":cluster/" + ClusterName(d.cfg.Name)
-	if pods {
-		conditions["StringNotEquals"] = map[string]any{"aws:PrincipalTag/eks-cluster-arn": cluster}
-	}
-	deny := func(sid string, conditions map[string]any) awsiam.PolicyStatement {
-		st := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String(sid),
-			Effect:     awsiam.Effect_DENY,
-			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-			Actions:    jsii.Strings(actions...),
-			Resources:  jsii.Strings(resources...),
-		})
-		if len(conditions) > 0 {
-			st.AddConditions(&conditions)
-		}
-		return st
-	}
-	sid := map[config.BucketKind]string{config.TeamKind: "TeamOnly", config.DatasetKind: "WritersOnly"}[ref.Kind]
-	out := []awsiam.PolicyStatement{deny(sid, conditions)}
-	if pods {
-		out = append(out,
-			deny(sid+"PodsOfOtherAccounts", map[string]any{
-				"StringEquals":    map[string]any{"aws:PrincipalTag/eks-cluster-arn": cluster},
-				"StringNotEquals": map[string]any{"aws:PrincipalTag/kubernetes-service-account": accounts},
-			}),
-			deny(sid+"PodsOfOtherNamespaces", map[string]any{
-				"StringEquals":    map[string]any{"aws:PrincipalTag/eks-cluster-arn": cluster},
-				"StringNotEquals": map[string]any{"aws:PrincipalTag/kubernetes-namespace": d.cfg.Daskhub.Namespace},
-			}))
-	}
-	return out
+	return []awsiam.PolicyStatement{st}
 }
 
 // registryWrites tells whether the registry's indexer writes into the
@@ -565,7 +536,7 @@ func (d *DataStack) accessStatements(sid string, write bool, names []string) []a
 // UserPolicyStatements grant what every user of the instance may do: read
 // every dataset bucket, read and write the shared and scratch buckets. Each
 // call builds new statements from names known at synth time, for use in
-// any stack (a DaskHub or portal role of its own, for instance).
+// any stack (for a role of that stack).
 func (d *DataStack) UserPolicyStatements() []awsiam.PolicyStatement {
 	var datasets []string
 	for _, name := range slices.Sorted(maps.Keys(d.cfg.Data.Datasets)) {
