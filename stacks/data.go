@@ -626,7 +626,7 @@ func (d *DataStack) importRole(scope constructs.Construct, id, name string) awsi
 // once per scope, and makes scope's stack depend on this one.
 func (d *DataStack) imported(scope constructs.Construct, id string, build func(id *string) any) any {
 	if s := awscdk.Stack_Of(scope); s != d.Stack {
-		s.AddDependency(d.Stack, jsii.String("uses the data stack's buckets and roles"))
+		s.AddStackDependency(d.Stack, jsii.String("uses the data stack's buckets and roles"))
 	}
 	key := *scope.Node().Path() + "/" + id
 	if v, ok := d.imports[key]; ok {
