@@ -295,3 +295,22 @@ func TestStatefulResourcesAreRetained(t *testing.T) {
 		t.Fatal("no stateful resources in gsfc: the test checks nothing")
 	}
 }
+
+// --context nag=false switches cdk-nag off: no AwsSolutions report is written.
+func TestNagCanBeSwitchedOff(t *testing.T) {
+	on, stderr, err := synth(t, map[string]string{"instance": "minimal"})
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	off, stderr, err := synth(t, map[string]string{"instance": "minimal", "nag": "false"})
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	reports := func(dir string) []string {
+		files, _ := filepath.Glob(filepath.Join(dir, "AwsSolutions-*NagReport.csv"))
+		return files
+	}
+	if len(reports(on)) == 0 || len(reports(off)) != 0 {
+		t.Fatalf("nag reports: %d with nag on (want some), %d with nag=false (want none)", len(reports(on)), len(reports(off)))
+	}
+}
