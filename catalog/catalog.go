@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -87,20 +88,11 @@ func ValidFileType(ft string) bool {
 		return false
 	}
 	for _, p := range strings.Split(ft, ",") {
-		if !contains(FileTypes, p) {
+		if !slices.Contains(FileTypes, p) {
 			return false
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Find returns the index of the entry with the given id, or -1.
