@@ -2,10 +2,12 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -193,7 +195,7 @@ func (x *Auth) check(c *checker, cfg *Config) {
 	x.Email.check(c, cfg)
 	// Cognito compares user names and e-mail aliases without case.
 	names, emails := map[string]string{}, map[string]string{}
-	for _, name := range sortedStringKeys(x.Admins) {
+	for _, name := range slices.Sorted(maps.Keys(x.Admins)) {
 		a := x.Admins[name]
 		a.check(c, cfg, name)
 		if other, ok := names[strings.ToLower(name)]; ok {
@@ -205,7 +207,7 @@ func (x *Auth) check(c *checker, cfg *Config) {
 		}
 		emails[strings.ToLower(a.Email)] = name
 	}
-	for _, name := range sortedStringKeys(x.IdentityProviders) {
+	for _, name := range slices.Sorted(maps.Keys(x.IdentityProviders)) {
 		p := x.IdentityProviders[name]
 		p.check(c, cfg, name)
 	}
@@ -312,7 +314,7 @@ func (a Admin) check(c *checker, cfg *Config, name string) {
 	if !emailRe.MatchString(a.Email) && a.Email != "" {
 		c.errorf(p+".email", "%q is not an e-mail address", a.Email)
 	}
-	teams := sortedStringKeys(cfg.Teams)
+	teams := slices.Sorted(maps.Keys(cfg.Teams))
 	seen := map[string]bool{}
 	for i, t := range a.Teams {
 		if seen[t] {
@@ -376,7 +378,7 @@ func (ip *IdentityProvider) check(c *checker, cfg *Config, name string) {
 		if ip.ClientSecretName == "" {
 			c.errorf(p+".clientSecretName", "an OIDC provider needs the name of the Secrets Manager secret holding its client secret")
 		}
-		if !contains(ip.Scopes, "openid") {
+		if !slices.Contains(ip.Scopes, "openid") {
 			c.errorf(p+".scopes", "must include openid")
 		}
 	}

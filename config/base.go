@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -99,7 +101,7 @@ func (cfg *Config) checkTop(c *checker) {
 	if cfg.Region != "" && !regionRe.MatchString(cfg.Region) {
 		c.errorf("region", "%q is not an AWS region name such as us-east-1", cfg.Region)
 	}
-	for _, k := range sortedStringKeys(cfg.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(cfg.Tags)) {
 		path := "tags." + k
 		switch {
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):
@@ -112,7 +114,7 @@ func (cfg *Config) checkTop(c *checker) {
 			c.errorf(path, "%q is not a valid tag value (0-256 letters, digits, spaces and _.:/=+-@)", cfg.Tags[k])
 		}
 	}
-	for _, t := range sortedStringKeys(cfg.Teams) {
+	for _, t := range slices.Sorted(maps.Keys(cfg.Teams)) {
 		// Team names reach bucket names and Cognito group names, so they are short and DNS-safe.
 		checkName(c, "teams."+t, t, 32)
 		if t == "admins" || t == "pending" {
@@ -191,7 +193,7 @@ func (v *VPC) check(c *checker, cfg *Config) {
 			}
 		}
 	}
-	if !containsInt(LogRetentionDays, v.FlowLogRetentionDays) {
+	if !slices.Contains(LogRetentionDays, v.FlowLogRetentionDays) {
 		c.errorf(p+".flowLogRetentionDays", "%d is not a CloudWatch retention period; allowed: %s", v.FlowLogRetentionDays, joinInts(LogRetentionDays))
 	}
 }

@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -77,7 +79,7 @@ func (cfg *Config) RepositoryName(name string) string {
 var ecrNameRe = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
 
 func (x *Containers) check(c *checker, cfg *Config) {
-	for _, name := range sortedStringKeys(x.Repositories) {
+	for _, name := range slices.Sorted(maps.Keys(x.Repositories)) {
 		p := "containers.repositories." + name
 		r := x.Repositories[name]
 		if phys := cfg.RepositoryName(name); !ecrNameRe.MatchString(name) {
@@ -97,7 +99,7 @@ func (x *Containers) check(c *checker, cfg *Config) {
 		checkAccounts(c, p+".pullAccounts", r.PullAccounts)
 	}
 	checkAccounts(c, "containers.pullAccounts", x.PullAccounts)
-	for _, prefix := range sortedStringKeys(x.PullThroughCache) {
+	for _, prefix := range slices.Sorted(maps.Keys(x.PullThroughCache)) {
 		p := "containers.pullThroughCache." + prefix
 		if !ecrNameRe.MatchString(prefix) || len(prefix) < 2 || len(prefix) > 30 {
 			c.errorf(p, "%q is not a valid pull-through cache prefix: 2 to 30 lower-case letters and digits, with single \".\", \"_\", \"-\" or \"/\" between them", prefix)

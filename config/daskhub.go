@@ -2,9 +2,11 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -276,7 +278,7 @@ func (x *Daskhub) check(c *checker, cfg *Config) {
 	}
 	const p = "daskhub"
 	if _, ok := KubernetesVersions[x.KubernetesVersion]; !ok {
-		c.errorf(p+".kubernetesVersion", "%q is not a Kubernetes version this deployer can run; allowed: %s (kubectl %s drives versions within one minor of its own)", x.KubernetesVersion, strings.Join(sortedStringKeys(KubernetesVersions), ", "), KubectlLayerVersion)
+		c.errorf(p+".kubernetesVersion", "%q is not a Kubernetes version this deployer can run; allowed: %s (kubectl %s drives versions within one minor of its own)", x.KubernetesVersion, strings.Join(slices.Sorted(maps.Keys(KubernetesVersions)), ", "), KubectlLayerVersion)
 	}
 	if cfg.Base.VPC.Mode == "new" && cfg.Base.VPC.NatGateways == "none" {
 		c.errorf("base.vpc.natGateways", "daskhub needs a way out of the private subnets (nodes pull images and join EKS over the internet): set one or perAz")
@@ -310,7 +312,7 @@ func (x *Daskhub) check(c *checker, cfg *Config) {
 	if x.SpawnTimeoutSeconds < 60 {
 		c.errorf(p+".spawnTimeoutSeconds", "must be at least 60: a node starting from zero alone takes about 90 s")
 	}
-	if !containsInt(LogRetentionDays, x.LogRetentionDays) {
+	if !slices.Contains(LogRetentionDays, x.LogRetentionDays) {
 		c.errorf(p+".logRetentionDays", "%d is not a CloudWatch retention period; allowed: %s", x.LogRetentionDays, joinInts(LogRetentionDays))
 	}
 }
@@ -352,7 +354,7 @@ func (g *NodeGroup) GroupInstanceType() InstanceType {
 
 func (x *Daskhub) checkNodeGroups(c *checker, cfg *Config) {
 	coreNodes := 0
-	for _, name := range sortedStringKeys(x.NodeGroups) {
+	for _, name := range slices.Sorted(maps.Keys(x.NodeGroups)) {
 		g := x.NodeGroups[name]
 		p := "daskhub.nodeGroups." + name
 		// The node group's EKS name is <instance>-<name>, which also names
@@ -364,7 +366,7 @@ func (x *Daskhub) checkNodeGroups(c *checker, cfg *Config) {
 				c.warnf(p+".capacity", "spot nodes can be taken back at two minutes' notice, interrupting the hub for everyone; core groups are safer onDemand")
 			}
 		}
-		if contains(userPurposes, g.Purpose) && g.Capacity == "spot" {
+		if slices.Contains(userPurposes, g.Purpose) && g.Capacity == "spot" {
 			c.warnf(p+".capacity", "a spot interruption stops users' servers and loses unsaved work")
 		}
 		var first InstanceType
@@ -405,7 +407,7 @@ func (x *Daskhub) checkNodeGroups(c *checker, cfg *Config) {
 		if g.DiskSizeGib < 20 || g.DiskSizeGib > 16384 {
 			c.errorf(p+".diskSizeGib", "%d must be from 20 to 16384 GiB", g.DiskSizeGib)
 		}
-		for _, k := range sortedStringKeys(g.Labels) {
+		for _, k := range slices.Sorted(maps.Keys(g.Labels)) {
 			if !labelKeyRe.MatchString(k) {
 				c.errorf(p+".labels."+k, "%q is not a Kubernetes label key such as example.org/purpose", k)
 			} else if !labelValueRe.MatchString(g.Labels[k]) {
@@ -441,12 +443,12 @@ func gpuTypeNames() []string {
 }
 
 func (x *Daskhub) groupNames() string {
-	return strings.Join(sortedStringKeys(x.NodeGroups), ", ")
+	return strings.Join(slices.Sorted(maps.Keys(x.NodeGroups)), ", ")
 }
 
 func (x *Daskhub) checkProfiles(c *checker, cfg *Config) {
 	var defaults []string
-	for _, name := range sortedStringKeys(x.Profiles) {
+	for _, name := range slices.Sorted(maps.Keys(x.Profiles)) {
 		pr := x.Profiles[name]
 		p := "daskhub.profiles." + name
 		checkName(c, p, name, 40)
@@ -472,17 +474,17 @@ func (x *Daskhub) checkProfiles(c *checker, cfg *Config) {
 		}
 		for i, t := range pr.Teams {
 			if _, ok := cfg.Teams[t]; !ok {
-				c.errorf(fmt.Sprintf("%s.teams[%d]", p, i), "%q is not one of the instance's teams; teams: %s", t, strings.Join(sortedStringKeys(cfg.Teams), ", "))
+				c.errorf(fmt.Sprintf("%s.teams[%d]", p, i), "%q is not one of the instance's teams; teams: %s", t, strings.Join(slices.Sorted(maps.Keys(cfg.Teams)), ", "))
 			}
 		}
 		g, ok := x.NodeGroups[pr.NodeGroup]
 		if !ok {
 			if pr.NodeGroup != "" {
-				c.errorf(p+".nodeGroup", "%q is not one of daskhub.nodeGroups%s; node groups: %s", pr.NodeGroup, suggest(pr.NodeGroup, sortedStringKeys(x.NodeGroups)), x.groupNames())
+				c.errorf(p+".nodeGroup", "%q is not one of daskhub.nodeGroups%s; node groups: %s", pr.NodeGroup, suggest(pr.NodeGroup, slices.Sorted(maps.Keys(x.NodeGroups))), x.groupNames())
 			}
 			continue
 		}
-		if !contains(userPurposes, g.Purpose) {
+		if !slices.Contains(userPurposes, g.Purpose) {
 			c.errorf(p+".nodeGroup", "%q has purpose %s; profiles run on groups whose purpose is %s", pr.NodeGroup, g.Purpose, strings.Join(userPurposes, ", "))
 		}
 		if len(g.Labels) == 0 {
@@ -536,7 +538,7 @@ func (d *Dask) check(c *checker, x *Daskhub) {
 		g, ok := x.NodeGroups[o.group]
 		switch {
 		case !ok:
-			c.errorf(p+"."+o.key, "%q is not one of daskhub.nodeGroups%s; node groups: %s", o.group, suggest(o.group, sortedStringKeys(x.NodeGroups)), x.groupNames())
+			c.errorf(p+"."+o.key, "%q is not one of daskhub.nodeGroups%s; node groups: %s", o.group, suggest(o.group, slices.Sorted(maps.Keys(x.NodeGroups))), x.groupNames())
 		case g.Purpose != o.purpose:
 			c.errorf(p+"."+o.key, "%q has purpose %s; it needs purpose %s", o.group, g.Purpose, o.purpose)
 		case len(g.Labels) == 0:
@@ -560,7 +562,7 @@ func (d *Dask) check(c *checker, x *Daskhub) {
 	}
 	switch g, ok := x.NodeGroups[d.SchedulerNodeGroup]; {
 	case !ok:
-		c.errorf(p+".schedulerNodeGroup", "%q is not one of daskhub.nodeGroups%s; node groups: %s", d.SchedulerNodeGroup, suggest(d.SchedulerNodeGroup, sortedStringKeys(x.NodeGroups)), x.groupNames())
+		c.errorf(p+".schedulerNodeGroup", "%q is not one of daskhub.nodeGroups%s; node groups: %s", d.SchedulerNodeGroup, suggest(d.SchedulerNodeGroup, slices.Sorted(maps.Keys(x.NodeGroups))), x.groupNames())
 	case len(g.Labels) == 0:
 		c.errorf(p+".schedulerNodeGroup", "%q has no labels, so schedulers cannot be placed on it: give the group labels", d.SchedulerNodeGroup)
 	case g.Capacity == "spot":
@@ -590,7 +592,7 @@ func (x *Daskhub) checkTaintsUsed(c *checker) {
 	for _, pr := range x.Profiles {
 		targets[pr.NodeGroup] = true
 	}
-	for _, name := range sortedStringKeys(x.NodeGroups) {
+	for _, name := range slices.Sorted(maps.Keys(x.NodeGroups)) {
 		g := x.NodeGroups[name]
 		if len(g.Taints) == 0 {
 			continue
@@ -646,7 +648,7 @@ func (cu *Culling) check(c *checker) {
 
 func (s *Storage) check(c *checker) {
 	const p = "daskhub.storage"
-	if !containsInt(efsTransitionDays, s.TransitionToIaDays) {
+	if !slices.Contains(efsTransitionDays, s.TransitionToIaDays) {
 		c.errorf(p+".transitionToIaDays", "%d is not an EFS lifecycle period; allowed: %s", s.TransitionToIaDays, joinInts(efsTransitionDays))
 	}
 	for _, m := range []struct{ key, v string }{{"homeMountPath", s.HomeMountPath}, {"sharedMountPath", s.SharedMountPath}} {

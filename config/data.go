@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -151,11 +153,11 @@ type BucketRef struct {
 func (cfg *Config) Buckets() []BucketRef {
 	d := &cfg.Data
 	var out []BucketRef
-	for _, name := range sortedStringKeys(d.Datasets) {
+	for _, name := range slices.Sorted(maps.Keys(d.Datasets)) {
 		out = append(out, BucketRef{DatasetKind, name, cfg.DatasetBucketName(name), namePath("data.datasets."+name, d.Datasets[name].BucketName)})
 	}
 	if d.TeamBuckets.Enabled {
-		for _, team := range sortedStringKeys(cfg.Teams) {
+		for _, team := range slices.Sorted(maps.Keys(cfg.Teams)) {
 			path := "data.teamBuckets"
 			if _, ok := d.TeamBuckets.BucketNames[team]; ok {
 				path = "data.teamBuckets.bucketNames." + team
@@ -249,7 +251,7 @@ func bucketNameProblem(name string) string {
 }
 
 func (x *Data) check(c *checker, cfg *Config) {
-	for _, name := range sortedStringKeys(x.Datasets) {
+	for _, name := range slices.Sorted(maps.Keys(x.Datasets)) {
 		p := "data.datasets." + name
 		ds := x.Datasets[name]
 		checkName(c, p, name, 40)
@@ -272,7 +274,7 @@ func (x *Data) check(c *checker, cfg *Config) {
 		checkAccounts(c, p+".readerAccounts", ds.ReaderAccounts)
 		checkNonNegative(c, p+".noncurrentVersionExpiryDays", ds.NoncurrentVersionExpiryDays)
 	}
-	for _, team := range sortedStringKeys(x.TeamBuckets.BucketNames) {
+	for _, team := range slices.Sorted(maps.Keys(x.TeamBuckets.BucketNames)) {
 		if _, ok := cfg.Teams[team]; !ok {
 			c.errorf("data.teamBuckets.bucketNames."+team, "%q is not a team; teams: %s", team, teamList(cfg))
 		}
@@ -355,7 +357,7 @@ func checkTeams(c *checker, path string, list []string, cfg *Config) {
 // checkTeam reports team if it is not a team of the instance.
 func checkTeam(c *checker, path, team string, cfg *Config) {
 	if _, ok := cfg.Teams[team]; !ok {
-		c.errorf(path, "%q is not a team%s; teams: %s", team, suggest(team, sortedStringKeys(cfg.Teams)), teamList(cfg))
+		c.errorf(path, "%q is not a team%s; teams: %s", team, suggest(team, slices.Sorted(maps.Keys(cfg.Teams))), teamList(cfg))
 	}
 }
 
@@ -363,7 +365,7 @@ func teamList(cfg *Config) string {
 	if len(cfg.Teams) == 0 {
 		return "(none: add them under the top-level teams key)"
 	}
-	return strings.Join(sortedStringKeys(cfg.Teams), ", ")
+	return strings.Join(slices.Sorted(maps.Keys(cfg.Teams)), ", ")
 }
 
 func checkNonNegative(c *checker, path string, n int) {

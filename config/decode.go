@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,7 +95,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		d.decode(val, fv, kpath)
 		d.pos[kpath] = d.at(k)
 		if allowed := f.Tag.Get("enum"); allowed != "" && fv.Kind() == reflect.String {
-			if !contains(strings.Split(allowed, ","), fv.String()) {
+			if !slices.Contains(strings.Split(allowed, ","), fv.String()) {
 				d.errorf(val, kpath, "%q is not allowed%s; allowed values: %s", fv.String(), suggest(fv.String(), strings.Split(allowed, ",")), strings.ReplaceAll(allowed, ",", ", "))
 			}
 		}
@@ -317,15 +318,6 @@ func kindWord(k reflect.Kind) string {
 		return "a number"
 	}
 	return "text"
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // suggest returns ` (did you mean "x"?)` for the closest allowed word, or "".

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -126,7 +127,7 @@ func (x *Portal) check(c *checker, cfg *Config) {
 	if len(x.InstanceTypes) == 0 {
 		c.errorf("portal.instanceTypes", "offer at least one instance type")
 	}
-	for _, name := range sortedStringKeys(x.InstanceTypes) {
+	for _, name := range slices.Sorted(maps.Keys(x.InstanceTypes)) {
 		if !instanceTypeRe.MatchString(name) {
 			c.errorf("portal.instanceTypes."+name, "%q is not an EC2 instance type name (family.size, such as m7i.large)", name)
 		}
@@ -134,7 +135,7 @@ func (x *Portal) check(c *checker, cfg *Config) {
 	if len(x.Images) == 0 {
 		c.errorf("portal.images", "offer at least one image")
 	}
-	for _, id := range sortedStringKeys(x.Images) {
+	for _, id := range slices.Sorted(maps.Keys(x.Images)) {
 		im := x.Images[id]
 		path := "portal.images." + id
 		if !imageIDRe.MatchString(id) {
@@ -146,7 +147,7 @@ func (x *Portal) check(c *checker, cfg *Config) {
 		if len(im.Arch) > 0 && !strings.Contains(im.Parameter, "{arch}") && len(im.Arch) > 1 {
 			c.errorf(path+".parameter", "lists %d processors in arch but has no {arch} placeholder to tell them apart", len(im.Arch))
 		}
-		for _, a := range sortedStringKeys(im.Arch) {
+		for _, a := range slices.Sorted(maps.Keys(im.Arch)) {
 			if a != "x86_64" && a != "arm64" {
 				c.errorf(path+".arch."+a, "unknown processor %q; allowed: x86_64, arm64", a)
 			}
@@ -268,7 +269,7 @@ func (x *Portal) environmentBytes(cfg *Config) int {
 // compute, memory, gpu) and then by name, the order of the launch page.
 func (x *Portal) PortalInstanceTypeNames() []string {
 	groups := []string{"general", "compute", "memory", "gpu"}
-	names := sortedStringKeys(x.InstanceTypes)
+	names := slices.Sorted(maps.Keys(x.InstanceTypes))
 	slices.SortStableFunc(names, func(a, b string) int {
 		return slices.Index(groups, x.InstanceTypes[a].Group) - slices.Index(groups, x.InstanceTypes[b].Group)
 	})

@@ -3,7 +3,9 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -192,13 +194,13 @@ var timeFormats = map[string]catalog.TimeFormat{"seconds": catalog.Seconds, "mil
 func (cfg *Config) RegistryConfig() *registry.Config {
 	x := &cfg.Registry
 	out := &registry.Config{Catalogs: map[string]registry.CatalogInfo{}, Extensions: x.Extensions}
-	for _, b := range sortedStringKeys(x.Catalogs) {
+	for _, b := range slices.Sorted(maps.Keys(x.Catalogs)) {
 		c := x.Catalogs[b]
 		out.Catalogs[cfg.DatasetBucketName(b)] = registry.CatalogInfo{
 			Name: c.Name, Contact: c.Contact, Egress: cfg.CatalogEgress(b), Description: c.Description, Citation: c.Citation,
 		}
 	}
-	for _, id := range sortedStringKeys(x.Datasets) {
+	for _, id := range slices.Sorted(maps.Keys(x.Datasets)) {
 		ds := x.Datasets[id]
 		d, _ := time.ParseDuration(ds.Duration)
 		out.Datasets = append(out.Datasets, registry.Dataset{
@@ -236,13 +238,13 @@ func (cfg *Config) IngestBucketName() string {
 }
 
 func (x *Registry) check(c *checker, cfg *Config) {
-	buckets := sortedStringKeys(cfg.Data.Datasets)
+	buckets := slices.Sorted(maps.Keys(cfg.Data.Datasets))
 	bucketList := strings.Join(buckets, ", ")
 	if bucketList == "" {
 		bucketList = "(none: add them under data.datasets)"
 	}
 	used := map[string]bool{}
-	for _, id := range sortedStringKeys(x.Datasets) {
+	for _, id := range slices.Sorted(maps.Keys(x.Datasets)) {
 		p := "registry.datasets." + id
 		ds := x.Datasets[id]
 		if _, ok := cfg.Data.Datasets[ds.Bucket]; !ok && ds.Bucket != "" {
@@ -282,7 +284,7 @@ func (x *Registry) check(c *checker, cfg *Config) {
 		}
 	}
 	x.checkOverlaps(c)
-	for _, b := range sortedStringKeys(x.Catalogs) {
+	for _, b := range slices.Sorted(maps.Keys(x.Catalogs)) {
 		p := "registry.catalogs." + b
 		if _, ok := cfg.Data.Datasets[b]; !ok {
 			c.errorf(p, "%q is not a dataset bucket%s; dataset buckets: %s", b, suggest(b, buckets), bucketList)
@@ -290,7 +292,7 @@ func (x *Registry) check(c *checker, cfg *Config) {
 		}
 		if e := x.Catalogs[b].Egress; e != "" {
 			for _, k := range strings.Split(e, ",") {
-				if !contains(egressKeywords, k) {
+				if !slices.Contains(egressKeywords, k) {
 					c.errorf(p+".egress", "%q is not an egress keyword; use %s, comma-separated without spaces", k, strings.Join(egressKeywords, ", "))
 				}
 			}
@@ -302,8 +304,8 @@ func (x *Registry) check(c *checker, cfg *Config) {
 			c.warnf(p, "bucket %s is requester-pays: the official client never sends the requester-pays header, so only readers who do can read its catalog", b)
 		}
 	}
-	for _, ft := range sortedStringKeys(x.Extensions) {
-		if !contains(catalog.FileTypes, ft) {
+	for _, ft := range slices.Sorted(maps.Keys(x.Extensions)) {
+		if !slices.Contains(catalog.FileTypes, ft) {
 			c.errorf("registry.extensions."+ft, "%q is not a catalog filetype; use %s", ft, strings.Join(catalog.FileTypes, ", "))
 		}
 		for i, e := range x.Extensions[ft] {
@@ -331,7 +333,7 @@ func (x *Registry) check(c *checker, cfg *Config) {
 // checkOverlaps refuses two datasets whose files would mix: one data prefix
 // inside another's in the same bucket.
 func (x *Registry) checkOverlaps(c *checker) {
-	ids := sortedStringKeys(x.Datasets)
+	ids := slices.Sorted(maps.Keys(x.Datasets))
 	for i, a := range ids {
 		for _, b := range ids[i+1:] {
 			da, db := x.Datasets[a], x.Datasets[b]
@@ -358,7 +360,7 @@ func (ix *RegistryIndexer) check(c *checker) {
 	if ix.BatchSize > 10 && ix.BatchWindowSeconds == 0 {
 		c.errorf(p+"batchWindowSeconds", "must be at least 1 when batchSize is above 10 (an SQS rule)")
 	}
-	if !containsInt(LogRetentionDays, ix.LogRetentionDays) {
+	if !slices.Contains(LogRetentionDays, ix.LogRetentionDays) {
 		c.errorf(p+"logRetentionDays", "%d is not a retention CloudWatch Logs allows; use one of %s", ix.LogRetentionDays, joinInts(LogRetentionDays))
 	}
 	for i, e := range ix.AlarmEmails {

@@ -2,8 +2,9 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -299,7 +300,7 @@ func (a *AuthStack) groups(stack awscdk.Stack) {
 	}
 	add(AdminsGroup, "Administrators of the instance", 0)
 	add(PendingGroup, "Self-registered accounts awaiting an admin's approval (also disabled)", 1)
-	for _, team := range sortedNames(a.cfg.Teams) {
+	for _, team := range slices.Sorted(maps.Keys(a.cfg.Teams)) {
 		desc := a.cfg.Teams[team].Description
 		if desc == "" {
 			desc = "Team " + team
@@ -318,7 +319,7 @@ func (a *AuthStack) groups(stack awscdk.Stack) {
 // account, only their group memberships, which are separate resources.
 func (a *AuthStack) admins(stack awscdk.Stack) {
 	parent := constructs.NewConstruct(stack, jsii.String("Admins"))
-	for _, name := range sortedNames(a.cfg.Auth.Admins) {
+	for _, name := range slices.Sorted(maps.Keys(a.cfg.Auth.Admins)) {
 		adm := a.cfg.Auth.Admins[name]
 		scope := constructs.NewConstruct(parent, jsii.String(name))
 		user := awscognito.NewCfnUserPoolUser(scope, jsii.String("User"), &awscognito.CfnUserPoolUserProps{
@@ -344,7 +345,7 @@ func (a *AuthStack) admins(stack awscdk.Stack) {
 
 func (a *AuthStack) identityProviders(stack awscdk.Stack) {
 	a.IdentityProviders = []awscognito.UserPoolClientIdentityProvider{awscognito.UserPoolClientIdentityProvider_COGNITO()}
-	for _, name := range sortedNames(a.cfg.Auth.IdentityProviders) {
+	for _, name := range slices.Sorted(maps.Keys(a.cfg.Auth.IdentityProviders)) {
 		ip := a.cfg.Auth.IdentityProviders[name]
 		mapping := &awscognito.AttributeMapping{Email: awscognito.ProviderAttribute_Other(jsii.String(ip.Attributes.Email))}
 		if ip.Attributes.Username != "" {
@@ -415,7 +416,7 @@ func (a *AuthStack) pendingTrigger(stack awscdk.Stack) {
 // only writes its log group.
 func (a *AuthStack) teamsTrigger(stack awscdk.Stack) {
 	teams := make([]string, 0, len(a.cfg.Teams))
-	for _, t := range sortedNames(a.cfg.Teams) {
+	for _, t := range slices.Sorted(maps.Keys(a.cfg.Teams)) {
 		teams = append(teams, TeamGroup(t))
 	}
 	fn := golambda.New(stack, "TeamsClaim", &golambda.Props{
@@ -528,13 +529,4 @@ func (a *AuthStack) AddClient(scope constructs.Construct, id string, props Clien
 			WithStandardAttributes(&awscognito.StandardAttributesMask{Email: jsii.Bool(true), Fullname: jsii.Bool(true), PreferredUsername: jsii.Bool(true)}).
 			WithCustomAttributes(jsii.String("affiliation")),
 	})
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -3,6 +3,8 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -329,7 +331,7 @@ func roleARN(name string) string {
 // teamsPerPolicy teams, since a role's inline policies share 10,240
 // characters.
 func (p *PortalStack) teamRolePolicies(inst *Instance) {
-	teams := sortedNames(inst.Config.Teams)
+	teams := slices.Sorted(maps.Keys(inst.Config.Teams))
 	for n := 0; n*teamsPerPolicy < len(teams); n++ {
 		chunk := teams[n*teamsPerPolicy : min((n+1)*teamsPerPolicy, len(teams))]
 		var statements []awsiam.PolicyStatement
@@ -358,7 +360,7 @@ func (p *PortalStack) teamRolePolicies(inst *Instance) {
 // parameter in the account.
 func (p *PortalStack) machineRoles(inst *Instance) {
 	roles := []awsiam.IRole{inst.Data.UserRole(p.Stack)}
-	for _, team := range sortedNames(inst.Config.Teams) {
+	for _, team := range slices.Sorted(maps.Keys(inst.Config.Teams)) {
 		roles = append(roles, inst.Data.TeamRole(p.Stack, team))
 	}
 	mp := awsiam.NewManagedPolicy(p.Stack, jsii.String("SessionManager"), &awsiam.ManagedPolicyProps{
@@ -402,14 +404,14 @@ func (p *PortalStack) appConfig(inst *Instance, vpc awsec2.IVpc, pool awscognito
 	if pc.AutoStop.DailyTime != "" {
 		c.AutoStop.DailyTime = pc.AutoStop.DailyTime + " " + pc.AutoStop.TimeZone
 	}
-	for _, id := range sortedNames(pc.Images) {
+	for _, id := range slices.Sorted(maps.Keys(pc.Images)) {
 		im := pc.Images[id]
 		c.Images = append(c.Images, portal.Image{Key: id, Name: im.Name, Parameter: im.Parameter, Arch: im.Arch, User: im.User})
 	}
 	for _, name := range pc.PortalInstanceTypeNames() {
 		c.InstanceTypes = append(c.InstanceTypes, portal.InstanceType{Name: name, Group: pc.InstanceTypes[name].Group})
 	}
-	for _, team := range sortedNames(cfg.Teams) {
+	for _, team := range slices.Sorted(maps.Keys(cfg.Teams)) {
 		c.Teams = append(c.Teams, portal.Team{Name: TeamGroup(team), InstanceProfileARN: "arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":instance-profile/" + inst.Data.TeamRoleName(team)})
 	}
 	for _, s := range *vpc.PrivateSubnets() {

@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -115,7 +117,7 @@ func NewRegistryStack(scope constructs.Construct, inst *Instance) *RegistryStack
 func (r *RegistryStack) notifications(inst *Instance) {
 	cfg := inst.Config
 	dest := awss3notifications.NewSqsDestination(r.Queue)
-	for _, id := range sortedKeys(cfg.Registry.Datasets) {
+	for _, id := range slices.Sorted(maps.Keys(cfg.Registry.Datasets)) {
 		ds := cfg.Registry.Datasets[id]
 		bucket := inst.Data.DatasetBucket(r.Stack, ds.Bucket)
 		filter := &awss3.NotificationKeyFilter{}
@@ -154,7 +156,7 @@ func (r *RegistryStack) grant(inst *Instance) {
 	datasetBuckets := map[string]bool{}
 	var readObjects, indexObjects, dataObjects []string
 	kmsBuckets := map[string]bool{}
-	for _, id := range sortedKeys(x.Datasets) {
+	for _, id := range slices.Sorted(maps.Keys(x.Datasets)) {
 		ds := x.Datasets[id]
 		b := cfg.DatasetBucketName(ds.Bucket)
 		prefix, index := x.DatasetPrefix(id), x.DatasetIndexPrefix(id)
@@ -178,7 +180,7 @@ func (r *RegistryStack) grant(inst *Instance) {
 	// without it S3 answers 403 instead of 404 to the HEAD of a deleted
 	// object, and the indexer could not tell a removal from a refusal.
 	var datasetARNs []string
-	for _, b := range sortedKeys(datasetBuckets) {
+	for _, b := range slices.Sorted(maps.Keys(datasetBuckets)) {
 		datasetARNs = append(datasetARNs, arn(b))
 	}
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -214,7 +216,7 @@ func (r *RegistryStack) grant(inst *Instance) {
 	}
 	if len(kmsBuckets) > 0 {
 		var ctx []string
-		for _, b := range sortedKeys(kmsBuckets) {
+		for _, b := range slices.Sorted(maps.Keys(kmsBuckets)) {
 			ctx = append(ctx, arn(b), arn(b)+"/*")
 		}
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -270,15 +272,6 @@ func (r *RegistryStack) alarm(inst *Instance, key awskms.Key) {
 		})
 	}
 	alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func uniqueSorted(list []string) []string {
