@@ -67,7 +67,6 @@ type ingestFile struct {
 	d        *Dataset
 	src, dst string
 	size     int64
-	start    time.Time
 }
 
 // Ingest checks an upload in the ingest area s3://bucket/prefix/ (an
@@ -212,7 +211,7 @@ func (ix *Indexer) readManifests(ctx context.Context, bucket, prefix string, rep
 			continue
 		}
 		for _, r := range rows {
-			f := ingestFile{d: d, src: prefix + r.key, dst: r.key, size: r.size, start: r.time}
+			f := ingestFile{d: d, src: prefix + r.key, dst: r.key, size: r.size}
 			if seen[d.Bucket+"/"+r.key] {
 				bad(id, r.key, Duplicate, "listed more than once")
 				continue
