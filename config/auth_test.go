@@ -195,11 +195,7 @@ func TestAuthWarnings(t *testing.T) {
 	if problems != nil {
 		t.Fatal(problems)
 	}
-	var msgs []string
-	for _, w := range cfg.Warnings {
-		msgs = append(msgs, w.String())
-	}
-	all := strings.Join(msgs, "\n")
+	all := warningsText(cfg)
 	for _, want := range []string{
 		"test.yaml:8: warning: auth.removalPolicy: destroy deletes every account when the stack is deleted",
 		"test.yaml:10: warning: auth.password: passwords without upper-case letters, digits or symbols are easier to guess",

@@ -43,6 +43,15 @@ func wantProblem(t *testing.T, text, want string) {
 	}
 }
 
+// warningsText is cfg's warnings, one line each, for tests to search.
+func warningsText(cfg *Config) string {
+	var b strings.Builder
+	for _, w := range cfg.Warnings {
+		b.WriteString(w.String() + "\n")
+	}
+	return b.String()
+}
+
 // One fixture per kind of mistake: the file, and the one problem line it
 // must produce (file:line: error: path: message, matched as a substring).
 func TestErrorsNameFileLineAndPath(t *testing.T) {

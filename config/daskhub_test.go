@@ -157,11 +157,7 @@ func TestDaskhubWarnings(t *testing.T) {
 	if problems != nil {
 		t.Fatalf("refused:\n%v", problems)
 	}
-	var lines []string
-	for _, w := range cfg.Warnings {
-		lines = append(lines, w.String())
-	}
-	got := strings.Join(lines, "\n")
+	got := warningsText(cfg)
 	for _, want := range []string{
 		"daskhub.nodeGroups.user.capacity: a spot interruption stops users' servers",
 		"daskhub.endpoint.publicCidrs[0]: the Kubernetes API is open to the whole internet",

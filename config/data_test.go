@@ -158,11 +158,7 @@ func TestDataWarnings(t *testing.T) {
 			if problems != nil {
 				t.Fatalf("refused:\n%v", problems)
 			}
-			var lines []string
-			for _, w := range cfg.Warnings {
-				lines = append(lines, w.String())
-			}
-			if got := strings.Join(lines, "\n"); !strings.Contains(got, tt.want) {
+			if got := warningsText(cfg); !strings.Contains(got, tt.want) {
 				t.Errorf("warnings:\n%s\nwant a line containing:\n%s", got, tt.want)
 			}
 		})

@@ -130,14 +130,6 @@ func TestRegistryWarnsOnRequesterPaysCatalog(t *testing.T) {
 	}
 }
 
-func warningsText(cfg *Config) string {
-	var b strings.Builder
-	for _, w := range cfg.Warnings {
-		b.WriteString(w.String() + "\n")
-	}
-	return b.String()
-}
-
 // The declaration example of docs/registry.md is a valid instance.
 func TestRegistryDocsExampleIsValid(t *testing.T) {
 	doc, err := os.ReadFile("../docs/registry.md")
