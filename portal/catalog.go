@@ -20,16 +20,6 @@ import (
 // fast without showing stale numbers for long.
 const priceTTL = 24 * time.Hour
 
-type priceEntry struct {
-	usd float64
-	at  time.Time
-}
-
-type priceCache struct {
-	mu      sync.Mutex
-	entries map[string]priceEntry
-}
-
 // errPriceUnknown means the Price List API has no on-demand Linux price for
 // the type in this region.
 var errPriceUnknown = errors.New("price unknown")
@@ -62,12 +52,8 @@ func (p *Portal) gp3Monthly(ctx context.Context) (float64, error) {
 }
 
 func (p *Portal) price(ctx context.Context, key string, filters []ptypes.Filter) (float64, error) {
-	c := p.prices
-	c.mu.Lock()
-	e, ok := c.entries[key]
-	c.mu.Unlock()
-	if ok && p.now().Sub(e.at) < priceTTL {
-		return e.usd, nil
+	if usd, ok := p.prices.get(key, p.now()); ok {
+		return usd, nil
 	}
 	out, err := p.aws.Prices.GetProducts(ctx, &pricing.GetProductsInput{
 		ServiceCode: aws.String("AmazonEC2"), Filters: filters, MaxResults: aws.Int32(10),
@@ -79,9 +65,7 @@ func (p *Portal) price(ctx context.Context, key string, filters []ptypes.Filter)
 	if err != nil {
 		return 0, err
 	}
-	c.mu.Lock()
-	c.entries[key] = priceEntry{usd: usd, at: p.now()}
-	c.mu.Unlock()
+	p.prices.put(key, usd, p.now())
 	return usd, nil
 }
 

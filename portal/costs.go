@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,16 +17,6 @@ import (
 // Cost Explorer charges per request and refreshes a few times a day, so
 // answers are kept for an hour.
 const costTTL = time.Hour
-
-type costCache struct {
-	mu sync.Mutex
-	m  map[string]costEntry
-}
-
-type costEntry struct {
-	out *costexplorer.GetCostAndUsageOutput
-	at  time.Time
-}
 
 type costPoint struct {
 	Label string
@@ -80,11 +69,8 @@ func (p *Portal) query(ctx context.Context, user string, period cetypes.DateInte
 		in.GroupBy = []cetypes.GroupDefinition{{Type: cetypes.GroupDefinitionTypeTag, Key: aws.String(groupBy)}}
 	}
 	key := fmt.Sprintf("%s|%s|%s|%s|%s", user, aws.ToString(period.Start), aws.ToString(period.End), g, groupBy)
-	p.costCache.mu.Lock()
-	e, ok := p.costCache.m[key]
-	p.costCache.mu.Unlock()
-	if ok && p.now().Sub(e.at) < costTTL {
-		return e.out, nil
+	if out, ok := p.spend.get(key, p.now()); ok {
+		return out, nil
 	}
 	var out *costexplorer.GetCostAndUsageOutput
 	for {
@@ -102,9 +88,7 @@ func (p *Portal) query(ctx context.Context, user string, period cetypes.DateInte
 		}
 		in.NextPageToken = page.NextPageToken
 	}
-	p.costCache.mu.Lock()
-	p.costCache.m[key] = costEntry{out: out, at: p.now()}
-	p.costCache.mu.Unlock()
+	p.spend.put(key, out, p.now())
 	return out, nil
 }
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
+	"github.com/aws/aws-sdk-go-v2/service/costexplorer"
 )
 
 // Options are the parts of a Portal that differ between Lambda and tests.
@@ -41,15 +42,15 @@ type Options struct {
 
 // Portal is the web app. Create it with New.
 type Portal struct {
-	cfg       Config
-	aws       AWS
-	seal      *sealer
-	oidc      *oidcClient
-	now       func() time.Time
-	log       *slog.Logger
-	mux       *http.ServeMux
-	prices    *priceCache
-	costCache costCache
+	cfg    Config
+	aws    AWS
+	seal   *sealer
+	oidc   *oidcClient
+	now    func() time.Time
+	log    *slog.Logger
+	mux    *http.ServeMux
+	prices *ttlCache[float64]
+	spend  *ttlCache[*costexplorer.GetCostAndUsageOutput]
 
 	credMu sync.Mutex
 	creds  map[string]aws.Credentials
@@ -76,10 +77,10 @@ func New(cfg Config, clients AWS, opts Options) (*Portal, error) {
 	p := &Portal{
 		cfg: cfg, aws: clients, seal: s, now: opts.Now, log: opts.Logger,
 		oidc:   &oidcClient{cfg: &cfg, http: opts.HTTPClient, now: opts.Now},
-		prices: &priceCache{entries: map[string]priceEntry{}},
+		prices: newTTLCache[float64](priceTTL),
+		spend:  newTTLCache[*costexplorer.GetCostAndUsageOutput](costTTL),
 		creds:  map[string]aws.Credentials{},
 	}
-	p.costCache.m = map[string]costEntry{}
 	p.oidc.cfg = &p.cfg
 	p.routes()
 	return p, nil
