@@ -19,8 +19,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 	"github.com/heliocloud/heliocloud-go/config"
-	"github.com/heliocloud/heliocloud-go/constructs/golambda"
 	"github.com/heliocloud/heliocloud-go/daskhub/values"
+	"github.com/heliocloud/heliocloud-go/internal/modroot"
 )
 
 // KubectlLayerZip is the kubectl and helm Lambda layer of the npm package
@@ -93,7 +93,7 @@ func (d *DaskhubStack) cluster() {
 		Retention:     Retention(d.cfg.LogRetentionDays),
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	root, err := golambda.ModuleRoot()
+	root, err := modroot.Dir()
 	if err != nil {
 		panic(err)
 	}

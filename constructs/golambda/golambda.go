@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/heliocloud/heliocloud-go/internal/modroot"
 )
 
 // Props configures a Go Lambda function.
@@ -119,7 +120,7 @@ func Build(pkg string) (string, error) {
 	if dir, ok := built[pkg]; ok {
 		return dir, nil
 	}
-	root, err := ModuleRoot()
+	root, err := modroot.Dir()
 	if err != nil {
 		return "", err
 	}
@@ -146,23 +147,4 @@ func Build(pkg string) (string, error) {
 	}
 	built[pkg] = dir
 	return dir, nil
-}
-
-// ModuleRoot finds the folder holding this project's go.mod, from the
-// working directory up: synth runs at the root, tests in package folders.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory: run from the project")
-		}
-		dir = parent
-	}
 }

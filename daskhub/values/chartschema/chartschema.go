@@ -7,12 +7,12 @@ package chartschema
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/heliocloud/heliocloud-go/internal/modroot"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 )
@@ -23,19 +23,9 @@ const JupyterhubChart = "4.4.0"
 // Dir finds the shared schemas from the working directory: it walks up to
 // the module root (go.mod) and looks beside it.
 func Dir() (string, error) {
-	dir, err := os.Getwd()
+	dir, err := modroot.Dir()
 	if err != nil {
 		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
 	}
 	schemas := filepath.Clean(filepath.Join(dir, "..", "shared", "schemas"))
 	want := filepath.Join(schemas, "jupyterhub-chart-"+JupyterhubChart+".values.schema.json")
