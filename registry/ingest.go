@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -293,10 +294,8 @@ func extensionMatches(key, fileTypes string, table map[string][]string) (string,
 		if ft == "other" {
 			return ext, true
 		}
-		for _, e := range table[ft] {
-			if e == ext {
-				return ext, true
-			}
+		if slices.Contains(table[ft], ext) {
+			return ext, true
 		}
 	}
 	return ext, false
