@@ -176,7 +176,6 @@ func (x *Auth) DomainPrefix(instance string) string {
 
 var (
 	domainPrefixRe = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$`)
-	dnsNameRe      = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	acmUSEast1Re   = regexp.MustCompile(`^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 	usernameRe     = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 	providerNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{1,30}[A-Za-z0-9]$`)

@@ -260,7 +260,6 @@ var (
 	iamPrincipalRe = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]+$`)
 	acmArnRe       = regexp.MustCompile(`^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]+$`)
 	hostedZoneRe   = regexp.MustCompile(`^Z[0-9A-Z]{1,31}$`)
-	domainRe       = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	dnsLabelRe     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	chartVersionRe = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`)
 	labelKeyRe     = regexp.MustCompile(`^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$`)
@@ -674,7 +673,7 @@ func (d *Domain) check(c *checker, cfg *Config) {
 		}
 		return
 	}
-	if !domainRe.MatchString(d.Name) {
+	if !dnsNameRe.MatchString(d.Name) {
 		c.errorf(p+".name", "%q is not a domain name such as heliocloud.example.org", d.Name)
 	}
 	if !dnsLabelRe.MatchString(d.Record) {

@@ -115,7 +115,6 @@ var (
 	instanceTypeRe = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
 	imageIDRe      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 	dailyTimeRe    = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
-	hostNameRe     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	certArnRe      = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 	timeZoneRe     = regexp.MustCompile(`^(UTC|[A-Z][A-Za-z_]+(/[A-Z][A-Za-z_+-]+){1,2})$`)
 )
@@ -210,7 +209,7 @@ func (x *Portal) check(c *checker, cfg *Config) {
 	case d.Name == "" && (d.CertificateArn != "" || d.HostedZoneID != ""):
 		c.errorf("portal.domain.name", "certificateArn and hostedZoneId need the domain name they are for")
 	case d.Name != "":
-		if !hostNameRe.MatchString(d.Name) {
+		if !dnsNameRe.MatchString(d.Name) {
 			c.errorf("portal.domain.name", "%q is not a lower-case DNS host name", d.Name)
 		}
 		if d.CertificateArn == "" {
