@@ -2,7 +2,8 @@ package config
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -73,12 +74,7 @@ var InstanceTypes = map[string]InstanceType{
 
 // InstanceTypeNames lists the known instance types, sorted.
 func InstanceTypeNames() []string {
-	names := make([]string, 0, len(InstanceTypes))
-	for n := range InstanceTypes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(InstanceTypes))
 }
 
 // FormatPrice writes an hourly price for people: "$0.40/h".
