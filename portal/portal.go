@@ -54,6 +54,10 @@ type Portal struct {
 
 	credMu sync.Mutex
 	creds  map[string]aws.Credentials
+
+	// csp is the Content-Security-Policy header; it depends only on the
+	// config, so it is built once.
+	csp string
 }
 
 // New checks cfg and returns the portal.
@@ -76,12 +80,12 @@ func New(cfg Config, clients AWS, opts Options) (*Portal, error) {
 	}
 	p := &Portal{
 		cfg: cfg, aws: clients, seal: s, now: opts.Now, log: opts.Logger,
-		oidc:   &oidcClient{cfg: &cfg, http: opts.HTTPClient, now: opts.Now},
 		prices: newTTLCache[float64](priceTTL),
 		spend:  newTTLCache[*costexplorer.GetCostAndUsageOutput](costTTL),
 		creds:  map[string]aws.Credentials{},
 	}
-	p.oidc.cfg = &p.cfg
+	p.oidc = &oidcClient{cfg: &p.cfg, http: opts.HTTPClient, now: opts.Now}
+	p.csp = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self' " + p.formActionOrigins() + "; frame-ancestors 'none'; base-uri 'none'"
 	p.routes()
 	return p, nil
 }
@@ -113,7 +117,7 @@ func (p *Portal) routes() {
 
 func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self' "+p.formActionOrigins()+"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", p.csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Strict-Transport-Security", "max-age=31536000")
