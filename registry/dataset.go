@@ -327,9 +327,10 @@ func (d *Dataset) StartOf(key string) (time.Time, bool) {
 }
 
 // IndexURI is the entry's index value, s3://bucket/prefix/.
-func (d *Dataset) IndexURI() string { return "s3://" + d.Bucket + "/" + d.IndexPrefix }
+func (d *Dataset) IndexURI() string { return d.DataKey(d.IndexPrefix) }
 
-// DataKey is the datakey column value for an object.
+// DataKey is the s3:// URI of an object of the dataset's bucket: the
+// datakey column value of a data object, and how written files are reported.
 func (d *Dataset) DataKey(key string) string { return "s3://" + d.Bucket + "/" + key }
 
 // IndexKey is the object key of the dataset's index file for a year.

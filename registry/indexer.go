@@ -248,7 +248,7 @@ func (ix *Indexer) applyDataset(ctx context.Context, d *Dataset, keys []string) 
 			return written, err
 		}
 		if changed {
-			written = append(written, "s3://"+d.Bucket+"/"+d.IndexKey(y))
+			written = append(written, d.DataKey(d.IndexKey(y)))
 		}
 	}
 	// The previous year is settled even when this call wrote nothing: an
@@ -277,7 +277,7 @@ func (ix *Indexer) applyDataset(ctx context.Context, d *Dataset, keys []string) 
 				return written, err
 			}
 			if changed {
-				written = append(written, "s3://"+d.Bucket+"/"+d.IndexKey(p))
+				written = append(written, d.DataKey(d.IndexKey(p)))
 			}
 		}
 	}
@@ -652,7 +652,7 @@ func (ix *Indexer) reconcile(ctx context.Context, d *Dataset, indexChanged bool)
 		if err != nil {
 			return written, err
 		}
-		written = append(written, "s3://"+d.Bucket+"/"+catalog.FileName)
+		written = append(written, d.DataKey(catalog.FileName))
 		x2, err := ix.extent(ctx, d)
 		if err != nil {
 			return written, err
@@ -685,7 +685,7 @@ func (ix *Indexer) fillYears(ctx context.Context, d *Dataset, from, to int, have
 		if err != nil {
 			return written, err
 		}
-		written = append(written, "s3://"+d.Bucket+"/"+d.IndexKey(y))
+		written = append(written, d.DataKey(d.IndexKey(y)))
 	}
 	return written, nil
 }

@@ -264,7 +264,7 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 			case err != nil:
 				return err
 			default:
-				res.Written = append(res.Written, "s3://"+d.Bucket+"/"+d.IndexKey(y))
+				res.Written = append(res.Written, d.DataKey(d.IndexKey(y)))
 			}
 			ix.progress("write "+d.ID, done.Add(1), int64(len(years)))
 			return nil
@@ -282,7 +282,7 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 			return nil, err
 		}
 		if changed {
-			res.Written = append(res.Written, "s3://"+d.Bucket+"/"+d.IndexKey(y))
+			res.Written = append(res.Written, d.DataKey(d.IndexKey(y)))
 		}
 		if fromInventory {
 			ix.progress("write "+d.ID, int64(n+1), int64(len(merge)))
@@ -345,7 +345,7 @@ func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []c
 				}
 			}
 		}
-		prefix := "s3://" + d.Bucket + "/"
+		prefix := d.DataKey("")
 		sizes := make([]int64, len(doubt))
 		exists := make([]bool, len(doubt))
 		headErr = parallel(ctx, len(doubt), 16, func(ctx context.Context, i int) error {
