@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -175,27 +176,27 @@ func (cfg *Config) Buckets() []BucketRef {
 
 // DatasetBucketName is the physical name of a dataset bucket.
 func (cfg *Config) DatasetBucketName(name string) string {
-	return or(cfg.Data.Datasets[name].BucketName, cfg.Name+"-"+name)
+	return cmp.Or(cfg.Data.Datasets[name].BucketName, cfg.Name+"-"+name)
 }
 
 // TeamBucketName is the physical name of a team's bucket.
 func (cfg *Config) TeamBucketName(team string) string {
-	return or(cfg.Data.TeamBuckets.BucketNames[team], cfg.Name+"-team-"+team)
+	return cmp.Or(cfg.Data.TeamBuckets.BucketNames[team], cfg.Name+"-team-"+team)
 }
 
 // SharedBucketName is the physical name of the shared bucket.
 func (cfg *Config) SharedBucketName() string {
-	return or(cfg.Data.Shared.BucketName, cfg.Name+"-shared")
+	return cmp.Or(cfg.Data.Shared.BucketName, cfg.Name+"-shared")
 }
 
 // ScratchBucketName is the physical name of the scratch bucket.
 func (cfg *Config) ScratchBucketName() string {
-	return or(cfg.Data.Scratch.BucketName, cfg.Name+"-scratch")
+	return cmp.Or(cfg.Data.Scratch.BucketName, cfg.Name+"-scratch")
 }
 
 // AccessLogBucketName is the physical name of the access log bucket.
 func (cfg *Config) AccessLogBucketName() string {
-	return or(cfg.Data.AccessLogs.BucketName, cfg.Name+"-access-logs")
+	return cmp.Or(cfg.Data.AccessLogs.BucketName, cfg.Name+"-access-logs")
 }
 
 // namePath is where a bucket's name problems are reported: at its
@@ -205,13 +206,6 @@ func namePath(section, explicit string) string {
 		return section + ".bucketName"
 	}
 	return section
-}
-
-func or(s, fallback string) string {
-	if s != "" {
-		return s
-	}
-	return fallback
 }
 
 var (

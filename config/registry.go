@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -153,7 +154,7 @@ var egressKeywords = []string{"free", "user-pays", "public", "private", "egress-
 
 // DatasetPrefix is a dataset's data prefix, with its default.
 func (x *Registry) DatasetPrefix(id string) string {
-	return or(x.Datasets[id].Prefix, id+"/")
+	return cmp.Or(x.Datasets[id].Prefix, id+"/")
 }
 
 // DatasetIndexPrefix is a dataset's index prefix, with its default: the
