@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -198,7 +199,7 @@ func parallel(ctx context.Context, n, limit int, fn func(ctx context.Context, i 
 
 func (ix *Indexer) applyDataset(ctx context.Context, d *Dataset, keys []string) ([]string, error) {
 	sort.Strings(keys)
-	keys = compactStrings(keys)
+	keys = slices.Compact(keys)
 	want := make([]*catalog.Row, len(keys))
 	err := parallel(ctx, len(keys), 16, func(ctx context.Context, i int) error {
 		size, exists, err := ix.store().head(ctx, d.Bucket, keys[i])
@@ -283,16 +284,6 @@ func (ix *Indexer) applyDataset(ctx context.Context, d *Dataset, keys []string) 
 	}
 	w, err := ix.reconcile(ctx, d, len(written) > 0)
 	return append(written, w...), err
-}
-
-func compactStrings(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 func truncate(t time.Time, f catalog.TimeFormat) time.Time {
