@@ -441,8 +441,10 @@ func gpuTypeNames() []string {
 	return out
 }
 
-func (x *Daskhub) groupNames() string {
-	return strings.Join(slices.Sorted(maps.Keys(x.NodeGroups)), ", ")
+// unknownGroup reports name, written at path, as naming no node group.
+func (x *Daskhub) unknownGroup(c *checker, path, name string) {
+	groups := slices.Sorted(maps.Keys(x.NodeGroups))
+	c.errorf(path, "%q is not one of daskhub.nodeGroups%s; node groups: %s", name, suggest(name, groups), strings.Join(groups, ", "))
 }
 
 func (x *Daskhub) checkProfiles(c *checker, cfg *Config) {
@@ -479,7 +481,7 @@ func (x *Daskhub) checkProfiles(c *checker, cfg *Config) {
 		g, ok := x.NodeGroups[pr.NodeGroup]
 		if !ok {
 			if pr.NodeGroup != "" {
-				c.errorf(p+".nodeGroup", "%q is not one of daskhub.nodeGroups%s; node groups: %s", pr.NodeGroup, suggest(pr.NodeGroup, slices.Sorted(maps.Keys(x.NodeGroups))), x.groupNames())
+				x.unknownGroup(c, p+".nodeGroup", pr.NodeGroup)
 			}
 			continue
 		}
@@ -537,7 +539,7 @@ func (d *Dask) check(c *checker, x *Daskhub) {
 		g, ok := x.NodeGroups[o.group]
 		switch {
 		case !ok:
-			c.errorf(p+"."+o.key, "%q is not one of daskhub.nodeGroups%s; node groups: %s", o.group, suggest(o.group, slices.Sorted(maps.Keys(x.NodeGroups))), x.groupNames())
+			x.unknownGroup(c, p+"."+o.key, o.group)
 		case g.Purpose != o.purpose:
 			c.errorf(p+"."+o.key, "%q has purpose %s; it needs purpose %s", o.group, g.Purpose, o.purpose)
 		case len(g.Labels) == 0:
@@ -561,7 +563,7 @@ func (d *Dask) check(c *checker, x *Daskhub) {
 	}
 	switch g, ok := x.NodeGroups[d.SchedulerNodeGroup]; {
 	case !ok:
-		c.errorf(p+".schedulerNodeGroup", "%q is not one of daskhub.nodeGroups%s; node groups: %s", d.SchedulerNodeGroup, suggest(d.SchedulerNodeGroup, slices.Sorted(maps.Keys(x.NodeGroups))), x.groupNames())
+		x.unknownGroup(c, p+".schedulerNodeGroup", d.SchedulerNodeGroup)
 	case len(g.Labels) == 0:
 		c.errorf(p+".schedulerNodeGroup", "%q has no labels, so schedulers cannot be placed on it: give the group labels", d.SchedulerNodeGroup)
 	case g.Capacity == "spot":
