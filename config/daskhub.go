@@ -537,6 +537,7 @@ func (d *Dask) check(c *checker, x *Daskhub) {
 			continue
 		}
 		g, ok := x.NodeGroups[o.group]
+		it := g.GroupInstanceType()
 		switch {
 		case !ok:
 			x.unknownGroup(c, p+"."+o.key, o.group)
@@ -547,10 +548,10 @@ func (d *Dask) check(c *checker, x *Daskhub) {
 		case o.gpu:
 			// GPU workers take a whole GPU node, sized by the stack from the
 			// instance type; the cores and memory options are for CPU workers.
-		case d.MaxWorkerCores > g.GroupInstanceType().VCPU && g.GroupInstanceType().VCPU > 0:
-			c.errorf(p+".maxWorkerCores", "%d is more than a %s node of group %q has (%d vCPU)", d.MaxWorkerCores, g.InstanceTypes[0], o.group, g.GroupInstanceType().VCPU)
-		case float64(d.MaxWorkerMemoryGib) > g.GroupInstanceType().MemoryGiB*0.9 && g.GroupInstanceType().VCPU > 0:
-			c.errorf(p+".maxWorkerMemoryGib", "%d does not fit on a %s node of group %q (%g GiB, about a tenth reserved for the system)", d.MaxWorkerMemoryGib, g.InstanceTypes[0], o.group, g.GroupInstanceType().MemoryGiB)
+		case d.MaxWorkerCores > it.VCPU && it.VCPU > 0:
+			c.errorf(p+".maxWorkerCores", "%d is more than a %s node of group %q has (%d vCPU)", d.MaxWorkerCores, g.InstanceTypes[0], o.group, it.VCPU)
+		case float64(d.MaxWorkerMemoryGib) > it.MemoryGiB*0.9 && it.VCPU > 0:
+			c.errorf(p+".maxWorkerMemoryGib", "%d does not fit on a %s node of group %q (%g GiB, about a tenth reserved for the system)", d.MaxWorkerMemoryGib, g.InstanceTypes[0], o.group, it.MemoryGiB)
 		}
 	}
 	for _, l := range []struct {
