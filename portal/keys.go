@@ -21,16 +21,13 @@ type keyInfo struct {
 var validKeyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 func (p *Portal) listKeys(ctx context.Context, c EC2, s *Session) ([]keyInfo, error) {
-	out, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: []types.Filter{
-		{Name: aws.String("tag:" + TagOwner), Values: []string{s.Username}},
-		{Name: aws.String("tag:" + TagInstance), Values: []string{p.cfg.Instance}},
-	}})
+	out, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: p.ownerFilters(s.Username)})
 	if err != nil {
 		return nil, err
 	}
 	var keys []keyInfo
 	for _, k := range out.KeyPairs {
-		if tag(k.Tags, TagOwner) != s.Username || tag(k.Tags, TagInstance) != p.cfg.Instance {
+		if !p.owned(k.Tags, s.Username) {
 			continue
 		}
 		ki := keyInfo{Name: aws.ToString(k.KeyName), ID: aws.ToString(k.KeyPairId), Type: string(k.KeyType), Fingerprint: aws.ToString(k.KeyFingerprint)}
@@ -142,7 +139,7 @@ func (p *Portal) ownedKey(ctx context.Context, c EC2, s *Session, name string) (
 		return "", err
 	}
 	for _, k := range out.KeyPairs {
-		if aws.ToString(k.KeyName) == name && tag(k.Tags, TagOwner) == s.Username && tag(k.Tags, TagInstance) == p.cfg.Instance {
+		if aws.ToString(k.KeyName) == name && p.owned(k.Tags, s.Username) {
 			return aws.ToString(k.KeyPairId), nil
 		}
 	}

@@ -38,18 +38,25 @@ func tag(tags []types.Tag, key string) string {
 	return ""
 }
 
-// owned reports whether inst belongs to user in this HelioCloud instance.
-func (p *Portal) owned(inst types.Instance, user string) bool {
-	return tag(inst.Tags, TagOwner) == user && tag(inst.Tags, TagInstance) == p.cfg.Instance
+// owned reports whether tags mark a machine or key pair as user's in this
+// HelioCloud instance.
+func (p *Portal) owned(tags []types.Tag, user string) bool {
+	return tag(tags, TagOwner) == user && tag(tags, TagInstance) == p.cfg.Instance
+}
+
+// ownerFilters ask EC2 for user's resources in this HelioCloud instance.
+func (p *Portal) ownerFilters(user string) []types.Filter {
+	return []types.Filter{
+		{Name: aws.String("tag:" + TagOwner), Values: []string{user}},
+		{Name: aws.String("tag:" + TagInstance), Values: []string{p.cfg.Instance}},
+	}
 }
 
 // listMachines returns the user's machines that are not terminated.
 func (p *Portal) listMachines(ctx context.Context, c EC2, s *Session) ([]types.Instance, error) {
-	in := &ec2.DescribeInstancesInput{Filters: []types.Filter{
-		{Name: aws.String("tag:" + TagOwner), Values: []string{s.Username}},
-		{Name: aws.String("tag:" + TagInstance), Values: []string{p.cfg.Instance}},
-		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped", "shutting-down"}},
-	}}
+	in := &ec2.DescribeInstancesInput{Filters: append(p.ownerFilters(s.Username),
+		types.Filter{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped", "shutting-down"}},
+	)}
 	var out []types.Instance
 	for {
 		page, err := c.DescribeInstances(ctx, in)
@@ -60,7 +67,7 @@ func (p *Portal) listMachines(ctx context.Context, c EC2, s *Session) ([]types.I
 			for _, i := range r.Instances {
 				// The filter already asks for these tags; checking again
 				// keeps a mis-scoped response from showing others' machines.
-				if p.owned(i, s.Username) {
+				if p.owned(i.Tags, s.Username) {
 					out = append(out, i)
 				}
 			}
@@ -171,7 +178,7 @@ func (p *Portal) ownedMachine(ctx context.Context, c EC2, s *Session, id string)
 	}
 	for _, r := range out.Reservations {
 		for _, i := range r.Instances {
-			if aws.ToString(i.InstanceId) == id && p.owned(i, s.Username) {
+			if aws.ToString(i.InstanceId) == id && p.owned(i.Tags, s.Username) {
 				return i, nil
 			}
 		}
