@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -120,6 +121,9 @@ type ApplyResult struct {
 func (ix *Indexer) Apply(ctx context.Context, events []Event) *ApplyResult {
 	res := &ApplyResult{Errors: make([]error, len(events))}
 	groups := map[*Dataset][]int{}
+	// starts holds each dataset's keys with the start time the routing
+	// check read from them, so that no key is matched twice.
+	starts := map[*Dataset]map[string]time.Time{}
 	var order []*Dataset
 	for i, e := range events {
 		if ix.Config.isOutput(e.Bucket, e.Key) {
@@ -130,14 +134,17 @@ func (ix *Indexer) Apply(ctx context.Context, events []Event) *ApplyResult {
 			res.Skipped = append(res.Skipped, Skipped{e.Bucket, e.Key, "not in any dataset prefix"})
 			continue
 		}
-		if _, ok := d.StartOf(e.Key); !ok {
+		start, ok := d.StartOf(e.Key)
+		if !ok {
 			res.Skipped = append(res.Skipped, Skipped{e.Bucket, e.Key, fmt.Sprintf("key does not match the time rule of dataset %s", d.ID)})
 			continue
 		}
 		if groups[d] == nil {
 			order = append(order, d)
+			starts[d] = map[string]time.Time{}
 		}
 		groups[d] = append(groups[d], i)
+		starts[d][e.Key] = start
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -145,11 +152,7 @@ func (ix *Indexer) Apply(ctx context.Context, events []Event) *ApplyResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			keys := make([]string, len(groups[d]))
-			for j, i := range groups[d] {
-				keys[j] = events[i].Key
-			}
-			written, err := ix.applyDataset(ctx, d, keys)
+			written, err := ix.applyDataset(ctx, d, starts[d])
 			mu.Lock()
 			defer mu.Unlock()
 			res.Written = append(res.Written, written...)
@@ -197,17 +200,17 @@ func parallel(ctx context.Context, n, limit int, fn func(ctx context.Context, i 
 	return first
 }
 
-func (ix *Indexer) applyDataset(ctx context.Context, d *Dataset, keys []string) ([]string, error) {
-	sort.Strings(keys)
-	keys = slices.Compact(keys)
+// applyDataset makes the rows of the given keys (with their start times)
+// match the objects in S3.
+func (ix *Indexer) applyDataset(ctx context.Context, d *Dataset, starts map[string]time.Time) ([]string, error) {
+	keys := slices.Sorted(maps.Keys(starts))
 	want := make([]*catalog.Row, len(keys))
 	err := parallel(ctx, len(keys), 16, func(ctx context.Context, i int) error {
 		size, exists, err := ix.store().head(ctx, d.Bucket, keys[i])
 		if err != nil || !exists {
 			return err
 		}
-		start, _ := d.StartOf(keys[i])
-		want[i] = &catalog.Row{Start: truncate(start, d.Format()), Key: d.DataKey(keys[i]), Size: size}
+		want[i] = &catalog.Row{Start: truncate(starts[keys[i]], d.Format()), Key: d.DataKey(keys[i]), Size: size}
 		return nil
 	})
 	if err != nil {
@@ -215,8 +218,7 @@ func (ix *Indexer) applyDataset(ctx context.Context, d *Dataset, keys []string) 
 	}
 	byYear := map[int]map[string]*catalog.Row{}
 	for i, k := range keys {
-		start, _ := d.StartOf(k)
-		y := start.Year()
+		y := starts[k].Year()
 		if byYear[y] == nil {
 			byYear[y] = map[string]*catalog.Row{}
 		}
