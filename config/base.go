@@ -194,8 +194,14 @@ func (v *VPC) check(c *checker, cfg *Config) {
 			}
 		}
 	}
-	if !slices.Contains(LogRetentionDays, v.FlowLogRetentionDays) {
-		c.errorf(p+".flowLogRetentionDays", "%d is not a CloudWatch retention period; allowed: %s", v.FlowLogRetentionDays, joinInts(LogRetentionDays))
+	checkRetention(c, p+".flowLogRetentionDays", v.FlowLogRetentionDays)
+}
+
+// checkRetention reports days unless CloudWatch Logs accepts it as a
+// retention period (stacks.Retention relies on that).
+func checkRetention(c *checker, path string, days int) {
+	if !slices.Contains(LogRetentionDays, days) {
+		c.errorf(path, "%d is not a CloudWatch retention period; allowed: %s", days, joinInts(LogRetentionDays))
 	}
 }
 

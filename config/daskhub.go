@@ -311,9 +311,7 @@ func (x *Daskhub) check(c *checker, cfg *Config) {
 	if x.SpawnTimeoutSeconds < 60 {
 		c.errorf(p+".spawnTimeoutSeconds", "must be at least 60: a node starting from zero alone takes about 90 s")
 	}
-	if !slices.Contains(LogRetentionDays, x.LogRetentionDays) {
-		c.errorf(p+".logRetentionDays", "%d is not a CloudWatch retention period; allowed: %s", x.LogRetentionDays, joinInts(LogRetentionDays))
-	}
+	checkRetention(c, p+".logRetentionDays", x.LogRetentionDays)
 }
 
 func (e *Endpoint) check(c *checker) {
