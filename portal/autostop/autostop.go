@@ -16,14 +16,8 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
-)
 
-// The tag names match package portal's; they are repeated here so that
-// this function's binary does not link the web app.
-const (
-	tagInstance = "heliocloud:instance"
-	tagAutoStop = "heliocloud:autostop"
-	autoStopOff = "off"
+	"github.com/heliocloud/heliocloud-go/portal"
 )
 
 // Modes an event can ask for.
@@ -83,7 +77,7 @@ func Run(ctx context.Context, cfg Config, c EC2, m Metrics, mode string, now tim
 	for _, i := range running {
 		id := aws.ToString(i.InstanceId)
 		switch {
-		case tag(i.Tags, tagAutoStop) == autoStopOff:
+		case tag(i.Tags, portal.TagAutoStop) == portal.AutoStopOff:
 			res.Kept[id] = "opted out"
 		case mode == Daily:
 			res.Stopped = append(res.Stopped, id)
@@ -130,8 +124,8 @@ func tag(tags []types.Tag, key string) string {
 
 func runningMachines(ctx context.Context, c EC2, instance string) ([]types.Instance, error) {
 	in := &ec2.DescribeInstancesInput{Filters: []types.Filter{
-		{Name: aws.String("tag:" + tagInstance), Values: []string{instance}},
-		{Name: aws.String("tag-key"), Values: []string{"Owner"}},
+		{Name: aws.String("tag:" + portal.TagInstance), Values: []string{instance}},
+		{Name: aws.String("tag-key"), Values: []string{portal.TagOwner}},
 		{Name: aws.String("instance-state-name"), Values: []string{"running"}},
 	}}
 	var out []types.Instance
