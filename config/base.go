@@ -197,6 +197,15 @@ func (v *VPC) check(c *checker, cfg *Config) {
 	checkRetention(c, p+".flowLogRetentionDays", v.FlowLogRetentionDays)
 }
 
+// checkEmails reports the entries of list that are not e-mail addresses.
+func checkEmails(c *checker, path string, list []string) {
+	for i, e := range list {
+		if !emailRe.MatchString(e) {
+			c.errorf(fmt.Sprintf("%s[%d]", path, i), "%q is not an e-mail address", e)
+		}
+	}
+}
+
 // checkRetention reports days unless CloudWatch Logs accepts it as a
 // retention period (stacks.Retention relies on that).
 func checkRetention(c *checker, path string, days int) {
@@ -216,11 +225,7 @@ func (b *Budget) check(c *checker) {
 	if len(b.Emails) > 10 {
 		c.errorf(p+".emails", "AWS Budgets sends to at most 10 addresses, got %d", len(b.Emails))
 	}
-	for i, e := range b.Emails {
-		if !emailRe.MatchString(e) {
-			c.errorf(fmt.Sprintf("%s.emails[%d]", p, i), "%q is not an e-mail address", e)
-		}
-	}
+	checkEmails(c, p+".emails", b.Emails)
 	for _, list := range []struct {
 		key      string
 		percents []float64

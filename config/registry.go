@@ -364,9 +364,5 @@ func (ix *RegistryIndexer) check(c *checker) {
 	if !slices.Contains(LogRetentionDays, ix.LogRetentionDays) {
 		c.errorf(p+"logRetentionDays", "%d is not a retention CloudWatch Logs allows; use one of %s", ix.LogRetentionDays, joinInts(LogRetentionDays))
 	}
-	for i, e := range ix.AlarmEmails {
-		if !emailRe.MatchString(e) {
-			c.errorf(fmt.Sprintf("%salarmEmails[%d]", p, i), "%q is not an e-mail address", e)
-		}
-	}
+	checkEmails(c, p+"alarmEmails", ix.AlarmEmails)
 }
