@@ -115,7 +115,7 @@ var (
 	instanceTypeRe = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
 	imageIDRe      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 	dailyTimeRe    = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
-	certArnRe      = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
+	certArnRe      = regexp.MustCompile(`^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 	timeZoneRe     = regexp.MustCompile(`^(UTC|[A-Z][A-Za-z_]+(/[A-Z][A-Za-z_+-]+){1,2})$`)
 )
 
@@ -214,10 +214,10 @@ func (x *Portal) check(c *checker, cfg *Config) {
 		}
 		if d.CertificateArn == "" {
 			c.errorf("portal.domain.certificateArn", "required with a custom domain: an ACM certificate for %s in the instance's region", d.Name)
-		} else if !certArnRe.MatchString(d.CertificateArn) {
+		} else if m := certArnRe.FindStringSubmatch(d.CertificateArn); m == nil {
 			c.errorf("portal.domain.certificateArn", "%q is not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>)", d.CertificateArn)
-		} else if cfg.Region != "" && strings.Split(d.CertificateArn, ":")[3] != cfg.Region {
-			c.errorf("portal.domain.certificateArn", "the certificate is in %s but the portal's regional API is in %s; request one in %s", strings.Split(d.CertificateArn, ":")[3], cfg.Region, cfg.Region)
+		} else if cfg.Region != "" && m[1] != cfg.Region {
+			c.errorf("portal.domain.certificateArn", "the certificate is in %s but the portal's regional API is in %s; request one in %s", m[1], cfg.Region, cfg.Region)
 		}
 		if d.HostedZoneID != "" && !hostedZoneRe.MatchString(d.HostedZoneID) {
 			c.errorf("portal.domain.hostedZoneId", "%q is not a Route 53 hosted zone id (such as Z0123456789ABCDEFGHIJ)", d.HostedZoneID)
