@@ -3,7 +3,6 @@ package stacks
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbudgets"
@@ -117,9 +116,12 @@ func (b *BaseStack) existingVpc(stack awscdk.Stack) awsec2.IVpc {
 	return awsec2.Vpc_FromVpcAttributes(stack, jsii.String("Vpc"), attrs)
 }
 
-// vpcParams are the values other stacks need, by SSM parameter name suffix.
-func (b *BaseStack) vpcParams() [][2]string {
-	return [][2]string{{"id", "vpc/id"}, {"cidr", "vpc/cidr"}, {"azs", "vpc/azs"}, {"private", "vpc/private-subnet-ids"}, {"public", "vpc/public-subnet-ids"}}
+// vpcParams names the SSM parameter (under /heliocloud/<instance>/vpc/) of
+// each value other stacks need, by key.
+var vpcParams = map[string]string{"id": "id", "cidr": "cidr", "azs": "azs", "private": "private-subnet-ids", "public": "public-subnet-ids"}
+
+func (b *BaseStack) vpcParam(key string) *string {
+	return jsii.String(ParamName(b.cfg.Name, "vpc", vpcParams[key]))
 }
 
 // shareVpc writes the new VPC's ids to SSM parameters for ImportVpc.
@@ -132,10 +134,10 @@ func (b *BaseStack) shareVpc(stack awscdk.Stack) {
 		"private": awscdk.Fn_Join(jsii.String(","), subnetIDs(vpc.PrivateSubnets(), vpc.IsolatedSubnets())),
 		"public":  awscdk.Fn_Join(jsii.String(","), subnetIDs(vpc.PublicSubnets())),
 	}
-	for _, p := range b.vpcParams() {
-		awsssm.NewStringParameter(stack, jsii.String("Param-"+p[0]), &awsssm.StringParameterProps{
-			ParameterName: jsii.String(ParamName(b.cfg.Name, strings.Split(p[1], "/")...)),
-			StringValue:   values[p[0]],
+	for _, key := range []string{"id", "cidr", "azs", "private", "public"} {
+		awsssm.NewStringParameter(stack, jsii.String("Param-"+key), &awsssm.StringParameterProps{
+			ParameterName: b.vpcParam(key),
+			StringValue:   values[key],
 			Description:   jsii.String("Read by the instance's other stacks; written by " + *stack.StackName()),
 		})
 	}
@@ -160,12 +162,7 @@ func (b *BaseStack) ImportVpc(scope constructs.Construct) awsec2.IVpc {
 		return b.existingVpc(awscdk.Stack_Of(scope))
 	}
 	read := func(key string) *string {
-		for _, p := range b.vpcParams() {
-			if p[0] == key {
-				return awsssm.StringParameter_ValueForStringParameter(scope, jsii.String(ParamName(b.cfg.Name, strings.Split(p[1], "/")...)), nil)
-			}
-		}
-		panic("stacks: no VPC parameter " + key)
+		return awsssm.StringParameter_ValueForStringParameter(scope, b.vpcParam(key), nil)
 	}
 	n := jsii.Number(b.azCount)
 	return awsec2.Vpc_FromVpcAttributes(scope, jsii.String("BaseVpc"), &awsec2.VpcAttributes{

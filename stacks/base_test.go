@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/heliocloud/heliocloud-go/config"
 )
 
 func TestBaseNewVpc(t *testing.T) {
@@ -84,4 +85,13 @@ base:
 		tpl.ResourceCountIs(jsii.String(typ), jsii.Number(0))
 	}
 	tpl.HasOutput(jsii.String("VpcId"), map[string]any{"Value": "vpc-0123456789abcdef0"})
+}
+
+// Every retention period the configuration accepts has a CDK name.
+func TestRetentionCoversEveryAllowedPeriod(t *testing.T) {
+	for _, days := range config.LogRetentionDays {
+		if Retention(days) == "" {
+			t.Errorf("no retention for %d days", days)
+		}
+	}
 }
