@@ -143,7 +143,7 @@ func (x *Portal) check(c *checker, cfg *Config) {
 		if !strings.HasPrefix(im.Parameter, "/aws/service/") {
 			c.errorf(path+".parameter", "must be a public SSM parameter under /aws/service/ (the portal may read only those)")
 		}
-		if len(im.Arch) > 0 && !strings.Contains(im.Parameter, "{arch}") && len(im.Arch) > 1 {
+		if len(im.Arch) > 1 && !strings.Contains(im.Parameter, "{arch}") {
 			c.errorf(path+".parameter", "lists %d processors in arch but has no {arch} placeholder to tell them apart", len(im.Arch))
 		}
 		for _, a := range slices.Sorted(maps.Keys(im.Arch)) {
