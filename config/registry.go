@@ -161,7 +161,7 @@ func (x *Registry) DatasetPrefix(id string) string {
 // folder holding the data folder.
 func (x *Registry) DatasetIndexPrefix(id string) string {
 	ds := x.Datasets[id]
-	if ds.IndexPrefix != "" || ds.Prefix != "" && strings.Count(ds.Prefix, "/") == 1 {
+	if ds.IndexPrefix != "" {
 		return ds.IndexPrefix
 	}
 	parent := path.Dir(strings.TrimSuffix(x.DatasetPrefix(id), "/"))
