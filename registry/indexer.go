@@ -257,35 +257,47 @@ func (ix *Indexer) applyDataset(ctx context.Context, d *Dataset, starts map[stri
 	// The previous year is settled even when this call wrote nothing: an
 	// earlier delivery may have died between the two writes.
 	if d.Duration == 0 {
-		settled := map[int]bool{}
-		for _, y := range years {
-			p, ok, err := ix.prevNonEmpty(ctx, d, y)
-			if err != nil {
-				return written, err
-			}
-			if !ok || settled[p] {
-				continue
-			}
-			settled[p] = true
-			// Most batches do not move the previous year's last stop: check
-			// it from the file's tail (read before the later years, as
-			// updateYear does) before rewriting a whole year.
-			if ok, err := ix.lastStopCurrent(ctx, d, p); err != nil {
-				return written, err
-			} else if ok {
-				continue
-			}
-			changed, err := ix.updateYear(ctx, d, p, nil)
-			if err != nil {
-				return written, err
-			}
-			if changed {
-				written = append(written, d.DataKey(d.IndexKey(p)))
-			}
+		w, err := ix.settleBefore(ctx, d, years)
+		written = append(written, w...)
+		if err != nil {
+			return written, err
 		}
 	}
 	w, err := ix.reconcile(ctx, d, len(written) > 0)
 	return append(written, w...), err
+}
+
+// settleBefore makes the last row of the last non-empty year before each of
+// years stop at the first start after it, and returns the files it wrote.
+func (ix *Indexer) settleBefore(ctx context.Context, d *Dataset, years []int) ([]string, error) {
+	var written []string
+	settled := map[int]bool{}
+	for _, y := range years {
+		p, ok, err := ix.prevNonEmpty(ctx, d, y)
+		if err != nil {
+			return written, err
+		}
+		if !ok || settled[p] {
+			continue
+		}
+		settled[p] = true
+		// Most changes do not move the previous year's last stop: check it
+		// from the file's tail (read before the later years, as updateYear
+		// does) before rewriting a whole year.
+		if current, err := ix.lastStopCurrent(ctx, d, p); err != nil {
+			return written, err
+		} else if current {
+			continue
+		}
+		changed, err := ix.updateYear(ctx, d, p, nil)
+		if err != nil {
+			return written, err
+		}
+		if changed {
+			written = append(written, d.DataKey(d.IndexKey(p)))
+		}
+	}
+	return written, nil
 }
 
 func truncate(t time.Time, f catalog.TimeFormat) time.Time {

@@ -291,21 +291,8 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 	if !fromInventory && d.Duration == 0 {
 		// A merged year may start differently than the listing said: settle
 		// the years before the merged ones.
-		for _, y := range merge {
-			p, ok, err := ix.prevNonEmpty(ctx, d, y)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				continue
-			}
-			if current, err := ix.lastStopCurrent(ctx, d, p); err != nil {
-				return nil, err
-			} else if !current {
-				if _, err := ix.updateYear(ctx, d, p, nil); err != nil {
-					return nil, err
-				}
-			}
+		if _, err := ix.settleBefore(ctx, d, merge); err != nil {
+			return nil, err
 		}
 	}
 	sort.Strings(res.Written)
