@@ -173,10 +173,7 @@ func TestAuthValid(t *testing.T) {
 }
 
 func TestAuthDefaults(t *testing.T) {
-	cfg, problems := loadText(t, authYAML)
-	if problems != nil {
-		t.Fatal(problems)
-	}
+	cfg := mustLoad(t, authYAML)
 	a := cfg.Auth
 	if a.DomainPrefix(cfg.Name) != "heliocloud-gsfc" {
 		t.Errorf("default prefix: got %q", a.DomainPrefix(cfg.Name))
@@ -191,10 +188,7 @@ func TestAuthDefaults(t *testing.T) {
 }
 
 func TestAuthWarnings(t *testing.T) {
-	cfg, problems := loadText(t, authYAML+"  removalPolicy: destroy\n  deletionProtection: false\n  password: {requireSymbols: false}\n")
-	if problems != nil {
-		t.Fatal(problems)
-	}
+	cfg := mustLoad(t, authYAML+"  removalPolicy: destroy\n  deletionProtection: false\n  password: {requireSymbols: false}\n")
 	all := warningsText(cfg)
 	for _, want := range []string{
 		"test.yaml:8: warning: auth.removalPolicy: destroy deletes every account when the stack is deleted",

@@ -43,6 +43,16 @@ func wantProblem(t *testing.T, text, want string) {
 	}
 }
 
+// mustLoad parses text and fails the test unless it is valid.
+func mustLoad(t *testing.T, text string) *Config {
+	t.Helper()
+	cfg, problems := loadText(t, text)
+	if problems != nil {
+		t.Fatalf("refused:\n%v", problems)
+	}
+	return cfg
+}
+
 // warningsText is cfg's warnings, one line each, for tests to search.
 func warningsText(cfg *Config) string {
 	var b strings.Builder
@@ -155,10 +165,7 @@ func TestDecodeErrorHidesFollowUpChecksOfTheSameValue(t *testing.T) {
 }
 
 func TestDefaultsApplyAndInstanceOverrides(t *testing.T) {
-	cfg, problems := loadText(t, "name: x\nbase:\n  vpc:\n    cidr: 10.5.0.0/20\n")
-	if problems != nil {
-		t.Fatal(problems)
-	}
+	cfg := mustLoad(t, "name: x\nbase:\n  vpc:\n    cidr: 10.5.0.0/20\n")
 	v := cfg.Base.VPC
 	if v.Cidr != "10.5.0.0/20" || v.Mode != "new" || v.MaxAzs != 2 || v.NatGateways != "one" || !v.FlowLogs || v.FlowLogRetentionDays != 90 {
 		t.Fatalf("defaults not applied or override lost: %+v", v)
@@ -172,10 +179,7 @@ func TestDefaultsApplyAndInstanceOverrides(t *testing.T) {
 }
 
 func TestListsReplaceDefaults(t *testing.T) {
-	cfg, problems := loadText(t, "name: x\nbase:\n  budget:\n    actualPercents: [95]\n")
-	if problems != nil {
-		t.Fatal(problems)
-	}
+	cfg := mustLoad(t, "name: x\nbase:\n  budget:\n    actualPercents: [95]\n")
 	if got := cfg.Base.Budget.ActualPercents; len(got) != 1 || got[0] != 95 {
 		t.Fatalf("want [95], got %v", got)
 	}

@@ -11,10 +11,7 @@ import (
 const containersBase = "name: x\nteams: {sdo: {}, mms: {}}\ndata: {enabled: true}\ncontainers:\n  enabled: true\n"
 
 func TestContainersDefaults(t *testing.T) {
-	cfg, problems := loadText(t, containersBase+"  repositories:\n    sdo/aia-tools: {team: sdo}\n")
-	if problems != nil {
-		t.Fatalf("refused:\n%v", problems)
-	}
+	cfg := mustLoad(t, containersBase+"  repositories:\n    sdo/aia-tools: {team: sdo}\n")
 	r := cfg.Containers.Repositories["sdo/aia-tools"]
 	if !r.ScanOnPush || !r.ImmutableTags || r.KeepLastImages != 100 || r.UntaggedExpireDays != 14 || r.Encryption != "AES256" {
 		t.Errorf("repository defaults: %+v", r)
@@ -36,10 +33,7 @@ func TestContainersDefaults(t *testing.T) {
 }
 
 func TestContainersRemoveDefaultCache(t *testing.T) {
-	cfg, problems := loadText(t, containersBase+"  pullThroughCache:\n    quay: null\n    k8s-mirror: {upstream: k8s}\n")
-	if problems != nil {
-		t.Fatalf("refused:\n%v", problems)
-	}
+	cfg := mustLoad(t, containersBase+"  pullThroughCache:\n    quay: null\n    k8s-mirror: {upstream: k8s}\n")
 	if _, ok := cfg.Containers.PullThroughCache["quay"]; ok {
 		t.Errorf("quay rule not removed")
 	}
@@ -94,10 +88,7 @@ func TestContainersErrors(t *testing.T) {
 }
 
 func TestContainersDestroyWarns(t *testing.T) {
-	cfg, problems := loadText(t, containersBase+"  destroyOnDelete: true\n")
-	if problems != nil {
-		t.Fatalf("refused:\n%v", problems)
-	}
+	cfg := mustLoad(t, containersBase+"  destroyOnDelete: true\n")
 	want := "test.yaml:6: warning: containers.destroyOnDelete: DANGER: deleting the x-Containers stack, or removing a repository from this file, will DELETE the repository and EVERY IMAGE in it"
 	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].String(), want) {
 		t.Errorf("warnings %v, want %q", cfg.Warnings, want)

@@ -14,10 +14,7 @@ import (
 const daskhubBase = "name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {publicCidrs: [192.0.2.0/24]}\n  admins: [arn:aws:iam::123456789012:role/Admin]\n"
 
 func TestDaskhubDefaultsAreValid(t *testing.T) {
-	cfg, problems := loadText(t, daskhubBase)
-	if problems != nil {
-		t.Fatalf("defaults refused:\n%v", problems)
-	}
+	cfg := mustLoad(t, daskhubBase)
 	d := cfg.Daskhub
 	if d.KubernetesVersion != KubectlLayerVersion {
 		t.Errorf("default Kubernetes version %s, want the kubectl layer's %s", d.KubernetesVersion, KubectlLayerVersion)
@@ -52,10 +49,7 @@ func TestDaskhubDefaultsAreValid(t *testing.T) {
 // group (with the profiles and options that target it) without repeating
 // the rest.
 func TestDaskhubOverlayAndRemoval(t *testing.T) {
-	cfg, problems := loadText(t, daskhubBase+"  nodeGroups:\n    user: {maxSize: 4}\n    dask-gpu-worker: null\n  dask: {gpuWorkerNodeGroup: \"\"}\n")
-	if problems != nil {
-		t.Fatalf("refused:\n%v", problems)
-	}
+	cfg := mustLoad(t, daskhubBase+"  nodeGroups:\n    user: {maxSize: 4}\n    dask-gpu-worker: null\n  dask: {gpuWorkerNodeGroup: \"\"}\n")
 	g := cfg.Daskhub.NodeGroups["user"]
 	if g.MaxSize != 4 || g.InstanceTypes[0] != "m7i.2xlarge" || len(g.Taints) != 1 {
 		t.Errorf("user group after overlay: %+v", g)
@@ -153,10 +147,7 @@ func TestDaskhubErrors(t *testing.T) {
 }
 
 func TestDaskhubWarnings(t *testing.T) {
-	cfg, problems := loadText(t, "name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {publicCidrs: [0.0.0.0/0]}\n  nodeGroups:\n    user: {capacity: spot}\n")
-	if problems != nil {
-		t.Fatalf("refused:\n%v", problems)
-	}
+	cfg := mustLoad(t, "name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {publicCidrs: [0.0.0.0/0]}\n  nodeGroups:\n    user: {capacity: spot}\n")
 	got := warningsText(cfg)
 	for _, want := range []string{
 		"daskhub.nodeGroups.user.capacity: a spot interruption stops users' servers",
@@ -172,16 +163,13 @@ func TestDaskhubWarnings(t *testing.T) {
 // An on-demand fallback for the spot Dask workers (same labels and taints,
 // targeted by nothing by name) is a group Dask workers fit, so it is valid.
 func TestDaskhubOnDemandFallbackGroup(t *testing.T) {
-	_, problems := loadText(t, daskhubBase+`  nodeGroups:
+	mustLoad(t, daskhubBase+`  nodeGroups:
     dask-worker-fallback:
       purpose: dask-worker
       instanceTypes: [m7i.8xlarge]
       labels: {heliocloud.org/node-purpose: dask-worker}
       taints: [{key: heliocloud.org/dedicated, value: dask-worker}]
 `)
-	if problems != nil {
-		t.Fatalf("fallback group refused:\n%v", problems)
-	}
 }
 
 // Disabled, the section's defaults are not checked: an instance without

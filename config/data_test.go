@@ -11,10 +11,7 @@ import (
 const dataBase = "name: x\nteams: {sdo: {}, mms: {}}\ndata:\n  enabled: true\n"
 
 func TestDataDefaults(t *testing.T) {
-	cfg, problems := loadText(t, dataBase+"  datasets:\n    sdo-aia: {public: true, writers: [sdo]}\n")
-	if problems != nil {
-		t.Fatalf("refused:\n%v", problems)
-	}
+	cfg := mustLoad(t, dataBase+"  datasets:\n    sdo-aia: {public: true, writers: [sdo]}\n")
 	d := cfg.Data
 	if d.Scratch.ExpireDays != 7 || d.TeamBuckets.NoncurrentVersionExpiryDays != 30 || !d.TeamBuckets.Enabled ||
 		d.AccessLogs.ExpireDays != 365 || d.Datasets["sdo-aia"].Encryption != "s3" || d.DestroyOnDelete {
@@ -34,10 +31,7 @@ func TestDataDefaults(t *testing.T) {
 }
 
 func TestDataExplicitNames(t *testing.T) {
-	cfg, problems := loadText(t, dataBase+"  datasets:\n    aia: {bucketName: gsfc-heliocloud-aia}\n  teamBuckets:\n    bucketNames: {sdo: sdo-team-data}\n  shared: {bucketName: x-common}\n")
-	if problems != nil {
-		t.Fatalf("refused:\n%v", problems)
-	}
+	cfg := mustLoad(t, dataBase+"  datasets:\n    aia: {bucketName: gsfc-heliocloud-aia}\n  teamBuckets:\n    bucketNames: {sdo: sdo-team-data}\n  shared: {bucketName: x-common}\n")
 	if got := cfg.DatasetBucketName("aia"); got != "gsfc-heliocloud-aia" {
 		t.Errorf("dataset name %s", got)
 	}
@@ -154,10 +148,7 @@ func TestDataWarnings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, problems := loadText(t, dataBase+tt.extra)
-			if problems != nil {
-				t.Fatalf("refused:\n%v", problems)
-			}
+			cfg := mustLoad(t, dataBase+tt.extra)
 			if got := warningsText(cfg); !strings.Contains(got, tt.want) {
 				t.Errorf("warnings:\n%s\nwant a line containing:\n%s", got, tt.want)
 			}
@@ -167,10 +158,7 @@ func TestDataWarnings(t *testing.T) {
 
 // Requester-pays is fine on a private bucket that other accounts read.
 func TestDataRequesterPaysOnPrivateBucket(t *testing.T) {
-	cfg, problems := loadText(t, dataBase+"  datasets:\n    mms: {requesterPays: true, readerAccounts: [\"123456789012\"], writers: [mms]}\n")
-	if problems != nil {
-		t.Fatalf("refused:\n%v", problems)
-	}
+	cfg := mustLoad(t, dataBase+"  datasets:\n    mms: {requesterPays: true, readerAccounts: [\"123456789012\"], writers: [mms]}\n")
 	if len(cfg.Warnings) > 0 {
 		t.Errorf("unexpected warnings: %v", cfg.Warnings)
 	}
@@ -184,10 +172,7 @@ func TestDataAdminRoleArns(t *testing.T) {
 		"arn:aws-us-gov:iam::111122223333:role/BreakGlass",
 		"arn:aws:iam::111122223333:role/ops/team.admin+1@x=y,z",
 	}
-	cfg, problems := loadText(t, "account: \"111122223333\"\n"+dataBase+"  adminRoleArns:\n    - "+strings.Join(arns, "\n    - ")+"\n")
-	if problems != nil {
-		t.Fatalf("refused:\n%v", problems)
-	}
+	cfg := mustLoad(t, "account: \"111122223333\"\n"+dataBase+"  adminRoleArns:\n    - "+strings.Join(arns, "\n    - ")+"\n")
 	if !slices.Equal(cfg.Data.AdminRoleArns, arns) || len(cfg.Warnings) > 0 {
 		t.Errorf("admin roles %v, warnings %v", cfg.Data.AdminRoleArns, cfg.Warnings)
 	}

@@ -28,10 +28,7 @@ registry:
 }
 
 func TestRegistryDefaultsAndIndexerView(t *testing.T) {
-	cfg, problems := loadText(t, reg("    mms1_fgm: {title: MMS1 FGM, bucket: helio-public, filetype: cdf, duration: 1h, timeFormat: milliseconds, time: {pattern: 'mms1_fgm_(?P<year>\\d{4})(?P<month>\\d\\d)(?P<day>\\d\\d)'}}\n", "", ""))
-	if problems != nil {
-		t.Fatalf("refused:\n%v", problems)
-	}
+	cfg := mustLoad(t, reg("    mms1_fgm: {title: MMS1 FGM, bucket: helio-public, filetype: cdf, duration: 1h, timeFormat: milliseconds, time: {pattern: 'mms1_fgm_(?P<year>\\d{4})(?P<month>\\d\\d)(?P<day>\\d\\d)'}}\n", "", ""))
 	rc := cfg.RegistryConfig()
 	if err := rc.Compile(); err != nil {
 		t.Fatalf("the indexer refuses what config accepted: %v", err)
@@ -121,10 +118,7 @@ func TestRegistryReportsAllProblems(t *testing.T) {
 }
 
 func TestRegistryWarnsOnRequesterPaysCatalog(t *testing.T) {
-	cfg, problems := loadText(t, reg("    old: {title: O, bucket: archive, prefix: old/, filetype: cdf, time: {layout: '20060102'}}\n", "    archive: {name: A, contact: c}\n", ""))
-	if problems != nil {
-		t.Fatal(problems)
-	}
+	cfg := mustLoad(t, reg("    old: {title: O, bucket: archive, prefix: old/, filetype: cdf, time: {layout: '20060102'}}\n", "    archive: {name: A, contact: c}\n", ""))
 	if !strings.Contains(cfg.Warnings.Error()+" "+warningsText(cfg), "requester-pays") {
 		t.Fatalf("warnings: %v", warningsText(cfg))
 	}
@@ -142,10 +136,7 @@ func TestRegistryDocsExampleIsValid(t *testing.T) {
 	}
 	_, block, _ := strings.Cut(rest, "```yaml\n")
 	block, _, _ = strings.Cut(block, "```")
-	cfg, problems := loadText(t, "name: gsfc\nteams: {sdo: {}}\n"+block)
-	if problems != nil {
-		t.Fatalf("docs example refused:\n%v", problems)
-	}
+	cfg := mustLoad(t, "name: gsfc\nteams: {sdo: {}}\n"+block)
 	if d := cfg.RegistryConfig().Datasets[0]; d.Bucket != "gsfc-sdo-aia" || d.IndexPrefix != "sdo/aia/" {
 		t.Fatalf("docs example gives %+v", d)
 	}
