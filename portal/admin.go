@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
@@ -67,7 +68,7 @@ func (p *Portal) poolUsers(ctx context.Context) ([]poolUser, error) {
 				}
 			}
 			pu.Groups = groups[pu.Name]
-			pu.Pending = !u.Enabled || slices.Contains(pu.Groups, p.cfg.PendingGroup)
+			pu.Pending = p.pending(u.Enabled, pu.Groups)
 			users = append(users, pu)
 		}
 		if aws.ToString(out.PaginationToken) == "" {
@@ -124,13 +125,12 @@ func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, s *Session)
 		}
 		msg = "Approved " + name + "."
 	case "reject":
-		users, lerr := p.poolUsers(ctx)
-		if lerr != nil {
-			p.awsFail(w, r, s, lerr)
+		pending, perr := p.pendingUser(ctx, name, current)
+		if perr != nil {
+			p.awsFail(w, r, s, perr)
 			return
 		}
-		i := slices.IndexFunc(users, func(u poolUser) bool { return u.Name == name })
-		if i < 0 || !users[i].Pending {
+		if !pending {
 			p.fail(w, r, s, http.StatusConflict, name+" is not waiting for approval; only pending sign-ups can be rejected.")
 			return
 		}
@@ -170,6 +170,33 @@ func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, s *Session)
 		return
 	}
 	p.done(w, r, "/admin", msg)
+}
+
+// pending is the rule for a user held for approval: disabled, or in the
+// pending group.
+func (p *Portal) pending(enabled bool, groups []string) bool {
+	return !enabled || slices.Contains(groups, p.cfg.PendingGroup)
+}
+
+// filterQuote escapes a value for a ListUsers filter's double quotes.
+var filterQuote = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
+// pendingUser applies the pending rule to one user whose groups are known,
+// asking the pool for that user alone rather than listing every user and
+// group as the Admin page does.
+func (p *Portal) pendingUser(ctx context.Context, name string, groups []string) (bool, error) {
+	out, err := p.aws.Users.ListUsers(ctx, &cip.ListUsersInput{
+		UserPoolId: aws.String(p.cfg.UserPoolID), Filter: aws.String(`username = "` + filterQuote.Replace(name) + `"`),
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, u := range out.Users {
+		if aws.ToString(u.Username) == name {
+			return p.pending(u.Enabled, groups), nil
+		}
+	}
+	return false, nil
 }
 
 func groupNames(gs []ciptypes.GroupType) []string {
