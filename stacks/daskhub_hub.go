@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseksv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -245,10 +244,9 @@ func (d *DaskhubStack) signIn() (values.SignIn, constructs.IDependable) {
 		LogoutURLs:     []string{values.LogoutURL(d.inst.Config)},
 		GenerateSecret: true,
 	})
-	// The pool's id comes from the auth stack's parameter directly:
-	// AddClient has already imported the pool into this stack, and a
-	// second ImportUserPool fails to cast the construct it finds.
-	poolID := awsssm.StringParameter_ValueForStringParameter(d.Stack, jsii.String(userPoolIDParam(d.name())), nil)
+	// AddClient has imported the pool into this stack already; this returns
+	// that same import.
+	poolID := auth.ImportUserPool(d.Stack).UserPoolId()
 	poolArn := fmt.Sprintf("arn:%s:cognito-idp:%s:%s:userpool/%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), *poolID)
 	role := d.podRole("HubRole", "JupyterHub of "+ClusterName(d.name())+": reads its Cognito app client")
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
