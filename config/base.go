@@ -96,8 +96,8 @@ func checkName(c *checker, path, s string, maxLen int) {
 
 func (cfg *Config) checkTop(c *checker) {
 	checkName(c, "name", cfg.Name, maxNameLength)
-	if cfg.Account != "" && !accountRe.MatchString(cfg.Account) {
-		c.errorf("account", "%q is not an AWS account id: 12 digits (quote it so YAML keeps leading zeros)", cfg.Account)
+	if cfg.Account != "" {
+		checkAccount(c, "account", cfg.Account)
 	}
 	if cfg.Region != "" && !regionRe.MatchString(cfg.Region) {
 		c.errorf("region", "%q is not an AWS region name such as us-east-1", cfg.Region)
@@ -195,6 +195,20 @@ func (v *VPC) check(c *checker, cfg *Config) {
 		}
 	}
 	checkRetention(c, p+".flowLogRetentionDays", v.FlowLogRetentionDays)
+}
+
+// checkAccount reports a unless it is an AWS account id.
+func checkAccount(c *checker, path, a string) {
+	if !accountRe.MatchString(a) {
+		c.errorf(path, "%q is not an AWS account id: 12 digits (quote it so YAML keeps leading zeros)", a)
+	}
+}
+
+// checkAccounts reports the entries of list that are not AWS account ids.
+func checkAccounts(c *checker, path string, list []string) {
+	for i, a := range list {
+		checkAccount(c, fmt.Sprintf("%s[%d]", path, i), a)
+	}
 }
 
 // checkEmails reports the entries of list that are not e-mail addresses.

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"maps"
 	"regexp"
 	"slices"
@@ -110,13 +109,5 @@ func (x *Containers) check(c *checker, cfg *Config) {
 	}
 	if x.Enabled && x.DestroyOnDelete {
 		c.warnf("containers.destroyOnDelete", "DANGER: deleting the %s-Containers stack, or removing a repository from this file, will DELETE the repository and EVERY IMAGE in it; use this only for a throw-away development instance", cfg.Name)
-	}
-}
-
-func checkAccounts(c *checker, path string, list []string) {
-	for i, a := range list {
-		if !accountRe.MatchString(a) {
-			c.errorf(fmt.Sprintf("%s[%d]", path, i), "%q is not an AWS account id: 12 digits (quote it so YAML keeps leading zeros)", a)
-		}
 	}
 }
