@@ -620,12 +620,9 @@ func fits(target, g NodeGroup) bool {
 		}
 	}
 	for _, gt := range g.Taints {
-		tolerated := false
-		for _, tt := range target.Taints {
-			if tt.Key == gt.Key && tt.Effect == gt.Effect && (tt.Value == "" || tt.Value == gt.Value) {
-				tolerated = true
-			}
-		}
+		tolerated := slices.ContainsFunc(target.Taints, func(tt Taint) bool {
+			return tt.Key == gt.Key && tt.Effect == gt.Effect && (tt.Value == "" || tt.Value == gt.Value)
+		})
 		if !tolerated {
 			return false
 		}
