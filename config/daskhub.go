@@ -371,7 +371,8 @@ func (x *Daskhub) checkNodeGroups(c *checker, cfg *Config) {
 			path := fmt.Sprintf("%s.instanceTypes[%d]", p, i)
 			it, ok := InstanceTypes[t]
 			if !ok {
-				c.errorf(path, "%q is not a known instance type%s; allowed: %s", t, suggest(t, InstanceTypeNames()), strings.Join(InstanceTypeNames(), ", "))
+				known := InstanceTypeNames()
+				c.errorf(path, "%q is not a known instance type%s; allowed: %s", t, suggest(t, known), strings.Join(known, ", "))
 				continue
 			}
 			if g.GPU && it.GPUs == 0 {
