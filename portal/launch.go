@@ -135,7 +135,7 @@ func parseLaunch(r *http.Request) launchRequest {
 
 // check validates the form against the configuration and the user's own
 // keys and teams; every problem is reported at once.
-func (p *Portal) check(f launchRequest, d *launchData, s *Session) []string {
+func (p *Portal) check(f launchRequest, d *launchData) []string {
 	var probs []string
 	if !validName.MatchString(f.Name) {
 		probs = append(probs, "Name: use 1 to 63 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit.")
@@ -152,7 +152,7 @@ func (p *Portal) check(f launchRequest, d *launchData, s *Session) []string {
 	if f.Key != "" && !slices.Contains(d.Keys, f.Key) {
 		probs = append(probs, "Key pair: pick one of your own keys, or none.")
 	}
-	if f.Team != "" && !slices.Contains(p.userTeams(s), f.Team) {
+	if f.Team != "" && !slices.Contains(d.Teams, f.Team) {
 		probs = append(probs, "Team: you can only pick a team you belong to.")
 	}
 	if len(f.Token) < 16 || len(f.Token) > 64 {
@@ -192,7 +192,7 @@ func (p *Portal) launch(w http.ResponseWriter, r *http.Request, s *Session) {
 	again := func(status int, msg string) {
 		p.renderView(w, r, s, status, "launch", view{Error: msg, Data: d})
 	}
-	if probs := p.check(f, d, s); len(probs) > 0 {
+	if probs := p.check(f, d); len(probs) > 0 {
 		again(http.StatusUnprocessableEntity, strings.Join(probs, " "))
 		return
 	}
