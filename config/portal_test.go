@@ -137,23 +137,16 @@ func TestPortalTeamsTagLength(t *testing.T) {
 		t.Errorf("12 teams refused:\n%v", problems)
 	}
 	// Without the portal no tag is made.
-	if _, problems := loadText(t, "name: gsfc\nteams: {"+teams(13)+"}\nauth: {enabled: true}\n"); problems != nil {
-		t.Errorf("refused without the portal:\n%v", problems)
-	}
+	mustLoad(t, "name: gsfc\nteams: {"+teams(13)+"}\nauth: {enabled: true}\n")
 }
 
 func TestPortalNeedsAuthAndData(t *testing.T) {
-	_, problems := loadText(t, "name: gsfc\nportal: {enabled: true}\n")
-	if problems == nil || !strings.Contains(problems.Error(), "portal needs auth and data") {
-		t.Fatalf("got %v", problems)
-	}
+	wantProblem(t, "name: gsfc\nportal: {enabled: true}\n", "portal needs auth and data")
 }
 
 // A disabled portal is not checked: its defaults need no fixing.
 func TestPortalDisabledIsNotChecked(t *testing.T) {
-	if _, problems := loadText(t, "name: gsfc\nportal: {enabled: false, sshCidrs: [0.0.0.0/0]}\n"); problems != nil {
-		t.Fatalf("refused:\n%v", problems)
-	}
+	mustLoad(t, "name: gsfc\nportal: {enabled: false, sshCidrs: [0.0.0.0/0]}\n")
 }
 
 func manyTypes(n int) string {
