@@ -16,15 +16,13 @@ var templateFS embed.FS
 var pages = map[string]*template.Template{}
 
 func init() {
-	names := []string{"home", "signedout", "error", "machines", "confirm", "launch", "keys", "newkey", "costs", "admin"}
 	funcs := template.FuncMap{
-		"usd": func(v float64) string { return fmt.Sprintf("$%.2f", v) },
-		"usd4": func(v float64) string {
-			return fmt.Sprintf("$%.4f", v)
-		},
-		"has": slices.Contains[[]string],
+		"usd":  func(v float64) string { return fmt.Sprintf("$%.2f", v) },
+		"usd4": func(v float64) string { return fmt.Sprintf("$%.4f", v) },
+		"has":  slices.Contains[[]string],
 	}
-	for _, n := range names {
+	// Every page has a title, so titles is also the list of pages.
+	for n := range titles {
 		pages[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html"))
 	}
 }
