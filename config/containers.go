@@ -89,12 +89,8 @@ func (x *Containers) check(c *checker, cfg *Config) {
 		if r.Team != "" {
 			checkTeam(c, p+".team", r.Team, cfg)
 		}
-		if r.KeepLastImages < 0 {
-			c.errorf(p+".keepLastImages", "must not be negative, got %d", r.KeepLastImages)
-		}
-		if r.UntaggedExpireDays < 0 {
-			c.errorf(p+".untaggedExpireDays", "must not be negative, got %d", r.UntaggedExpireDays)
-		}
+		checkNonNegative(c, p+".keepLastImages", r.KeepLastImages)
+		checkNonNegative(c, p+".untaggedExpireDays", r.UntaggedExpireDays)
 		checkAccounts(c, p+".pullAccounts", r.PullAccounts)
 	}
 	checkAccounts(c, "containers.pullAccounts", x.PullAccounts)
