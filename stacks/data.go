@@ -546,13 +546,9 @@ func (d *DataStack) UserPolicyStatements() []awsiam.PolicyStatement {
 	return append(out, d.accessStatements("ReadWriteShared", true, []string{d.cfg.SharedBucketName(), d.cfg.ScratchBucketName()})...)
 }
 
-// TeamPolicyStatements grant what a member of team may do: everything
-// UserPolicyStatements grant, plus read and write on the team's bucket and
-// on the dataset buckets that list the team among their writers.
-func (d *DataStack) TeamPolicyStatements(team string) []awsiam.PolicyStatement {
-	return append(d.UserPolicyStatements(), d.teamOnlyStatements(team)...)
-}
-
+// teamOnlyStatements grant what a member of team may do beyond
+// UserPolicyStatements: read and write on the team's bucket and on the
+// dataset buckets that list the team among their writers.
 func (d *DataStack) teamOnlyStatements(team string) []awsiam.PolicyStatement {
 	d.mustBeTeam(team)
 	var names []string

@@ -316,7 +316,7 @@ func TestDataAPIForOtherStacks(t *testing.T) {
 	d.UserRole(other)
 	d.UserPolicy(other)
 	d.DatasetBucket(other, "sdo-aia")
-	statements := d.TeamPolicyStatements("sdo")
+	statements := append(d.UserPolicyStatements(), d.teamOnlyStatements("sdo")...)
 	awsiam.NewManagedPolicy(other, jsii.String("Uses"), &awsiam.ManagedPolicyProps{Statements: &statements, Roles: &[]awsiam.IRole{role}})
 	deps := *other.Dependencies()
 	if len(deps) != 1 || deps[0] != d.Stack {
