@@ -280,11 +280,7 @@ func (e *AuthEmail) check(c *checker, cfg *Config) {
 		c.errorf(p+".replyTo", "%q is not an e-mail address", e.ReplyTo)
 	}
 	if e.Sender != "ses" {
-		for _, k := range []string{"fromAddress", "fromName", "sesRegion"} {
-			if c.given(p + "." + k) {
-				c.errorf(p+"."+k, "only applies with sender: ses")
-			}
-		}
+		onlyWith(c, p, "sender: ses", "fromAddress", "fromName", "sesRegion")
 		return
 	}
 	_, domain, _ := strings.Cut(e.FromAddress, "@")
@@ -341,16 +337,9 @@ func (ip *IdentityProvider) check(c *checker, cfg *Config, name string) {
 			c.errorf(p, "%q is reserved by Cognito for its own providers", name)
 		}
 	}
-	only := func(keys []string, kind string) {
-		for _, k := range keys {
-			if c.given(p + "." + k) {
-				c.errorf(p+"."+k, "only applies with type: %s", kind)
-			}
-		}
-	}
 	switch ip.Type {
 	case "saml":
-		only([]string{"issuer", "clientId", "clientSecretName", "scopes"}, "oidc")
+		onlyWith(c, p, "type: oidc", "issuer", "clientId", "clientSecretName", "scopes")
 		switch {
 		case ip.MetadataURL == "" && ip.MetadataFile == "":
 			c.errorf(p, "a SAML provider needs its metadata: give metadataUrl or metadataFile")
@@ -365,7 +354,7 @@ func (ip *IdentityProvider) check(c *checker, cfg *Config, name string) {
 			}
 		}
 	case "oidc":
-		only([]string{"metadataUrl", "metadataFile"}, "saml")
+		onlyWith(c, p, "type: saml", "metadataUrl", "metadataFile")
 		if ip.Issuer == "" {
 			c.errorf(p+".issuer", "an OIDC provider needs its issuer URL, such as https://login.microsoftonline.com/<tenant>/v2.0")
 		} else {

@@ -158,11 +158,7 @@ func (v *VPC) check(c *checker, cfg *Config) {
 		if n := len(v.AvailabilityZones); n > 0 && n != v.MaxAzs {
 			c.errorf(p+".availabilityZones", "lists %d zones but maxAzs is %d", n, v.MaxAzs)
 		}
-		for _, k := range []string{"vpcId", "publicSubnetIds", "privateSubnetIds"} {
-			if c.given(p + "." + k) {
-				c.errorf(p+"."+k, "only applies with mode: existing")
-			}
-		}
+		onlyWith(c, p, "mode: existing", "vpcId", "publicSubnetIds", "privateSubnetIds")
 	case "existing":
 		if v.VpcID == "" {
 			c.errorf(p+".vpcId", "is required with mode: existing")
@@ -188,13 +184,19 @@ func (v *VPC) check(c *checker, cfg *Config) {
 				}
 			}
 		}
-		for _, k := range []string{"maxAzs", "natGateways", "flowLogs", "flowLogRetentionDays", "s3Endpoint"} {
-			if c.given(p + "." + k) {
-				c.errorf(p+"."+k, "only applies with mode: new (an existing VPC is used as it is)")
-			}
-		}
+		onlyWith(c, p, "mode: new (an existing VPC is used as it is)", "maxAzs", "natGateways", "flowLogs", "flowLogRetentionDays", "s3Endpoint")
 	}
 	checkRetention(c, p+".flowLogRetentionDays", v.FlowLogRetentionDays)
+}
+
+// onlyWith reports each of keys under section p that the admin wrote
+// although it applies only with condition.
+func onlyWith(c *checker, p, condition string, keys ...string) {
+	for _, k := range keys {
+		if c.given(p + "." + k) {
+			c.errorf(p+"."+k, "only applies with %s", condition)
+		}
+	}
 }
 
 // checkAccount reports a unless it is an AWS account id.

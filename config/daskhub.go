@@ -665,11 +665,7 @@ func (s *Storage) check(c *checker) {
 func (d *Domain) check(c *checker, cfg *Config) {
 	const p = "daskhub.domain"
 	if d.Name == "" {
-		for _, k := range []string{"certificateArn", "hostedZoneId"} {
-			if c.given(p + "." + k) {
-				c.errorf(p+"."+k, "only applies with a domain name: set daskhub.domain.name")
-			}
-		}
+		onlyWith(c, p, "a domain name: set daskhub.domain.name", "certificateArn", "hostedZoneId")
 		return
 	}
 	if !dnsNameRe.MatchString(d.Name) {
