@@ -46,7 +46,8 @@ type Config struct {
 
 	UserPoolID     string `json:"userPoolID"`
 	IdentityPoolID string `json:"identityPoolID"`
-	// AdminGroup members see the Admin page and everyone's costs.
+	// AdminGroup members see the Admin page and everyone's costs. The
+	// group names are the auth stack's; the portal stack passes them.
 	AdminGroup string `json:"adminGroup"`
 	// PendingGroup holds self-registered users awaiting approval. Disabled
 	// users are treated as pending too.
@@ -136,6 +137,8 @@ func (c *Config) validate() error {
 	need("issuer", c.Issuer)
 	need("clientID", c.ClientID)
 	need("identityPoolID", c.IdentityPoolID)
+	need("adminGroup", c.AdminGroup)
+	need("pendingGroup", c.PendingGroup)
 	if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" || strings.HasSuffix(c.BaseURL, "/") {
 		errs = append(errs, fmt.Errorf("portal config: baseURL %q must be an absolute URL without a trailing slash", c.BaseURL))
 	}
@@ -144,12 +147,6 @@ func (c *Config) validate() error {
 	}
 	if c.Volume.MinGiB <= 0 || c.Volume.MaxGiB < c.Volume.MinGiB || c.Volume.DefaultGiB < c.Volume.MinGiB || c.Volume.DefaultGiB > c.Volume.MaxGiB {
 		errs = append(errs, fmt.Errorf("portal config: volume bounds %+v must satisfy 0 < min <= default <= max", c.Volume))
-	}
-	if c.AdminGroup == "" {
-		c.AdminGroup = "admins"
-	}
-	if c.PendingGroup == "" {
-		c.PendingGroup = "pending"
 	}
 	return errors.Join(errs...)
 }
