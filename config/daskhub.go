@@ -249,12 +249,8 @@ type KubernetesRelease struct {
 // npm package @aws-cdk/lambda-layer-kubectl-v35 that package.json pins.
 const KubectlLayerVersion = "1.35"
 
-// NodeGroupPurposes lists the purposes a node group may have; the user
-// purposes take users' servers, the worker purposes Dask workers.
-var (
-	userPurposes   = []string{"user", "big-user", "gpu-user"}
-	workerPurposes = []string{"dask-worker", "dask-gpu-worker"}
-)
+// userPurposes are the node group purposes that take users' servers.
+var userPurposes = []string{"user", "big-user", "gpu-user"}
 
 var (
 	iamPrincipalRe = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]+$`)
