@@ -180,7 +180,7 @@ func TestContainersUseDataRolesByName(t *testing.T) {
 	if !found {
 		t.Errorf("containers stack does not depend on the data stack")
 	}
-	got := toJSON(t, assertions.Template_FromStack(inst.Containers.Stack, nil).ToJSON())
+	got := templateJSON(t, assertions.Template_FromStack(inst.Containers.Stack, nil))
 	if strings.Contains(got, "Fn::ImportValue") {
 		t.Errorf("containers stack imports exports")
 	}

@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -27,14 +26,6 @@ registry:
     mms1_fgm: {title: MMS1 FGM, bucket: archive, prefix: mms1/fgm/, indexPrefix: index/, filetype: cdf, time: {layout: "20060102150405"}}
   indexer: {alarmEmails: [ops@example.org]}
 `
-
-func templateJSON(t *testing.T, tpl assertions.Template) string {
-	b, err := json.Marshal(tpl.ToJSON())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 func TestRegistryStack(t *testing.T) {
 	tpl := synthYAML(t, registryYAML, Options{Account: "123456789012", Region: "us-east-1"})["registry"]
