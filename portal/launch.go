@@ -72,7 +72,15 @@ func (p *Portal) launchData(ctx context.Context, c EC2, s *Session, form launchR
 	for _, k := range keys {
 		d.Keys = append(d.Keys, k.Name)
 	}
+	return d, nil
+}
+
+// typeGroups are the machine types offered, with prices, as the form
+// shows them. Only a rendered form needs them: a launch that goes ahead
+// prices just the type it starts.
+func (p *Portal) typeGroups(ctx context.Context) []typeGroup {
 	prices := p.typePrices(ctx)
+	var groups []typeGroup
 	for _, g := range groupOrder {
 		tg := typeGroup{Name: groupTitle[g]}
 		for _, t := range p.cfg.InstanceTypes {
@@ -82,10 +90,16 @@ func (p *Portal) launchData(ctx context.Context, c EC2, s *Session, form launchR
 			}
 		}
 		if len(tg.Types) > 0 {
-			d.Groups = append(d.Groups, tg)
+			groups = append(groups, tg)
 		}
 	}
-	return d, nil
+	return groups
+}
+
+// renderLaunch shows the launch form, with msg as its error if not empty.
+func (p *Portal) renderLaunch(w http.ResponseWriter, r *http.Request, s *Session, status int, d *launchData, msg string) {
+	d.Groups = p.typeGroups(r.Context())
+	p.renderView(w, r, s, status, "launch", view{Error: msg, Data: d})
 }
 
 // userTeams are the configured teams the user is a member of.
@@ -120,7 +134,7 @@ func (p *Portal) launchForm(w http.ResponseWriter, r *http.Request, s *Session) 
 		p.awsFail(w, r, s, err)
 		return
 	}
-	p.render(w, r, s, http.StatusOK, "launch", d)
+	p.renderLaunch(w, r, s, http.StatusOK, d, "")
 }
 
 func parseLaunch(r *http.Request) launchRequest {
@@ -189,16 +203,14 @@ func (p *Portal) launch(w http.ResponseWriter, r *http.Request, s *Session) {
 		p.awsFail(w, r, s, err)
 		return
 	}
-	again := func(status int, msg string) {
-		p.renderView(w, r, s, status, "launch", view{Error: msg, Data: d})
-	}
+	again := func(status int, msg string) { p.renderLaunch(w, r, s, status, d, msg) }
 	if probs := p.check(f, d); len(probs) > 0 {
 		again(http.StatusUnprocessableEntity, strings.Join(probs, " "))
 		return
 	}
 	d.Estimate = p.estimate(ctx, f)
 	if r.PostFormValue("op") == "estimate" {
-		p.render(w, r, s, http.StatusOK, "launch", d)
+		p.renderLaunch(w, r, s, http.StatusOK, d, "")
 		return
 	}
 	if err := p.checkRunningLimit(ctx, c, s); err != nil {
