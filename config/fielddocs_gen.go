@@ -239,7 +239,7 @@ var fieldDocs = map[string]string{
 	"RegistryDataset.Description":                 "Description of the dataset.",
 	"RegistryDataset.Duration":                    "Duration is every file's length as a Go duration (\"12s\", \"1h\", \"24h\"). Default: unknown, so a file stops where the next one starts and the last file stops at its own start, as the official generators do.",
 	"RegistryDataset.FileType":                    "FileType is the catalog filetype: one or more of fits, csv, cdf, netcdf3, netcdf4, hdf5, datamap, txt, binary, other, comma-separated.",
-	"RegistryDataset.IndexPrefix":                 "IndexPrefix is the folder of the <id>_<YYYY>.csv index files, ending in \"/\" (or \"\" for the bucket root). Default: beside the data, in the folder holding prefix (sdo/aia/ for sdo/aia/0094/).",
+	"RegistryDataset.IndexPrefix":                 "IndexPrefix is the folder of the <id>_<YYYY>.csv index files, ending in \"/\". Default: beside the data, in the folder holding prefix (sdo/aia/ for sdo/aia/0094/; the bucket root for a one-folder prefix).",
 	"RegistryDataset.Prefix":                      "Prefix is the folder of the files in the bucket, ending in \"/\", such as sdo/aia/0094/. Default: <id>/.",
 	"RegistryDataset.Resource":                    "Resource is a persistent identifier: a SPASE id, a DOI, ...",
 	"RegistryDataset.Tags":                        "Tags are search keywords.",

@@ -123,6 +123,7 @@ func (x *Portal) check(c *checker, cfg *Config) {
 	if !x.Enabled {
 		return
 	}
+	checkRetention(c, "portal.logRetentionDays", x.LogRetentionDays)
 	if len(x.InstanceTypes) == 0 {
 		c.errorf("portal.instanceTypes", "offer at least one instance type")
 	}

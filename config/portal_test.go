@@ -97,6 +97,7 @@ func TestPortalErrors(t *testing.T) {
 		{"daily time", "  autoStop: {dailyTime: 7pm}\n", `portal.autoStop.dailyTime: "7pm" is not a time of day as HH:MM`},
 		{"time zone", "  autoStop: {timeZone: EST5EDT}\n", `portal.autoStop.timeZone: "EST5EDT" is not an IANA time zone name`},
 		{"idle cpu", "  autoStop: {idleCPUPercent: 0}\n", `portal.autoStop.idleCPUPercent: must be between 0 and 100`},
+		{"log retention", "  logRetentionDays: 42\n", `portal.logRetentionDays: 42 is not a CloudWatch retention period`},
 		{"domain without certificate", "  domain: {name: portal.example.org}\n", `portal.domain.certificateArn: required with a custom domain`},
 		{"certificate in another region", "  domain: {name: portal.example.org, certificateArn: \"arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012\"}\n",
 			`portal.domain.certificateArn: the certificate is in us-west-2 but the portal's regional API is in us-east-1`},

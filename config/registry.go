@@ -67,8 +67,8 @@ type RegistryDataset struct {
 	// as sdo/aia/0094/. Default: <id>/.
 	Prefix string `yaml:"prefix"`
 	// IndexPrefix is the folder of the <id>_<YYYY>.csv index files, ending
-	// in "/" (or "" for the bucket root). Default: beside the data, in the
-	// folder holding prefix (sdo/aia/ for sdo/aia/0094/).
+	// in "/". Default: beside the data, in the folder holding prefix
+	// (sdo/aia/ for sdo/aia/0094/; the bucket root for a one-folder prefix).
 	IndexPrefix string `yaml:"indexPrefix"`
 	// FileType is the catalog filetype: one or more of fits, csv, cdf,
 	// netcdf3, netcdf4, hdf5, datamap, txt, binary, other, comma-separated.
@@ -320,7 +320,7 @@ func (x *Registry) check(c *checker, cfg *Config) {
 			c.errorf("registry.ingest.bucket", "%q is neither shared nor a dataset bucket%s; dataset buckets: %s", b, suggest(b, buckets), bucketList)
 		}
 	}
-	if p := x.Ingest.Prefix; p != "" && (!strings.HasSuffix(p, "/") || strings.HasPrefix(p, "/")) {
+	if p := x.Ingest.Prefix; p != "" && (!strings.HasSuffix(p, "/") || strings.HasPrefix(p, "/") || strings.Contains(p, "//")) {
 		c.errorf("registry.ingest.prefix", "%q must be a folder: end in '/' and not start with '/'", p)
 	}
 	x.Indexer.check(c)

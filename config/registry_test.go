@@ -87,6 +87,8 @@ func TestRegistryErrors(t *testing.T) {
 			`registry.catalogs.nope: "nope" is not a dataset bucket`},
 		{"egress keyword", "", "    archive: {name: N, contact: c, egress: 'free,open'}\n", "",
 			`registry.catalogs.archive.egress: "open" is not an egress keyword`},
+		{"ingest prefix with an empty folder", "", "", "  ingest: {bucket: shared, prefix: a//b/}\n",
+			`registry.ingest.prefix: "a//b/" must be a folder`},
 		{"ingest bucket", "", "", "  ingest: {bucket: scratch}\n",
 			`registry.ingest.bucket: "scratch" is neither shared nor a dataset bucket`},
 		{"extension filetype", "", "", "  extensions: {fitz: [fz]}\n",
