@@ -134,14 +134,21 @@ func (p *Portal) formActionOrigins() string {
 	return ""
 }
 
+// session returns the request's session if it has one that has not expired.
+func (p *Portal) session(r *http.Request) (Session, bool) {
+	var s Session
+	ok := p.seal.readCookie(r, sessionCookie, &s) && p.now().Before(s.Expires)
+	return s, ok
+}
+
 type userHandler func(w http.ResponseWriter, r *http.Request, s *Session)
 
 // user requires a session, and on state-changing requests a valid CSRF
 // token and a same-origin request.
 func (p *Portal) user(h userHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var s Session
-		if !p.seal.readCookie(r, sessionCookie, &s) || !p.now().Before(s.Expires) {
+		s, ok := p.session(r)
+		if !ok {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/login?return="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
@@ -184,8 +191,7 @@ func (p *Portal) sameOrigin(r *http.Request) bool {
 }
 
 func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
-	var s Session
-	if p.seal.readCookie(r, sessionCookie, &s) && p.now().Before(s.Expires) {
+	if _, ok := p.session(r); ok {
 		http.Redirect(w, r, "/machines", http.StatusSeeOther)
 		return
 	}
