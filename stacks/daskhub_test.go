@@ -38,16 +38,6 @@ daskhub:
 
 var daskhubOpts = Options{Account: "111122223333", Region: "us-east-1"}
 
-func dhResources(tpl assertions.Template, typ string) map[string]map[string]any {
-	out := map[string]map[string]any{}
-	for id, r := range *tpl.FindResources(jsii.String(typ), nil) {
-		out[id] = *r
-	}
-	return out
-}
-
-func dhProps(r map[string]any) map[string]any { return r["Properties"].(map[string]any) }
-
 func TestDaskhubStack(t *testing.T) {
 	tpl := synthYAML(t, daskhubYAML(""), daskhubOpts)["daskhub"]
 
@@ -80,10 +70,10 @@ func TestDaskhubStack(t *testing.T) {
 	})
 
 	t.Run("one node group per entry", func(t *testing.T) {
-		groups := dhResources(tpl, "AWS::EKS::Nodegroup")
+		groups := resources(tpl, "AWS::EKS::Nodegroup")
 		byName := map[string]map[string]any{}
 		for _, r := range groups {
-			byName[dhProps(r)["NodegroupName"].(string)] = dhProps(r)
+			byName[props(r)["NodegroupName"].(string)] = props(r)
 		}
 		if len(byName) != 6 {
 			t.Fatalf("want 6 node groups, got %d: %v", len(byName), dhKeys(byName))
@@ -140,8 +130,8 @@ func TestDaskhubStack(t *testing.T) {
 
 	t.Run("add-ons with Pod Identity", func(t *testing.T) {
 		var names []string
-		for _, r := range dhResources(tpl, "AWS::EKS::Addon") {
-			names = append(names, dhProps(r)["AddonName"].(string))
+		for _, r := range resources(tpl, "AWS::EKS::Addon") {
+			names = append(names, props(r)["AddonName"].(string))
 		}
 		sort.Strings(names)
 		if got := strings.Join(names, " "); got != "aws-ebs-csi-driver aws-efs-csi-driver coredns eks-pod-identity-agent kube-proxy vpc-cni" {
@@ -153,8 +143,8 @@ func TestDaskhubStack(t *testing.T) {
 			})
 		}
 		var assoc []string
-		for _, r := range dhResources(tpl, "AWS::EKS::PodIdentityAssociation") {
-			assoc = append(assoc, dhProps(r)["Namespace"].(string)+"/"+dhProps(r)["ServiceAccount"].(string))
+		for _, r := range resources(tpl, "AWS::EKS::PodIdentityAssociation") {
+			assoc = append(assoc, props(r)["Namespace"].(string)+"/"+props(r)["ServiceAccount"].(string))
 		}
 		sort.Strings(assoc)
 		if got := strings.Join(assoc, " "); got != "daskhub/heliocloud-team-ml daskhub/heliocloud-user daskhub/hub kube-system/cluster-autoscaler" {
@@ -177,8 +167,8 @@ func TestDaskhubStack(t *testing.T) {
 				"RoleArn": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::111122223333:role/" + role}}},
 			})
 		}
-		for id, r := range dhResources(tpl, "AWS::IAM::Role") {
-			if d, _ := dhProps(r)["Description"].(string); strings.Contains(d, "Users' servers") || strings.Contains(d, "team") {
+		for id, r := range resources(tpl, "AWS::IAM::Role") {
+			if d, _ := props(r)["Description"].(string); strings.Contains(d, "Users' servers") || strings.Contains(d, "team") {
 				t.Errorf("the stack still makes its own role for users' pods: %s %q", id, d)
 			}
 		}
@@ -222,8 +212,8 @@ func TestDaskhubStack(t *testing.T) {
 
 	t.Run("helm releases", func(t *testing.T) {
 		charts := map[string]map[string]any{}
-		for _, r := range dhResources(tpl, "Custom::AWSCDK-EKS-HelmChart") {
-			charts[dhProps(r)["Release"].(string)] = dhProps(r)
+		for _, r := range resources(tpl, "Custom::AWSCDK-EKS-HelmChart") {
+			charts[props(r)["Release"].(string)] = props(r)
 		}
 		for release, want := range map[string][2]string{
 			"jupyterhub":           {"jupyterhub", "4.4.0"},
@@ -270,12 +260,12 @@ func TestDaskhubPodsReadPublicData(t *testing.T) {
 		t.Errorf("the daskhub stack does not depend on the data stack, whose roles its pods assume")
 	}
 	tpl := assertions.Template_FromStack(inst.Daskhub.Stack, nil)
-	policies := dhResources(tpl, "AWS::IAM::ManagedPolicy")
+	policies := resources(tpl, "AWS::IAM::ManagedPolicy")
 	if len(policies) != 1 {
 		t.Fatalf("want one managed policy, got %v", dhKeys(policies))
 	}
 	for _, r := range policies {
-		p := dhProps(r)
+		p := props(r)
 		if got := fmt.Sprint(p["Roles"]); got != "[t1-user t1-team-ml]" {
 			t.Errorf("attached to %s, want the data stack's user and team roles", got)
 		}
@@ -292,7 +282,7 @@ func TestDaskhubPodsReadPublicData(t *testing.T) {
 
 func clusterID(t *testing.T, tpl assertions.Template) string {
 	t.Helper()
-	for id := range dhResources(tpl, "AWS::EKS::Cluster") {
+	for id := range resources(tpl, "AWS::EKS::Cluster") {
 		return id
 	}
 	t.Fatal("no cluster")
@@ -319,8 +309,8 @@ func TestDaskhubLogicalIDsStableWhenAGroupIsAdded(t *testing.T) {
 	}
 	groups := func(tpl assertions.Template) map[string]string {
 		out := map[string]string{}
-		for id, r := range dhResources(tpl, "AWS::EKS::Nodegroup") {
-			out[dhProps(r)["NodegroupName"].(string)] = id
+		for id, r := range resources(tpl, "AWS::EKS::Nodegroup") {
+			out[props(r)["NodegroupName"].(string)] = id
 		}
 		return out
 	}
@@ -376,9 +366,9 @@ func joinWithPlaceholders(v any) string {
 func dhManifests(t *testing.T, tpl assertions.Template) map[string]map[string]any {
 	t.Helper()
 	out := map[string]map[string]any{}
-	for _, r := range dhResources(tpl, "Custom::AWSCDK-EKS-KubernetesResource") {
+	for _, r := range resources(tpl, "Custom::AWSCDK-EKS-KubernetesResource") {
 		var objs []map[string]any
-		if err := json.Unmarshal([]byte(joinWithPlaceholders(dhProps(r)["Manifest"])), &objs); err != nil {
+		if err := json.Unmarshal([]byte(joinWithPlaceholders(props(r)["Manifest"])), &objs); err != nil {
 			t.Fatalf("manifest is not JSON: %v", err)
 		}
 		for _, o := range objs {
@@ -412,10 +402,10 @@ daskhub:
 	// Without data, users' pods get a role of this stack that reads the
 	// public HelioCloud data and nothing else.
 	var userRole string
-	for id, r := range dhResources(tpl, "AWS::IAM::Role") {
-		if dhProps(r)["Description"] == "Users' servers and Dask workers of t2-daskhub" {
+	for id, r := range resources(tpl, "AWS::IAM::Role") {
+		if props(r)["Description"] == "Users' servers and Dask workers of t2-daskhub" {
 			userRole = id
-			if got := fmt.Sprint(dhProps(r)["AssumeRolePolicyDocument"]); !strings.Contains(got, "pods.eks.amazonaws.com") || !strings.Contains(got, "sts:TagSession") {
+			if got := fmt.Sprint(props(r)["AssumeRolePolicyDocument"]); !strings.Contains(got, "pods.eks.amazonaws.com") || !strings.Contains(got, "sts:TagSession") {
 				t.Errorf("users' role trust %s", got)
 			}
 		}
@@ -427,13 +417,13 @@ daskhub:
 		"ServiceAccount": "heliocloud-user", "RoleArn": map[string]any{"Fn::GetAtt": []any{userRole, "Arn"}},
 	})
 	found := false
-	for _, r := range dhResources(tpl, "AWS::IAM::Policy") {
-		if fmt.Sprint(dhProps(r)["Roles"]) != fmt.Sprint([]any{map[string]any{"Ref": userRole}}) {
+	for _, r := range resources(tpl, "AWS::IAM::Policy") {
+		if fmt.Sprint(props(r)["Roles"]) != fmt.Sprint([]any{map[string]any{"Ref": userRole}}) {
 			continue
 		}
 		found = true
 		var sids []string
-		for _, st := range dhProps(r)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+		for _, st := range props(r)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
 			sids = append(sids, fmt.Sprint(st.(map[string]any)["Sid"]))
 		}
 		if got := strings.Join(sids, " "); got != "ReadPublicHelioCloudData" {
@@ -444,8 +434,8 @@ daskhub:
 		t.Errorf("users' role has no policy")
 	}
 	tpl.ResourceCountIs(jsii.String("AWS::IAM::ManagedPolicy"), jsii.Number(0))
-	for _, r := range dhResources(tpl, "Custom::AWSCDK-EKS-HelmChart") {
-		if dhProps(r)["Release"] == "nvidia-device-plugin" {
+	for _, r := range resources(tpl, "Custom::AWSCDK-EKS-HelmChart") {
+		if props(r)["Release"] == "nvidia-device-plugin" {
 			t.Errorf("device plugin installed without GPU groups")
 		}
 	}
