@@ -272,8 +272,11 @@ func (e *fakeEC2) RunInstances(_ context.Context, in *ec2.RunInstancesInput, _ .
 	return &ec2.RunInstancesOutput{Instances: []types.Instance{*inst}}, nil
 }
 
-// owns mirrors the IAM condition on start/stop/terminate.
-func (e *fakeEC2) owns(ids []string) error {
+// transition records op and moves the machines to state s, refusing as
+// IAM does (the Owner and instance condition on start/stop/terminate)
+// unless the caller owns every one.
+func (e *fakeEC2) transition(op string, in any, ids []string, s types.InstanceStateName) error {
+	e.f.record(op, in, e.creds)
 	e.f.mu.Lock()
 	defer e.f.mu.Unlock()
 	for _, id := range ids {
@@ -285,44 +288,33 @@ func (e *fakeEC2) owns(ids []string) error {
 			return apiErr("UnauthorizedOperation", "You are not authorized to perform this operation.")
 		}
 	}
-	return nil
-}
-
-func (e *fakeEC2) setState(ids []string, s types.InstanceStateName) {
-	e.f.mu.Lock()
-	defer e.f.mu.Unlock()
 	for _, id := range ids {
 		e.f.instances[id].State = &types.InstanceState{Name: s}
 		if s == types.InstanceStateNameRunning {
 			e.f.instances[id].LaunchTime = aws.Time(e.f.now())
 		}
 	}
+	return nil
 }
 
 func (e *fakeEC2) StartInstances(_ context.Context, in *ec2.StartInstancesInput, _ ...func(*ec2.Options)) (*ec2.StartInstancesOutput, error) {
-	e.f.record("StartInstances", in, e.creds)
-	if err := e.owns(in.InstanceIds); err != nil {
+	if err := e.transition("StartInstances", in, in.InstanceIds, types.InstanceStateNameRunning); err != nil {
 		return nil, err
 	}
-	e.setState(in.InstanceIds, types.InstanceStateNameRunning)
 	return &ec2.StartInstancesOutput{}, nil
 }
 
 func (e *fakeEC2) StopInstances(_ context.Context, in *ec2.StopInstancesInput, _ ...func(*ec2.Options)) (*ec2.StopInstancesOutput, error) {
-	e.f.record("StopInstances", in, e.creds)
-	if err := e.owns(in.InstanceIds); err != nil {
+	if err := e.transition("StopInstances", in, in.InstanceIds, types.InstanceStateNameStopped); err != nil {
 		return nil, err
 	}
-	e.setState(in.InstanceIds, types.InstanceStateNameStopped)
 	return &ec2.StopInstancesOutput{}, nil
 }
 
 func (e *fakeEC2) TerminateInstances(_ context.Context, in *ec2.TerminateInstancesInput, _ ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error) {
-	e.f.record("TerminateInstances", in, e.creds)
-	if err := e.owns(in.InstanceIds); err != nil {
+	if err := e.transition("TerminateInstances", in, in.InstanceIds, types.InstanceStateNameTerminated); err != nil {
 		return nil, err
 	}
-	e.setState(in.InstanceIds, types.InstanceStateNameTerminated)
 	return &ec2.TerminateInstancesOutput{}, nil
 }
 
