@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
-	"github.com/heliocloud/heliocloud-go/config"
 )
 
 func TestAuthDefaultPool(t *testing.T) {
@@ -288,19 +287,14 @@ auth:
 // the API: the pool arrives through SSM, never a CloudFormation export, and
 // the client offers the instance's identity providers.
 func TestAuthClientInConsumerStack(t *testing.T) {
-	cfg, err := config.Parse("test.yaml", []byte(`
+	inst, app := buildInstance(t, `
 name: t7
 teams: {sdo: {}}
 auth:
   enabled: true
   identityProviders:
     uni: {type: oidc, issuer: "https://login.example.edu", clientId: abc, clientSecretName: uni}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	inst := Build(app, cfg, Options{Region: "us-west-2"})
+`, Options{Region: "us-west-2"})
 	consumer := newStack(app, inst, "consumer", "test consumer")
 	inst.Auth.AddClient(consumer, "HubClient", ClientProps{
 		CallbackURLs:   []string{"https://hub.example.org/hub/oauth_callback"},

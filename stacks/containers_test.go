@@ -5,10 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/heliocloud/heliocloud-go/config"
 )
 
 const containersYAML = `
@@ -167,12 +165,7 @@ containers:
 // The containers stack reaches the data stack's roles by name: a stack
 // dependency, and no export.
 func TestContainersUseDataRolesByName(t *testing.T) {
-	cfg, err := config.Parse("test.yaml", []byte(containersYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	inst := Build(app, cfg, Options{})
+	inst, _ := buildInstance(t, containersYAML, Options{})
 	found := false
 	for _, d := range *inst.Containers.Stack.Dependencies() {
 		found = found || d == inst.Data.Stack

@@ -8,10 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/heliocloud/heliocloud-go/config"
 	"github.com/heliocloud/heliocloud-go/daskhub/values/chartschema"
 )
 
@@ -251,11 +249,7 @@ func TestDaskhubStack(t *testing.T) {
 // The data stack's roles lack only the public HelioCloud data, which a
 // managed policy of the daskhub stack adds, for this cluster's pods only.
 func TestDaskhubPodsReadPublicData(t *testing.T) {
-	cfg, err := config.Parse("test.yaml", []byte(daskhubYAML("")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst := Build(awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())}), cfg, daskhubOpts)
+	inst, _ := buildInstance(t, daskhubYAML(""), daskhubOpts)
 	if !slices.Contains(*inst.Daskhub.Stack.Dependencies(), inst.Data.Stack) {
 		t.Errorf("the daskhub stack does not depend on the data stack, whose roles its pods assume")
 	}

@@ -78,6 +78,19 @@ func toJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
+// buildInstance builds an instance file given as text without
+// synthesizing it, for tests that use the stacks' Go API (adding a stack of
+// their own to the app, say).
+func buildInstance(t *testing.T, text string, opts Options) (*Instance, awscdk.App) {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	return Build(app, cfg, opts), app
+}
+
 // templateJSON is a whole template as JSON text, for checks that nothing
 // in it (an export, say) appears anywhere.
 func templateJSON(t *testing.T, tpl assertions.Template) string {
@@ -308,12 +321,7 @@ func TestDataRoles(t *testing.T) {
 // the data stack's constructs, so no CloudFormation export is made; it adds
 // the stack dependency instead.
 func TestDataAPIForOtherStacks(t *testing.T) {
-	cfg, err := config.Parse("test.yaml", []byte(dataYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	inst := Build(app, cfg, Options{})
+	inst, app := buildInstance(t, dataYAML, Options{})
 	d := inst.Data
 	other := awscdk.NewStack(app, jsii.String("Other"), nil)
 	role := d.TeamRole(other, "sdo")
