@@ -169,7 +169,9 @@ func (p *Portal) check(f launchRequest, d *launchData) []string {
 	if f.Team != "" && !slices.Contains(d.Teams, f.Team) {
 		probs = append(probs, "Team: you can only pick a team you belong to.")
 	}
-	if len(f.Token) < 16 || len(f.Token) > 64 {
+	// EC2 client tokens are at most 64 characters, and RunInstances adds
+	// "-<attempt>" for each subnet it tries.
+	if len(f.Token) < 16 || len(f.Token) > 61 {
 		probs = append(probs, "The form is incomplete; reload the page.")
 	}
 	return probs

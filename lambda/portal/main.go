@@ -59,9 +59,11 @@ type function struct {
 	cfg portal.Config
 	aws aws.Config
 
-	once    sync.Once
+	// mu guards handler, made on the first request; a failed start (say, a
+	// passing Secrets Manager error) is retried by the next request instead
+	// of being remembered for the life of the instance.
+	mu      sync.Mutex
 	handler http.Handler
-	initErr error
 }
 
 // invoke dispatches on the event's shape: API Gateway events carry a
@@ -82,13 +84,26 @@ func (f *function) invoke(ctx context.Context, raw json.RawMessage) (any, error)
 		if err := json.Unmarshal(raw, &e); err != nil {
 			return nil, err
 		}
-		f.once.Do(func() { f.handler, f.initErr = f.newPortal(ctx) })
-		if f.initErr != nil {
-			return nil, f.initErr
+		h, err := f.portal(ctx)
+		if err != nil {
+			return nil, err
 		}
-		return serve(ctx, f.handler, e)
+		return serve(ctx, h, e)
 	}
 	return nil, errors.New("unknown event: neither an API Gateway request nor an auto-stop schedule")
+}
+
+func (f *function) portal(ctx context.Context) (http.Handler, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.handler == nil {
+		h, err := f.newPortal(ctx)
+		if err != nil {
+			return nil, err
+		}
+		f.handler = h
+	}
+	return f.handler, nil
 }
 
 func (f *function) newPortal(ctx context.Context) (http.Handler, error) {
