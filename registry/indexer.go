@@ -270,10 +270,16 @@ func (ix *Indexer) applyDataset(ctx context.Context, d *Dataset, starts map[stri
 // settleBefore makes the last row of the last non-empty year before each of
 // years stop at the first start after it, and returns the files it wrote.
 func (ix *Indexer) settleBefore(ctx context.Context, d *Dataset, years []int) ([]string, error) {
+	// Settling rewrites only files that exist, so one listing serves every
+	// year; a file another writer adds meanwhile is settled by that writer.
+	have, err := ix.listYears(ctx, d)
+	if err != nil {
+		return nil, err
+	}
 	var written []string
 	settled := map[int]bool{}
 	for _, y := range years {
-		p, ok, err := ix.prevNonEmpty(ctx, d, y)
+		p, ok, err := ix.prevNonEmpty(ctx, d, have, y)
 		if err != nil {
 			return written, err
 		}
@@ -284,7 +290,7 @@ func (ix *Indexer) settleBefore(ctx context.Context, d *Dataset, years []int) ([
 		// Most changes do not move the previous year's last stop: check it
 		// from the file's tail (read before the later years, as updateYear
 		// does) before rewriting a whole year.
-		if current, err := ix.lastStopCurrent(ctx, d, p); err != nil {
+		if current, err := ix.lastStopCurrent(ctx, d, have, p); err != nil {
 			return written, err
 		} else if current {
 			continue
@@ -398,13 +404,13 @@ func (ix *Indexer) rewriteYear(ctx context.Context, d *Dataset, y int, mutate fu
 }
 
 // lastStopCurrent reports whether the last row of year y already stops at
-// the first start after y.
-func (ix *Indexer) lastStopCurrent(ctx context.Context, d *Dataset, y int) (bool, error) {
+// the first start after y, among the year files listed in years.
+func (ix *Indexer) lastStopCurrent(ctx context.Context, d *Dataset, years []int, y int) (bool, error) {
 	last, ok, err := ix.edgeRow(ctx, d, y, false)
 	if err != nil || !ok {
 		return false, err
 	}
-	next, hasNext, err := ix.nextStart(ctx, d, y)
+	next, hasNext, err := ix.nextStartIn(ctx, d, years, y)
 	if err != nil {
 		return false, err
 	}
@@ -446,6 +452,11 @@ func (ix *Indexer) nextStart(ctx context.Context, d *Dataset, y int) (time.Time,
 	if err != nil {
 		return time.Time{}, false, err
 	}
+	return ix.nextStartIn(ctx, d, years, y)
+}
+
+// nextStartIn is nextStart among the year files listed in years.
+func (ix *Indexer) nextStartIn(ctx context.Context, d *Dataset, years []int, y int) (time.Time, bool, error) {
 	for _, z := range years {
 		if z <= y {
 			continue
@@ -461,12 +472,9 @@ func (ix *Indexer) nextStart(ctx context.Context, d *Dataset, y int) (time.Time,
 	return time.Time{}, false, nil
 }
 
-// prevNonEmpty returns the last year before y that has rows.
-func (ix *Indexer) prevNonEmpty(ctx context.Context, d *Dataset, y int) (int, bool, error) {
-	years, err := ix.listYears(ctx, d)
-	if err != nil {
-		return 0, false, err
-	}
+// prevNonEmpty returns the last year before y that has rows, among the
+// year files listed in years.
+func (ix *Indexer) prevNonEmpty(ctx context.Context, d *Dataset, years []int, y int) (int, bool, error) {
 	for i := len(years) - 1; i >= 0; i-- {
 		if years[i] >= y {
 			continue
