@@ -5,6 +5,7 @@
 package registry
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -423,7 +424,7 @@ func (c *Config) Buckets() []string {
 // ParseConfig decodes and compiles a Config from JSON.
 func ParseConfig(data []byte) (*Config, error) {
 	var c Config
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("registry config: %w", err)
