@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +16,7 @@ import (
 	"github.com/heliocloud/heliocloud-go/registry/s3test"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	s3test.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m) }
 
 // fixture is a bucket on the real test server with one configured dataset.
 type fixture struct {

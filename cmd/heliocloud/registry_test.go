@@ -132,8 +132,4 @@ func TestRegistryUsageErrors(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	s3test.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m) }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -19,11 +18,7 @@ import (
 	"github.com/heliocloud/heliocloud-go/registry/s3test"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	s3test.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m) }
 
 func setup(t *testing.T) (*handler, *s3.Client, string) {
 	c := s3test.Client(t)

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/heliocloud/heliocloud-go/internal/testtool"
 )
 
 // CopyLimit is the largest object the server copies with one CopyObject.
@@ -44,10 +45,7 @@ var (
 )
 
 func find() (string, error) {
-	if p := os.Getenv("VERSITYGW"); p != "" {
-		return p, nil
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
+	if p, err := testtool.Find("VERSITYGW", "versitygw"); err == nil {
 		return p, nil
 	}
 	if home, err := os.UserHomeDir(); err == nil {
@@ -99,10 +97,7 @@ func Endpoint(tb testing.TB) string {
 	tb.Helper()
 	once.Do(start)
 	if startErr != nil {
-		if os.Getenv("CI") == "" {
-			tb.Skipf("no S3 server: %v", startErr)
-		}
-		tb.Fatalf("no S3 server (CI is set, so this is an error): %v", startErr)
+		testtool.Unavailable(tb, "no S3 server: %v", startErr)
 	}
 	return endpoint
 }
@@ -114,8 +109,15 @@ func Dir(tb testing.TB) string {
 	return dir
 }
 
-// Stop ends the server and removes its data; call it from TestMain.
-func Stop() {
+// Main is the TestMain of a package that uses the server: it runs the tests,
+// then ends the server and removes its data.
+func Main(m *testing.M) {
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+func stop() {
 	if cmd != nil && cmd.Process != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
