@@ -382,7 +382,7 @@ func (d *DataStack) denyStatements(ref config.BucketRef, b awss3.IBucket) []awsi
 	}
 	var exempt []string
 	for _, r := range roles {
-		exempt = append(exempt, d.roleARN(r), d.sessionARN(r))
+		exempt = append(exempt, roleARN(r), d.sessionARN(r))
 	}
 	for _, arn := range d.cfg.Data.AdminRoleArns {
 		exempt = append(exempt, arn, adminSessionARN(arn))
@@ -422,8 +422,9 @@ func (d *DataStack) registryWrites(dataset string) bool {
 	return false
 }
 
-// roleARN is the ARN of the account's role of this name.
-func (d *DataStack) roleARN(name string) string {
+// roleARN is the ARN of the account's role of this name, such as the data
+// stack's machine roles (each in an instance profile of the same name).
+func roleARN(name string) string {
 	return "arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":role/" + name
 }
 

@@ -315,12 +315,6 @@ func (p *PortalStack) userRole(inst *Instance) {
 	}}, jsii.Bool(false))
 }
 
-// roleARN is the ARN of a role of this account, such as the data stack's
-// machine roles (each in an instance profile of the same name).
-func roleARN(name string) string {
-	return "arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":role/" + name
-}
-
 // teamRolePolicies let a user pass a team's machine role, and so launch a
 // machine with that team's data access, only when their teams tag names the
 // team. EC2 asks for iam:PassRole on the role of the instance profile a
