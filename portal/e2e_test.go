@@ -3,7 +3,6 @@ package portal_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,25 +12,13 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/chromedp/chromedp"
+	"github.com/heliocloud/heliocloud-go/internal/testtool"
 )
 
-// chromium finds the browser as the project's test convention says: env
-// CHROMIUM or PATH; skip when absent only outside CI.
+// chromium finds the browser: env CHROMIUM, else PATH.
 func chromium(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not found (set CHROMIUM or install the chromium package)")
-	}
-	t.Skip("chromium not found; set CHROMIUM or install the chromium package")
-	return ""
+	return testtool.Need(t, "CHROMIUM", "chromium", "chromium-browser", "google-chrome")
 }
 
 func newBrowser(t *testing.T, width, height int) context.Context {

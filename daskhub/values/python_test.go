@@ -3,28 +3,18 @@ package values_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"testing"
 
 	"github.com/heliocloud/heliocloud-go/daskhub/values"
+	"github.com/heliocloud/heliocloud-go/internal/testtool"
 )
 
-// python finds python3 (env PYTHON, else PATH). Without it the test is
-// skipped on a developer's machine and fails in CI.
+// python finds python3 (env PYTHON, else PATH), which runs the generated
+// hub and gateway configuration.
 func python(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("PYTHON"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("python3 is needed to run the generated hub and gateway configuration; install it or set PYTHON")
-		}
-		t.Skip("python3 not found; set PYTHON or install python3")
-	}
-	return p
+	return testtool.Need(t, "PYTHON", "python3")
 }
 
 // runPython runs script with input as JSON on stdin and decodes the JSON
