@@ -491,19 +491,17 @@ func (d *DataStack) encryption(physical string) string {
 }
 
 // accessStatements grants read (or read and write) access to the buckets
-// named. For buckets with a KMS key, it grants the key's use through S3 for
-// those buckets only: the key's id is not known until deploy, so the grant
-// is scoped by the encryption context instead.
+// named, and the use of the KMS keys of those that have one.
 func (d *DataStack) accessStatements(sid string, write bool, names []string) []awsiam.PolicyStatement {
 	if len(names) == 0 {
 		return nil
 	}
-	var buckets, objects, kmsContext []string
+	var buckets, objects, kmsBuckets []string
 	for _, n := range names {
 		buckets = append(buckets, d.bucketARN(n))
 		objects = append(objects, d.bucketARN(n)+"/*")
 		if d.encryption(n) == "kms" {
-			kmsContext = append(kmsContext, d.bucketARN(n), d.bucketARN(n)+"/*")
+			kmsBuckets = append(kmsBuckets, n)
 		}
 	}
 	objActions, bucketActions, kmsActions := s3ReadObjectActions, s3ReadBucketActions, []string{"kms:Decrypt"}
@@ -520,18 +518,29 @@ func (d *DataStack) accessStatements(sid string, write bool, names []string) []a
 			Sid: jsii.String(sid + "Objects"), Actions: jsii.Strings(objActions...), Resources: jsii.Strings(objects...),
 		}),
 	}
-	if len(kmsContext) > 0 {
-		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String(sid + "Keys"),
-			Actions:   jsii.Strings(kmsActions...),
-			Resources: jsii.Strings("arn:" + *awscdk.Aws_PARTITION() + ":kms:" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":key/*"),
-			Conditions: &map[string]any{
-				"StringEquals": map[string]any{"kms:ViaService": "s3." + *awscdk.Aws_REGION() + ".amazonaws.com"},
-				"StringLike":   map[string]any{"kms:EncryptionContext:aws:s3:arn": kmsContext},
-			},
-		}))
+	if len(kmsBuckets) > 0 {
+		out = append(out, d.bucketKeyStatement(sid+"Keys", kmsActions, kmsBuckets))
 	}
 	return out
+}
+
+// bucketKeyStatement grants actions on the KMS keys of the buckets named,
+// through S3 only. A key's id is not known until deploy, so the grant is
+// scoped by the buckets' encryption context instead.
+func (d *DataStack) bucketKeyStatement(sid string, actions, names []string) awsiam.PolicyStatement {
+	var context []string
+	for _, n := range names {
+		context = append(context, d.bucketARN(n), d.bucketARN(n)+"/*")
+	}
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String(sid),
+		Actions:   jsii.Strings(actions...),
+		Resources: jsii.Strings("arn:" + *awscdk.Aws_PARTITION() + ":kms:" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":key/*"),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"kms:ViaService": "s3." + *awscdk.Aws_REGION() + ".amazonaws.com"},
+			"StringLike":   map[string]any{"kms:EncryptionContext:aws:s3:arn": context},
+		},
+	})
 }
 
 // UserPolicyStatements grant what every user of the instance may do: read

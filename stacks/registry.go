@@ -215,19 +215,7 @@ func (r *RegistryStack) grant(inst *Instance) {
 		}))
 	}
 	if len(kmsBuckets) > 0 {
-		var ctx []string
-		for _, b := range slices.Sorted(maps.Keys(kmsBuckets)) {
-			ctx = append(ctx, arn(b), arn(b)+"/*")
-		}
-		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("BucketKeys"),
-			Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
-			Resources: jsii.Strings("arn:" + *awscdk.Aws_PARTITION() + ":kms:" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":key/*"),
-			Conditions: &map[string]any{
-				"StringEquals": map[string]any{"kms:ViaService": "s3." + *awscdk.Aws_REGION() + ".amazonaws.com"},
-				"StringLike":   map[string]any{"kms:EncryptionContext:aws:s3:arn": ctx},
-			},
-		}))
+		role.AddToPrincipalPolicy(inst.Data.bucketKeyStatement("BucketKeys", []string{"kms:Decrypt", "kms:GenerateDataKey"}, slices.Sorted(maps.Keys(kmsBuckets))))
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
