@@ -60,10 +60,7 @@ func NewContainersStack(scope constructs.Construct, inst *Instance) *ContainersS
 
 	// Everyone in the instance pulls; each team pushes to its own.
 	pullStatements := c.PullPolicyStatements()
-	roles := []awsiam.IRole{inst.Data.UserRole(stack)}
-	for _, team := range slices.Sorted(maps.Keys(cfg.Teams)) {
-		roles = append(roles, inst.Data.TeamRole(stack, team))
-	}
+	roles := inst.Data.Roles(stack)
 	pull := awsiam.NewManagedPolicy(stack, jsii.String("PullPolicy"), &awsiam.ManagedPolicyProps{
 		ManagedPolicyName: jsii.String(c.PullPolicyName()),
 		Description:       jsii.String("Every user of HelioCloud " + cfg.Name + ": pull images from its repositories and caches"),

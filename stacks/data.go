@@ -610,6 +610,17 @@ func (d *DataStack) TeamRole(scope constructs.Construct, team string) awsiam.IRo
 	return d.importRole(scope, "DataTeamRole"+nameToID(team), d.TeamRoleName(team))
 }
 
+// Roles returns the user role and every team's role (in team name order)
+// for use in scope's stack, to attach a managed policy of that stack to all
+// of them, and makes that stack depend on this one.
+func (d *DataStack) Roles(scope constructs.Construct) []awsiam.IRole {
+	roles := []awsiam.IRole{d.UserRole(scope)}
+	for _, team := range slices.Sorted(maps.Keys(d.cfg.Teams)) {
+		roles = append(roles, d.TeamRole(scope, team))
+	}
+	return roles
+}
+
 // UserPolicy returns the managed policy of every user for use in scope's
 // stack (to attach to a role made there), and makes that stack depend on
 // this one.

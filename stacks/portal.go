@@ -353,10 +353,7 @@ func (p *PortalStack) teamRolePolicies(inst *Instance) {
 // them: AWS's AmazonSSMManagedInstanceCore would also grant reading every
 // parameter in the account.
 func (p *PortalStack) machineRoles(inst *Instance) {
-	roles := []awsiam.IRole{inst.Data.UserRole(p.Stack)}
-	for _, team := range slices.Sorted(maps.Keys(inst.Config.Teams)) {
-		roles = append(roles, inst.Data.TeamRole(p.Stack, team))
-	}
+	roles := inst.Data.Roles(p.Stack)
 	mp := awsiam.NewManagedPolicy(p.Stack, jsii.String("SessionManager"), &awsiam.ManagedPolicyProps{
 		ManagedPolicyName: jsii.String(inst.Config.Name + "-portal-session-manager"),
 		Description:       jsii.String("Lets portal machines of " + inst.Config.Name + " be reached through Session Manager"),
