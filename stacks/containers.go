@@ -94,7 +94,7 @@ func NewContainersStack(scope constructs.Construct, inst *Instance) *ContainersS
 // repositoryARN is a repository's ARN from its physical name, usable in any
 // stack of the instance's account and region.
 func (c *ContainersStack) repositoryARN(name string) string {
-	return "arn:" + *awscdk.Aws_PARTITION() + ":ecr:" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":repository/" + name
+	return arn("ecr", "repository/"+name)
 }
 
 // repositoryID keys a repository's constructs by name, never by position.

@@ -356,7 +356,7 @@ func (d *DaskhubStack) autoscaler() {
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ReadNodeGroups"),
 		Actions:   jsii.Strings("eks:DescribeNodegroup"),
-		Resources: jsii.Strings(fmt.Sprintf("arn:%s:eks:%s:%s:nodegroup/%s/*", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), name)),
+		Resources: jsii.Strings(arn("eks", "nodegroup/"+name+"/*")),
 	}))
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ResizeOwnGroups"),

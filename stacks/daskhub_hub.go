@@ -247,12 +247,11 @@ func (d *DaskhubStack) signIn() (values.SignIn, constructs.IDependable) {
 	// AddClient has imported the pool into this stack already; this returns
 	// that same import.
 	poolID := auth.ImportUserPool(d.Stack).UserPoolId()
-	poolArn := fmt.Sprintf("arn:%s:cognito-idp:%s:%s:userpool/%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), *poolID)
 	role := d.podRole("HubRole", "JupyterHub of "+ClusterName(d.name())+": reads its Cognito app client")
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ReadHubClient"),
 		Actions:   jsii.Strings("cognito-idp:DescribeUserPoolClient"),
-		Resources: jsii.Strings(poolArn),
+		Resources: jsii.Strings(arn("cognito-idp", "userpool/"+*poolID)),
 	}))
 	assoc := d.associate("HubPodIdentity", d.cfg.Namespace, values.HubServiceAccount, role)
 	return values.SignIn{

@@ -422,6 +422,11 @@ func (d *DataStack) registryWrites(dataset string) bool {
 	return false
 }
 
+// arn is an ARN in the stack's partition, region and account.
+func arn(service, resource string) string {
+	return "arn:" + *awscdk.Aws_PARTITION() + ":" + service + ":" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":" + resource
+}
+
 // roleARN is the ARN of the account's role of this name, such as the data
 // stack's machine roles (each in an instance profile of the same name).
 func roleARN(name string) string {
@@ -535,7 +540,7 @@ func (d *DataStack) bucketKeyStatement(sid string, actions, names []string) awsi
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String(sid),
 		Actions:   jsii.Strings(actions...),
-		Resources: jsii.Strings("arn:" + *awscdk.Aws_PARTITION() + ":kms:" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":key/*"),
+		Resources: jsii.Strings(arn("kms", "key/*")),
 		Conditions: &map[string]any{
 			"StringEquals": map[string]any{"kms:ViaService": "s3." + *awscdk.Aws_REGION() + ".amazonaws.com"},
 			"StringLike":   map[string]any{"kms:EncryptionContext:aws:s3:arn": context},

@@ -223,11 +223,6 @@ func NewPortalStack(scope constructs.Construct, inst *Instance) *PortalStack {
 	return p
 }
 
-// arn is an ARN in the stack's partition, region and account.
-func arn(service, resource string) string {
-	return "arn:" + *awscdk.Aws_PARTITION() + ":" + service + ":" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":" + resource
-}
-
 // userRole is what the identity pool hands a signed-in user. Every EC2
 // change is conditioned on tags: the caller's principal tag "owner" must
 // equal the resource's Owner tag (or the Owner tag requested at creation),
