@@ -346,61 +346,71 @@ func (ix *Indexer) updateYear(ctx context.Context, d *Dataset, y int, mutate fun
 func (ix *Indexer) rewriteYear(ctx context.Context, d *Dataset, y int, mutate func([]catalog.Row) []catalog.Row, repair bool) (bool, error) {
 	key := d.IndexKey(y)
 	changed := false
-	conflicts := 0
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		data, etag, err := ix.store().get(ctx, d.Bucket, key)
-		exists := err == nil
-		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
-			return changed, err
-		}
+	err := ix.update(ctx, d.Bucket, key, func(data []byte, etag string, exists bool) (bool, error) {
 		var rows []catalog.Row
 		if exists {
+			var err error
 			if rows, _, err = catalog.ReadIndex(data); err != nil && !repair {
-				return changed, fmt.Errorf("s3://%s/%s: %w (fix or remove the file, then reindex)", d.Bucket, key, err)
+				return false, fmt.Errorf("s3://%s/%s: %w (fix or remove the file, then reindex)", d.Bucket, key, err)
 			}
 		}
 		if mutate != nil {
 			rows = mutate(rows)
 		}
 		if !exists && len(rows) == 0 {
-			return changed, nil
+			return true, nil
 		}
 		var next time.Time
 		var hasNext bool
 		if d.Duration == 0 && len(rows) > 0 {
+			var err error
 			if next, hasNext, err = ix.nextStart(ctx, d, y); err != nil {
-				return changed, err
+				return false, err
 			}
 		}
 		d.setStops(rows, next, hasNext)
 		out := catalog.AppendIndex(nil, rows, d.Format())
 		if exists && bytes.Equal(out, data) {
-			return changed, nil
+			return true, nil
 		}
-		err = ix.store().put(ctx, d.Bucket, key, out, "text/csv", true, etag)
-		if errors.Is(err, errConflict) {
-			conflicts++
-			if err := backoff(ctx, conflicts); err != nil {
-				return changed, err
-			}
-			continue
-		}
-		if err != nil {
-			return changed, err
+		if err := ix.store().put(ctx, d.Bucket, key, out, "text/csv", true, etag); err != nil {
+			return false, err
 		}
 		changed = true
 		if d.Duration > 0 || len(rows) == 0 {
 			return true, nil
 		}
 		n2, h2, err := ix.nextStart(ctx, d, y)
-		if err != nil {
-			return true, err
+		return h2 == hasNext && n2.Equal(next), err
+	})
+	return changed, err
+}
+
+// update reads s3://bucket/key and hands its bytes and ETag (exists false
+// when there is none) to attempt, which writes conditionally on that ETag,
+// until attempt reports done. A lost race (errConflict) backs off before the
+// next round; any other error ends the update.
+func (ix *Indexer) update(ctx context.Context, bucket, key string, attempt func(data []byte, etag string, exists bool) (done bool, err error)) error {
+	conflicts := 0
+	for range maxAttempts {
+		data, etag, err := ix.store().get(ctx, bucket, key)
+		exists := err == nil
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return err
 		}
-		if h2 == hasNext && n2.Equal(next) {
-			return true, nil
+		done, err := attempt(data, etag, exists)
+		if errors.Is(err, errConflict) {
+			conflicts++
+			if err := backoff(ctx, conflicts); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil || done {
+			return err
 		}
 	}
-	return changed, fmt.Errorf("s3://%s/%s: still conflicting after %d attempts", d.Bucket, key, maxAttempts)
+	return fmt.Errorf("s3://%s/%s: still conflicting after %d attempts", bucket, key, maxAttempts)
 }
 
 // lastStopCurrent reports whether the last row of year y already stops at
@@ -622,59 +632,41 @@ func (ix *Indexer) extent(ctx context.Context, d *Dataset) (extent, error) {
 // one, before the catalog advertises that span.
 func (ix *Indexer) reconcile(ctx context.Context, d *Dataset, indexChanged bool) ([]string, error) {
 	var written []string
-	conflicts := 0
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		data, etag, err := ix.store().get(ctx, d.Bucket, catalog.FileName)
-		exists := err == nil
-		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
-			return written, err
-		}
+	err := ix.update(ctx, d.Bucket, catalog.FileName, func(data []byte, etag string, exists bool) (bool, error) {
 		cat := &catalog.Catalog{}
 		if exists {
+			var err error
 			if cat, err = catalog.Parse(data); err != nil {
-				return written, fmt.Errorf("s3://%s/%s: %w", d.Bucket, catalog.FileName, err)
+				return false, fmt.Errorf("s3://%s/%s: %w", d.Bucket, catalog.FileName, err)
 			}
 		}
 		x, err := ix.extent(ctx, d)
 		if err != nil {
-			return written, err
+			return false, err
 		}
 		if x.nonEmpty {
 			w, err := ix.fillYears(ctx, d, x.start.Year(), x.stop.Year(), x.years)
 			written = append(written, w...)
 			if err != nil {
-				return written, err
+				return false, err
 			}
 		}
 		ix.describe(cat, d, x, indexChanged)
 		out, err := cat.Marshal()
 		if err != nil {
-			return written, err
+			return false, err
 		}
 		if exists && bytes.Equal(out, data) {
-			return written, nil
+			return true, nil
 		}
-		err = ix.store().put(ctx, d.Bucket, catalog.FileName, out, "application/json", true, etag)
-		if errors.Is(err, errConflict) {
-			conflicts++
-			if err := backoff(ctx, conflicts); err != nil {
-				return written, err
-			}
-			continue
-		}
-		if err != nil {
-			return written, err
+		if err := ix.store().put(ctx, d.Bucket, catalog.FileName, out, "application/json", true, etag); err != nil {
+			return false, err
 		}
 		written = append(written, d.DataKey(catalog.FileName))
 		x2, err := ix.extent(ctx, d)
-		if err != nil {
-			return written, err
-		}
-		if x2.equal(x) {
-			return written, nil
-		}
-	}
-	return written, fmt.Errorf("s3://%s/%s: still conflicting after %d attempts", d.Bucket, catalog.FileName, maxAttempts)
+		return x2.equal(x), err
+	})
+	return written, err
 }
 
 // fillYears writes a header-only file for each year in [from, to] that has
