@@ -62,16 +62,9 @@ type request struct {
 }
 
 func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var probe struct {
-		Records []struct {
-			EventSource string `json:"eventSource"`
-		} `json:"Records"`
-	}
-	if err := json.Unmarshal(raw, &probe); err == nil && len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs" {
-		var ev events.SQSEvent
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, err
-		}
+	// A direct invocation decodes as an SQS event without records.
+	var ev events.SQSEvent
+	if err := json.Unmarshal(raw, &ev); err == nil && len(ev.Records) > 0 && ev.Records[0].EventSource == "aws:sqs" {
 		return h.sqs(ctx, ev), nil
 	}
 	var req request
