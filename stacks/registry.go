@@ -152,7 +152,7 @@ func (r *RegistryStack) notifications(inst *Instance) {
 func (r *RegistryStack) grant(inst *Instance) {
 	cfg := inst.Config
 	x := &cfg.Registry
-	arn := inst.Data.bucketARN
+	bucketARN := inst.Data.bucketARN
 	datasetBuckets := map[string]bool{}
 	var readObjects, indexObjects, dataObjects []string
 	kmsBuckets := map[string]bool{}
@@ -161,16 +161,16 @@ func (r *RegistryStack) grant(inst *Instance) {
 		b := cfg.DatasetBucketName(ds.Bucket)
 		prefix, index := x.DatasetPrefix(id), x.DatasetIndexPrefix(id)
 		datasetBuckets[b] = true
-		readObjects = append(readObjects, arn(b)+"/"+prefix+"*")
-		dataObjects = append(dataObjects, arn(b)+"/"+prefix+"*")
-		indexObjects = append(indexObjects, arn(b)+"/"+index+id+"_*.csv", arn(b)+"/"+"catalog.json")
+		readObjects = append(readObjects, bucketARN(b)+"/"+prefix+"*")
+		dataObjects = append(dataObjects, bucketARN(b)+"/"+prefix+"*")
+		indexObjects = append(indexObjects, bucketARN(b)+"/"+index+id+"_*.csv", bucketARN(b)+"/"+"catalog.json")
 		if inst.Data.encryption(b) == "kms" {
 			kmsBuckets[b] = true
 		}
 	}
 	ingest := cfg.IngestBucketName()
 	if ingest != "" {
-		readObjects = append(readObjects, arn(ingest)+"/"+x.Ingest.Prefix+"*")
+		readObjects = append(readObjects, bucketARN(ingest)+"/"+x.Ingest.Prefix+"*")
 		if inst.Data.encryption(ingest) == "kms" {
 			kmsBuckets[ingest] = true
 		}
@@ -181,7 +181,7 @@ func (r *RegistryStack) grant(inst *Instance) {
 	// object, and the indexer could not tell a removal from a refusal.
 	var datasetARNs []string
 	for _, b := range slices.Sorted(maps.Keys(datasetBuckets)) {
-		datasetARNs = append(datasetARNs, arn(b))
+		datasetARNs = append(datasetARNs, bucketARN(b))
 	}
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("ListDatasetBuckets"), Actions: jsii.Strings("s3:ListBucket"), Resources: jsii.Strings(datasetARNs...),
@@ -197,11 +197,11 @@ func (r *RegistryStack) grant(inst *Instance) {
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("ListIngest"),
 			Actions:    jsii.Strings("s3:ListBucket"),
-			Resources:  jsii.Strings(arn(ingest)),
+			Resources:  jsii.Strings(bucketARN(ingest)),
 			Conditions: &map[string]any{"StringLike": map[string]any{"s3:prefix": []string{p + "*"}}},
 		}))
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("WriteIngestReports"), Actions: jsii.Strings("s3:PutObject"), Resources: jsii.Strings(arn(ingest) + "/" + p + "*" + registry.ReportFile),
+			Sid: jsii.String("WriteIngestReports"), Actions: jsii.Strings("s3:PutObject"), Resources: jsii.Strings(bucketARN(ingest) + "/" + p + "*" + registry.ReportFile),
 		}))
 		// Ingest copies accepted uploads into the dataset prefixes, large
 		// files in parts (a failed copy aborts its upload), with their tags.
@@ -211,7 +211,7 @@ func (r *RegistryStack) grant(inst *Instance) {
 			Resources: jsii.Strings(uniqueSorted(dataObjects)...),
 		}))
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("ReadIngestTags"), Actions: jsii.Strings("s3:GetObjectTagging"), Resources: jsii.Strings(arn(ingest) + "/" + p + "*"),
+			Sid: jsii.String("ReadIngestTags"), Actions: jsii.Strings("s3:GetObjectTagging"), Resources: jsii.Strings(bucketARN(ingest) + "/" + p + "*"),
 		}))
 	}
 	if len(kmsBuckets) > 0 {
