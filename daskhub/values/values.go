@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -491,7 +492,7 @@ func ClusterAutoscaler(cfg *config.Config, clusterName, region string) map[strin
 	var spot []any
 	for _, n := range slices.Sorted(maps.Keys(d.NodeGroups)) {
 		if d.NodeGroups[n].Capacity == "spot" {
-			spot = append(spot, "^eks-"+regexpQuote(NodegroupName(cfg, n))+"-[0-9a-f-]+$")
+			spot = append(spot, "^eks-"+regexp.QuoteMeta(NodegroupName(cfg, n))+"-[0-9a-f-]+$")
 		}
 	}
 	priorities := map[string]any{"10": []any{".*"}}
@@ -520,10 +521,6 @@ func ClusterAutoscaler(cfg *config.Config, clusterName, region string) map[strin
 		},
 		"expanderPriorities": priorities,
 	}
-}
-
-func regexpQuote(s string) string {
-	return strings.NewReplacer(".", `\.`).Replace(s)
 }
 
 // NodeTemplateTags are the tags the Cluster Autoscaler reads to plan a
