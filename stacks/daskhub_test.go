@@ -263,12 +263,12 @@ func TestDaskhubPodsReadPublicData(t *testing.T) {
 		if got := fmt.Sprint(p["Roles"]); got != "[t1-user t1-team-ml]" {
 			t.Errorf("attached to %s, want the data stack's user and team roles", got)
 		}
-		b, _ := json.Marshal(p["PolicyDocument"])
+		b := toJSON(t, p["PolicyDocument"])
 		want := `{"Statement":[{"Action":["s3:GetObject","s3:ListBucket","s3:GetBucketLocation"],` +
 			`"Condition":{"StringEquals":{"aws:PrincipalTag/eks-cluster-arn":{"Fn::GetAtt":["` + clusterID(t, tpl) + `","Arn"]}}},"Effect":"Allow",` +
 			`"Resource":[{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::helio-public"]]},{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::helio-public/*"]]}],` +
 			`"Sid":"ReadPublicHelioCloudData"}],"Version":"2012-10-17"}`
-		if string(b) != want {
+		if b != want {
 			t.Errorf("policy\n got %s\nwant %s", b, want)
 		}
 	}
