@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -74,7 +75,7 @@ func TestDaskhubStack(t *testing.T) {
 			byName[props(r)["NodegroupName"].(string)] = props(r)
 		}
 		if len(byName) != 6 {
-			t.Fatalf("want 6 node groups, got %d: %v", len(byName), dhKeys(byName))
+			t.Fatalf("want 6 node groups, got %d: %v", len(byName), slices.Sorted(maps.Keys(byName)))
 		}
 		for name, want := range map[string]struct{ ami, capacity, purpose, taint string }{
 			"t1-core":            {"AL2023_x86_64_STANDARD", "ON_DEMAND", "core", ""},
@@ -201,7 +202,7 @@ func TestDaskhubStack(t *testing.T) {
 			t.Errorf("shared volume %v", pv)
 		}
 		if objects["PersistentVolumeClaim/shared"] == nil || objects["ServiceAccount/heliocloud-user"] == nil || objects["Namespace/daskhub"] == nil {
-			t.Errorf("missing objects among %v", dhKeys(objects))
+			t.Errorf("missing objects among %v", slices.Sorted(maps.Keys(objects)))
 		}
 		tpl.HasResourceProperties(jsii.String("AWS::EFS::AccessPoint"), map[string]any{
 			"RootDirectory": map[string]any{"Path": "/shared", "CreationInfo": map[string]any{"OwnerUid": "1000", "OwnerGid": "100", "Permissions": "2775"}},
@@ -256,7 +257,7 @@ func TestDaskhubPodsReadPublicData(t *testing.T) {
 	tpl := assertions.Template_FromStack(inst.Daskhub.Stack, nil)
 	policies := resources(tpl, "AWS::IAM::ManagedPolicy")
 	if len(policies) != 1 {
-		t.Fatalf("want one managed policy, got %v", dhKeys(policies))
+		t.Fatalf("want one managed policy, got %v", slices.Sorted(maps.Keys(policies)))
 	}
 	for _, r := range policies {
 		p := props(r)
@@ -317,15 +318,6 @@ func TestDaskhubLogicalIDsStableWhenAGroupIsAdded(t *testing.T) {
 			t.Errorf("group %s: id %s became %s", name, id, ga[name])
 		}
 	}
-}
-
-func dhKeys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // helmValues reads a chart's values from the template: a JSON text joined

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/heliocloud/heliocloud-go/config"
 )
 
 // dataYAML has one bucket of every kind and every option that changes a
@@ -32,20 +31,6 @@ data:
   scratch: {expireDays: 3}
   accessLogs: {expireDays: 180}
 `
-
-// resources returns the template's resources of one type by logical id.
-func resources(tpl assertions.Template, typ string) map[string]map[string]any {
-	all := (*tpl.ToJSON())["Resources"].(map[string]any)
-	out := map[string]map[string]any{}
-	for id, r := range all {
-		if r := r.(map[string]any); r["Type"] == typ {
-			out[id] = r
-		}
-	}
-	return out
-}
-
-func props(r map[string]any) map[string]any { return r["Properties"].(map[string]any) }
 
 // bucketsByName maps each bucket's physical name to its resource.
 func bucketsByName(t *testing.T, tpl assertions.Template) map[string]map[string]any {
@@ -67,35 +52,6 @@ func logicalIDs(tpl assertions.Template, typ, nameProp string) map[string]string
 		}
 	}
 	return out
-}
-
-func toJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// buildInstance builds an instance file given as text without
-// synthesizing it, for tests that use the stacks' Go API (adding a stack of
-// their own to the app, say).
-func buildInstance(t *testing.T, text string, opts Options) (*Instance, awscdk.App) {
-	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	return Build(app, cfg, opts), app
-}
-
-// templateJSON is a whole template as JSON text, for checks that nothing
-// in it (an export, say) appears anywhere.
-func templateJSON(t *testing.T, tpl assertions.Template) string {
-	t.Helper()
-	return toJSON(t, tpl.ToJSON())
 }
 
 func TestDataBuckets(t *testing.T) {

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,12 +21,8 @@ import (
 // returns each stack's template keyed by component ("base", "auth", ...).
 func synthYAML(t *testing.T, text string, opts Options) map[string]assertions.Template {
 	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(text))
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	Build(app, cfg, opts)
+	inst, app := buildInstance(t, text, opts)
+	cfg := inst.Config
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(nil), nil)
 	templates := map[string]assertions.Template{}
 	for _, child := range *app.Node().Children() {
@@ -85,4 +82,47 @@ func TestEveryComponentHasABuilder(t *testing.T) {
 			t.Errorf("component %q has no builder in package stacks", comp.Name)
 		}
 	}
+}
+
+// resources returns the template's resources of one type by logical id.
+func resources(tpl assertions.Template, typ string) map[string]map[string]any {
+	all := (*tpl.ToJSON())["Resources"].(map[string]any)
+	out := map[string]map[string]any{}
+	for id, r := range all {
+		if r := r.(map[string]any); r["Type"] == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+func props(r map[string]any) map[string]any { return r["Properties"].(map[string]any) }
+
+func toJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// buildInstance builds an instance file given as text without
+// synthesizing it, for tests that use the stacks' Go API (adding a stack of
+// their own to the app, say).
+func buildInstance(t *testing.T, text string, opts Options) (*Instance, awscdk.App) {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	return Build(app, cfg, opts), app
+}
+
+// templateJSON is a whole template as JSON text, for checks that nothing
+// in it (an export, say) appears anywhere.
+func templateJSON(t *testing.T, tpl assertions.Template) string {
+	t.Helper()
+	return toJSON(t, tpl.ToJSON())
 }
