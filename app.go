@@ -17,12 +17,10 @@ import (
 )
 
 func main() {
-	// Construct stack traces hold the path of a temporary folder, which
-	// would differ between two synths of the same file. The jsii runtime
-	// (Node.js) inherits this variable when the first CDK call starts it.
-	os.Setenv("CDK_DISABLE_STACK_TRACE", "1")
 	defer jsii.Close()
 	defer reportPanic()
+	// Stack traces in annotations and construct metadata hold the path of a
+	// temporary folder, which would differ between two synths of one file.
 	app := awscdk.NewApp(&awscdk.AppProps{
 		StackTraces: jsii.Bool(false),
 		Context:     &map[string]any{"aws:cdk:disable-creation-stack-traces": true},
