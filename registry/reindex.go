@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -291,11 +292,14 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 	if !fromInventory && d.Duration == 0 {
 		// A merged year may start differently than the listing said: settle
 		// the years before the merged ones.
-		if _, err := ix.settleBefore(ctx, d, merge); err != nil {
+		settled, err := ix.settleBefore(ctx, d, merge)
+		if err != nil {
 			return nil, err
 		}
+		res.Written = append(res.Written, settled...)
 	}
 	sort.Strings(res.Written)
+	res.Written = slices.Compact(res.Written)
 	w, err := ix.reconcile(ctx, d, true)
 	res.Written = append(res.Written, w...)
 	return res, err
