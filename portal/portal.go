@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	"github.com/aws/aws-sdk-go-v2/service/costexplorer"
+	"golang.org/x/oauth2"
 )
 
 // Options are the parts of a Portal that differ between Lambda and tests.
@@ -207,7 +208,7 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(ret, "/") || strings.HasPrefix(ret, "//") || strings.HasPrefix(ret, "/\\") {
 		ret = "/machines"
 	}
-	ls := loginState{State: randomString(24), Nonce: randomString(24), Verifier: randomString(48), Return: ret, Expires: p.now().Add(10 * time.Minute)}
+	ls := loginState{State: randomString(24), Nonce: randomString(24), Verifier: oauth2.GenerateVerifier(), Return: ret, Expires: p.now().Add(10 * time.Minute)}
 	u, err := p.oidc.authorizeURL(r.Context(), ls)
 	if err != nil {
 		p.log.Error("sign-in", "err", err)

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	_ "crypto/sha512" // SignRS512
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -57,6 +58,18 @@ type Provider struct {
 	hosted  map[string]string // hosted-UI session id -> username
 	// Log records every request path the provider served, in order.
 	Log []string
+	// Tamper, when set, changes each ID token before it is signed: tests
+	// use it to play a provider, or a party in the middle, that gets one
+	// thing wrong.
+	Tamper func(*Token)
+}
+
+// Token is an ID token before it is signed.
+type Token struct {
+	Header, Claims map[string]any
+	// Sign returns the signature of the encoded header and claims. It is
+	// RS256 with the provider's key unless Tamper replaces it.
+	Sign func(input string) []byte
 }
 
 type grant struct {
@@ -255,20 +268,36 @@ func (p *Provider) Mint(u User, client, nonce string) string {
 	if u.PreferredUsername != "" {
 		claims["preferred_username"] = u.PreferredUsername
 	}
-	return p.sign(map[string]string{"alg": "RS256", "kid": p.kid, "typ": "JWT"}, claims)
+	t := &Token{Header: map[string]any{"alg": "RS256", "kid": p.kid, "typ": "JWT"}, Claims: claims, Sign: p.SignRS256}
+	if p.Tamper != nil {
+		p.Tamper(t)
+	}
+	h, _ := json.Marshal(t.Header)
+	c, _ := json.Marshal(t.Claims)
+	input := b64(h) + "." + b64(c)
+	return input + "." + b64(t.Sign(input))
 }
 
-func (p *Provider) sign(header, claims any) string {
-	h, _ := json.Marshal(header)
-	c, _ := json.Marshal(claims)
-	input := b64(h) + "." + b64(c)
-	digest := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, p.key, crypto.SHA256, digest[:])
+// SignRS256 signs input with the provider's key, as RS256 does.
+func (p *Provider) SignRS256(input string) []byte { return SignPKCS1(p.key, crypto.SHA256, input) }
+
+// SignRS512 signs input with the provider's key, as RS512 does: a real
+// signature in an algorithm Cognito does not use.
+func (p *Provider) SignRS512(input string) []byte { return SignPKCS1(p.key, crypto.SHA512, input) }
+
+// SignPKCS1 signs input with key and hash h (RS256, RS384, RS512).
+func SignPKCS1(key *rsa.PrivateKey, h crypto.Hash, input string) []byte {
+	d := h.New()
+	d.Write([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, h, d.Sum(nil))
 	if err != nil {
 		panic(err)
 	}
-	return input + "." + b64(sig)
+	return sig
 }
+
+// PublicKey is the provider's signing key as its JWKS publishes it.
+func (p *Provider) PublicKey() *rsa.PublicKey { return &p.key.PublicKey }
 
 func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
