@@ -2,17 +2,23 @@
 // AWS Lambda function during synth: linux/arm64, provided.al2023, with a
 // log group of its own and a role that may write only to that log group.
 //
-// The build is reproducible (-trimpath, no VCS stamp, no build id), so the
-// same source gives the same asset hash and deploys do not churn.
+// The build is reproducible (-trimpath, no VCS stamp, no build id) and the
+// package is a zip made here (executable `bootstrap`, fixed time), so the
+// same source gives the same asset hash on every machine and deploys do not
+// churn.
 package golambda
 
 import (
+	"archive/zip"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -56,7 +62,7 @@ type Function struct {
 // New builds props.Package for linux/arm64 and wraps it in a function.
 func New(scope constructs.Construct, id string, props *Props) *Function {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	dir, err := Build(props.Package)
+	zipPath, err := Build(props.Package)
 	if err != nil {
 		// A synth cannot go on without the code; the message says what failed.
 		panic(err)
@@ -90,7 +96,7 @@ func New(scope constructs.Construct, id string, props *Props) *Function {
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
 		Handler:      jsii.String("bootstrap"),
-		Code:         awslambda.Code_FromAsset(jsii.String(dir), nil),
+		Code:         awslambda.Code_FromAsset(jsii.String(zipPath), nil),
 		MemorySize:   jsii.Number(memory),
 		Timeout:      timeout,
 		Role:         role,
@@ -112,39 +118,84 @@ var (
 	built   = map[string]string{}
 )
 
+// zipTime is the modification time of every packaged file: fixed, so the
+// same binary always gives the same zip, the same asset hash and no
+// needless deploy. 1980-01-01 is the earliest time a zip entry can hold.
+var zipTime = time.Date(1980, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// bootstrapMode is the packaged executable's mode. Lambda runs `bootstrap`
+// as a program, so it must be executable; the mode is written into the zip
+// here rather than taken from the file system, where it would follow the
+// deployer's umask (0700 under umask 077) or, on Windows, lack the execute
+// bit altogether. Being inside the zip, the mode is part of the asset hash.
+const bootstrapMode fs.FileMode = 0o755
+
 // Build compiles a main package of this module for Lambda and returns the
-// folder holding its `bootstrap`. Each package is built once per process.
+// path of a zip holding its `bootstrap`, mode 0755, with a fixed time. Each
+// package is built once per process.
 func Build(pkg string) (string, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if dir, ok := built[pkg]; ok {
-		return dir, nil
+	if zipPath, ok := built[pkg]; ok {
+		return zipPath, nil
 	}
 	root, err := modroot.Dir()
 	if err != nil {
 		return "", err
 	}
 	name := strings.Trim(strings.ReplaceAll(filepath.Clean(pkg), string(filepath.Separator), "-"), ".-")
-	dir := filepath.Join(root, ".build", "lambda", name)
+	dir := filepath.Join(root, ".build", "lambda")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	// Build beside the target and rename: several synths (parallel test
-	// packages) may build the same function at once, and a reader must never
-	// hash a half-written binary.
-	// The temporary file sits outside the asset folder, which CDK hashes whole.
-	tmp := filepath.Join(filepath.Dir(dir), fmt.Sprintf(".%s-%d", name, os.Getpid()))
+	// Build and zip beside the target and rename: several synths (parallel
+	// test packages) may build the same function at once, and a reader must
+	// never hash a half-written zip.
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s-%d", name, os.Getpid()))
+	defer os.Remove(tmp)
 	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc",
 		"-ldflags", "-s -w -buildid=", "-o", tmp, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		os.Remove(tmp)
 		return "", fmt.Errorf("building Lambda package %s: %v\n%s", pkg, err, out)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, "bootstrap")); err != nil {
+	zipPath := filepath.Join(dir, name+".zip")
+	if err := writeZip(tmp+".zip", tmp); err != nil {
+		os.Remove(tmp + ".zip")
+		return "", fmt.Errorf("packaging Lambda package %s: %w", pkg, err)
+	}
+	if err := os.Rename(tmp+".zip", zipPath); err != nil {
 		return "", err
 	}
-	built[pkg] = dir
-	return dir, nil
+	built[pkg] = zipPath
+	return zipPath, nil
+}
+
+// writeZip writes a zip at path with one entry, `bootstrap`, holding the
+// file binary, with bootstrapMode and zipTime whatever the file's own.
+func writeZip(path, binary string) error {
+	in, err := os.Open(binary)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	zw := zip.NewWriter(out)
+	hdr := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate, Modified: zipTime}
+	hdr.SetMode(bootstrapMode)
+	w, err := zw.CreateHeader(hdr)
+	if err == nil {
+		_, err = io.Copy(w, in)
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
