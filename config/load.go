@@ -71,6 +71,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, problems
 	}
 
+	cfg.Daskhub.resolveVersions()
 	c := &checker{pos: pos}
 	checkRequired(root, "", c)
 	cfg.checkTop(c)

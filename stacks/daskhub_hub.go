@@ -33,6 +33,11 @@ func (d *DaskhubStack) hub() {
 	signIn, hubAssoc := d.signIn()
 	deps = append(deps, hubAssoc)
 
+	// The user-scheduler runs the cluster's own kube-scheduler, which needs
+	// more than the chart's role grants.
+	rbac := values.UserSchedulerRBAC(d.inst.Config)
+	deps = append(deps, d.Cluster.AddManifest(jsii.String("UserSchedulerRBAC"), &rbac[0], &rbac[1]))
+
 	hubValues := values.Jupyterhub(d.inst.Config, signIn)
 	hub := d.Cluster.AddHelmChart(jsii.String("Jupyterhub"), &awseksv2.HelmChartOptions{
 		Chart:      jsii.String("jupyterhub"),

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/heliocloud/heliocloud-go/daskhub/values/chartschema"
+	"github.com/heliocloud/heliocloud-go/daskhub/versions"
 )
 
 // daskhubYAML turns on daskhub with a domain, a hosted zone, an admin and
@@ -201,6 +202,9 @@ func TestDaskhubStack(t *testing.T) {
 		if pv == nil || pv["spec"].(map[string]any)["persistentVolumeReclaimPolicy"] != "Retain" {
 			t.Errorf("shared volume %v", pv)
 		}
+		if objects["ClusterRoleBinding/heliocloud-user-scheduler"] == nil || objects["ClusterRole/heliocloud-user-scheduler"] == nil {
+			t.Errorf("the user-scheduler lacks the permissions of the cluster's kube-scheduler: %v", slices.Sorted(maps.Keys(objects)))
+		}
 		if objects["PersistentVolumeClaim/shared"] == nil || objects["ServiceAccount/heliocloud-user"] == nil || objects["Namespace/daskhub"] == nil {
 			t.Errorf("missing objects among %v", slices.Sorted(maps.Keys(objects)))
 		}
@@ -214,17 +218,19 @@ func TestDaskhubStack(t *testing.T) {
 		for _, r := range resources(tpl, "Custom::AWSCDK-EKS-HelmChart") {
 			charts[props(r)["Release"].(string)] = props(r)
 		}
+		pinned := versions.Kubernetes["1.35"].Charts
 		for release, want := range map[string][2]string{
-			"jupyterhub":           {"jupyterhub", "4.4.0"},
-			"dask-gateway":         {"dask-gateway", "2025.4.0"},
-			"cluster-autoscaler":   {"cluster-autoscaler", "9.50.1"},
-			"nvidia-device-plugin": {"nvidia-device-plugin", "0.17.4"},
+			"jupyterhub":           {"jupyterhub", pinned.Jupyterhub},
+			"dask-gateway":         {"dask-gateway", pinned.DaskGateway},
+			"cluster-autoscaler":   {"cluster-autoscaler", pinned.ClusterAutoscaler},
+			"nvidia-device-plugin": {"nvidia-device-plugin", pinned.NvidiaDevicePlugin},
 		} {
 			c := charts[release]
 			if c == nil || c["Chart"] != want[0] || c["Version"] != want[1] {
 				t.Errorf("release %s: %v", release, c)
 			}
 		}
+		chartschema.Require(t)
 		hub := helmValues(t, charts["jupyterhub"])
 		if err := chartschema.ValidateJupyterhub(hub); err != nil {
 			t.Errorf("the hub's values in the template fail the chart schema:\n%v", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/heliocloud/heliocloud-go/daskhub/values"
@@ -165,4 +166,50 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// KubeSpawner 7.0.0 runs every value of KubeSpawner.environment (the
+// chart's singleuser.extraEnv, files/hub/jupyterhub_config.py@4.4.0)
+// through str.format with the user's properties (_expand_env and
+// _expand_user_properties in kubespawner/spawner.py@7.0.0); any other
+// {name} raises KeyError and the spawn fails. Python's own str.format,
+// with the names that version provides, must turn each value we write
+// into what the server's programs expect; the raw values must not pass.
+func TestServerEnvSurvivesKubeSpawnerExpansion(t *testing.T) {
+	cfg := load(t, instance)
+	input := map[string]any{
+		"written": get(t, values.Jupyterhub(cfg, signIn), "singleuser", "extraEnv"),
+		"raw":     values.ServerEnv(cfg),
+	}
+	const script = `
+import json, sys
+inp = json.load(sys.stdin)
+ns = {k: "x" for k in ("userid unescaped_username unescaped_servername hubnamespace username servername "
+      "user_server safe_username safe_servername safe_user_server escaped_username escaped_servername "
+      "escaped_user_server pod_name pvc_name namespace").split()}
+def expand(env):
+    out = {}
+    for k, v in env.items():
+        try:
+            out[k] = v.format(**ns)
+        except (KeyError, IndexError, ValueError) as e:
+            out[k] = "error: %r" % e
+    return out
+print(json.dumps({"written": expand(inp["written"]), "raw": expand(inp["raw"])}))
+`
+	var got map[string]map[string]string
+	runPython(t, script, input, &got)
+	want := values.ServerEnv(cfg)
+	for k, v := range want {
+		if got["written"][k] != v {
+			t.Errorf("%s reaches the server as %q, want %q", k, got["written"][k], v)
+		}
+	}
+	if want["DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE"] != "{JUPYTER_IMAGE_SPEC}" || want["DASK_DISTRIBUTED__DASHBOARD__LINK"] != "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status" {
+		t.Errorf("Dask's placeholders changed: %v", want)
+	}
+	// The check must be able to fail: unescaped, the image option breaks.
+	if !strings.HasPrefix(got["raw"]["DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE"], "error: KeyError") {
+		t.Errorf("the unescaped value expanded without error: %q", got["raw"]["DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE"])
+	}
 }

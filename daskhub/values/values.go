@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/heliocloud/heliocloud-go/config"
+	"github.com/heliocloud/heliocloud-go/daskhub/versions"
 )
 
 // Names shared by the stack and the values: Kubernetes objects the stack
@@ -43,8 +44,9 @@ const (
 	SharedClaim = "shared"
 	// AdminsGroup is the Cognito group whose members are hub admins.
 	AdminsGroup = "admins"
-	// awsCliImage fetches the hub's Cognito client secret at start-up.
-	awsCliImage = "public.ecr.aws/aws-cli/aws-cli:2.27.0"
+	// UserSchedulerServiceAccount runs the JupyterHub chart's
+	// user-scheduler; the stack grants it what the chart's role lacks.
+	UserSchedulerServiceAccount = "user-scheduler"
 	// secretDir holds the client secret inside the hub pod, in memory.
 	secretDir = "/etc/heliocloud-cognito"
 	// gatewayTraefik is the Dask Gateway chart's proxy service for the
@@ -129,7 +131,7 @@ func Description(d *config.Daskhub, name string) string {
 	if n := math.Floor(float64(it.VCPU) / p.CPUGuarantee); n > 1 {
 		share = fmt.Sprintf(", shared by up to %d servers", int(n))
 	}
-	price := fmt.Sprintf("%s node %s (%s on-demand, %s)%s", g.InstanceTypes[0], config.FormatPrice(it.PriceUSDPerHour), g.Capacity, config.PriceRegion, share)
+	price := fmt.Sprintf("%s node %s (on-demand, %s)%s", g.InstanceTypes[0], config.FormatPrice(it.PriceUSDPerHour), config.PriceRegion, share)
 	if g.Capacity == "spot" {
 		price = fmt.Sprintf("%s node, spot (on-demand %s in %s)%s", g.InstanceTypes[0], config.FormatPrice(it.PriceUSDPerHour), config.PriceRegion, share)
 	}
@@ -193,6 +195,60 @@ func pyJSON(v any) string {
 	return strconv.Quote(string(b))
 }
 
+// GatewayPrefix is where the hub's proxy serves the Dask Gateway, as the
+// hub service "dask-gateway".
+const GatewayPrefix = "/services/dask-gateway"
+
+// httpPortOpen says whether the hub's proxy-public service keeps its plain
+// HTTP port 80: not with a domain, whose load balancer would carry session
+// cookies in the clear on it.
+func httpPortOpen(cfg *config.Config) bool { return cfg.Daskhub.Domain.Name == "" }
+
+// ProxyURL is the in-cluster address of the hub's proxy (the
+// proxy-public service) that servers and the gateway use. It speaks plain
+// HTTP on every port: without a domain on 80; with one, the chart opens
+// only 443 and, with TLS offloaded to the load balancer, sends it to the
+// proxy's HTTP port (templates/proxy/service.yaml of the JupyterHub chart).
+func ProxyURL(cfg *config.Config) string {
+	host := "http://proxy-public." + cfg.Daskhub.Namespace
+	if httpPortOpen(cfg) {
+		return host
+	}
+	return host + ":443"
+}
+
+// ServerEnv is the environment of users' servers, as the programs in them
+// read it: Dask Gateway's client finds the gateway through the hub's proxy
+// and its scheduler proxy directly; Dask fills {JUPYTER_IMAGE_SPEC} and
+// the dashboard link's fields in itself, inside the server.
+func ServerEnv(cfg *config.Config) map[string]string {
+	gateway := ProxyURL(cfg) + GatewayPrefix
+	return map[string]string{
+		"DASK_GATEWAY__ADDRESS":                       gateway,
+		"DASK_GATEWAY__PROXY_ADDRESS":                 "gateway://" + gatewayTraefik + "." + cfg.Daskhub.Namespace + ":80",
+		"DASK_GATEWAY__PUBLIC_ADDRESS":                GatewayPrefix + "/",
+		"DASK_GATEWAY__AUTH__TYPE":                    "jupyterhub",
+		"DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE":       "{JUPYTER_IMAGE_SPEC}",
+		"DASK_DISTRIBUTED__DASHBOARD__LINK":           "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status",
+		"DASK_LABEXTENSION__FACTORY__MODULE":          "dask_gateway",
+		"DASK_LABEXTENSION__FACTORY__CLASS":           "GatewayCluster",
+		"DASK_LABEXTENSION__FACTORY__KWARGS__ADDRESS": gateway,
+	}
+}
+
+// kubespawnerLiterals writes env for KubeSpawner, which runs every
+// environment value through Python's str.format with the user's
+// properties ({username}, {servername}, ...): doubled braces come out
+// single, so each value reaches the server as written.
+func kubespawnerLiterals(env map[string]string) map[string]any {
+	escape := strings.NewReplacer("{", "{{", "}", "}}")
+	out := map[string]any{}
+	for k, v := range env {
+		out[k] = escape.Replace(v)
+	}
+	return out
+}
+
 // Jupyterhub is the JupyterHub chart's values.
 func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 	d := &cfg.Daskhub
@@ -206,17 +262,24 @@ func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 			"oauth_callback_url": CallbackURL(cfg),
 			"authorize_url":      in.BaseURL + "/oauth2/authorize",
 			"token_url":          in.BaseURL + "/oauth2/token",
-			"userdata_url":       in.BaseURL + "/oauth2/userInfo",
 			"logout_redirect_url": in.BaseURL + "/logout?client_id=" + in.ClientID +
 				"&logout_uri=" + LogoutURL(cfg),
 			"login_service": cfg.Institution,
 			"scope":         []any{"openid", "email", "profile"},
-			// Groups are in the ID token only, not in Cognito's userInfo.
+			// The ID token is the one source of user data: Cognito puts
+			// groups in it and not in userInfo, and OAuthenticator 17.4
+			// refuses a userdata_url beside it.
 			"userdata_from_id_token": true,
-			"username_claim":         "email",
-			"auth_state_groups_key":  "oauth_user.cognito:groups",
-			"manage_groups":          true,
-			"admin_groups":           []any{AdminsGroup},
+			// Users are named by Cognito's sub, which never changes and is
+			// never given to another account: home directories (claim-<sub>)
+			// and hub state stay with the person. E-mail can be changed and
+			// reused, and the username a deleted account freed can be taken
+			// by someone else. Admin rights and teams come from groups, so
+			// no list of names needs keeping.
+			"username_claim":        "sub",
+			"auth_state_groups_key": "oauth_user.cognito:groups",
+			"manage_groups":         true,
+			"admin_groups":          []any{AdminsGroup},
 			// The user pool is the gate: it has no self sign-up, and
 			// self-registered accounts stay disabled until approved.
 			"allow_all": true,
@@ -259,11 +322,11 @@ func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 				"service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout": "3600",
 			},
 		}
-		// Plain HTTP would carry session cookies in the clear.
-		proxyService["disableHttpPort"] = true
 		https = map[string]any{"enabled": true, "type": "offload", "hosts": []any{d.Domain.Host()}}
 	}
-	gatewayAddress := "http://proxy-public/services/dask-gateway"
+	// ProxyURL follows this: servers and the gateway reach the proxy on
+	// the port the service keeps.
+	proxyService["disableHttpPort"] = !httpPortOpen(cfg)
 
 	return map[string]any{
 		"hub": map[string]any{
@@ -281,7 +344,7 @@ func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 			"serviceAccount": map[string]any{"create": true, "name": HubServiceAccount},
 			"initContainers": []any{map[string]any{
 				"name":  "cognito-client-secret",
-				"image": awsCliImage,
+				"image": versions.AwsCliImage,
 				"command": []any{"sh", "-c",
 					"aws cognito-idp describe-user-pool-client --region \"$REGION\" --user-pool-id \"$POOL\" --client-id \"$CLIENT\" " +
 						"--query UserPoolClient.ClientSecret --output text > " + secretDir + "/client_secret"},
@@ -322,17 +385,7 @@ func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 					map[string]any{"name": "dshm", "mountPath": "/dev/shm"},
 				},
 			},
-			"extraEnv": map[string]any{
-				"DASK_GATEWAY__ADDRESS":                       gatewayAddress,
-				"DASK_GATEWAY__PROXY_ADDRESS":                 "gateway://" + gatewayTraefik + "." + ns + ":80",
-				"DASK_GATEWAY__PUBLIC_ADDRESS":                "/services/dask-gateway/",
-				"DASK_GATEWAY__AUTH__TYPE":                    "jupyterhub",
-				"DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE":       "{JUPYTER_IMAGE_SPEC}",
-				"DASK_DISTRIBUTED__DASHBOARD__LINK":           "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status",
-				"DASK_LABEXTENSION__FACTORY__MODULE":          "dask_gateway",
-				"DASK_LABEXTENSION__FACTORY__CLASS":           "GatewayCluster",
-				"DASK_LABEXTENSION__FACTORY__KWARGS__ADDRESS": gatewayAddress,
-			},
+			"extraEnv": kubespawnerLiterals(ServerEnv(cfg)),
 			"networkPolicy": map[string]any{
 				// Servers talk to their Dask schedulers through the
 				// gateway's proxy, a private address in the namespace.
@@ -343,7 +396,14 @@ func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 			// Placeholders would keep nodes running for nobody; user groups
 			// scale from zero instead.
 			"userPlaceholder": map[string]any{"enabled": false, "replicas": 0},
-			"userScheduler":   map[string]any{"enabled": true},
+			// The chart's kube-scheduler is years behind the clusters we
+			// make; run the one of the cluster's own version (the stack adds
+			// the permissions the chart's role lacks for it).
+			"userScheduler": map[string]any{
+				"enabled":        true,
+				"image":          map[string]any{"tag": versions.Kubernetes[d.KubernetesVersion].KubeSchedulerImage},
+				"serviceAccount": map[string]any{"create": true, "name": UserSchedulerServiceAccount},
+			},
 		},
 		// Pre-pulling images would start every user node at each upgrade.
 		"prePuller": map[string]any{
@@ -404,11 +464,11 @@ func DaskGateway(cfg *config.Config) map[string]any {
 
 	return map[string]any{
 		"gateway": map[string]any{
-			"prefix": "/services/dask-gateway",
+			"prefix": GatewayPrefix,
 			"auth": map[string]any{
 				"type": "jupyterhub",
 				"jupyterhub": map[string]any{
-					"apiUrl":                 "http://proxy-public." + d.Namespace + "/hub/api",
+					"apiUrl":                 ProxyURL(cfg) + "/hub/api",
 					"apiTokenFromSecretName": "hub",
 					"apiTokenFromSecretKey":  "hub.services.dask-gateway.apiToken",
 				},
@@ -510,7 +570,7 @@ func ClusterAutoscaler(cfg *config.Config, clusterName, region string) map[strin
 		"cloudProvider": "aws",
 		"awsRegion":     region,
 		"autoDiscovery": map[string]any{"clusterName": clusterName},
-		"image":         map[string]any{"tag": config.KubernetesVersions[d.KubernetesVersion].ClusterAutoscalerImageTag},
+		"image":         map[string]any{"tag": versions.Kubernetes[d.KubernetesVersion].ClusterAutoscalerImage},
 		"rbac":          map[string]any{"serviceAccount": map[string]any{"create": false, "name": AutoscalerServiceAccount}},
 		"nodeSelector":  core,
 		"extraArgs": map[string]any{

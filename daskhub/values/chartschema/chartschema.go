@@ -2,23 +2,45 @@
 // schema the way helm does: the chart's default values with the given
 // values merged over them must validate. The schema and default values
 // live in the shared folder beside the repository (<module root>/../shared/schemas),
-// which CI copies next to its clone.
+// which CI copies next to its clone. A clone without it cannot run these
+// checks: Require skips a test then, except in CI, where it fails it.
 package chartschema
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/heliocloud/heliocloud-go/internal/modroot"
+	"github.com/heliocloud/heliocloud-go/internal/testtool"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 )
 
 // JupyterhubChart is the chart version whose schema is checked.
 const JupyterhubChart = "4.4.0"
+
+// ErrMissing is the error of Dir when the schemas are not beside the
+// repository.
+var ErrMissing = errors.New("the JupyterHub chart schema is missing")
+
+// Require is Dir for a test: with the schemas missing it skips tb on a
+// developer's machine and fails it when CI is set (internal/testtool's
+// rule), naming the path it looked for.
+func Require(tb testing.TB) {
+	tb.Helper()
+	if _, err := Dir(); err != nil {
+		if errors.Is(err, ErrMissing) {
+			testtool.Unavailable(tb, "%v", err)
+			return
+		}
+		tb.Fatal(err)
+	}
+}
 
 // Dir finds the shared schemas from the working directory: it walks up to
 // the module root (go.mod) and looks beside it.
@@ -30,7 +52,7 @@ func Dir() (string, error) {
 	schemas := filepath.Clean(filepath.Join(dir, "..", "shared", "schemas"))
 	want := filepath.Join(schemas, "jupyterhub-chart-"+JupyterhubChart+".values.schema.json")
 	if _, err := os.Stat(want); err != nil {
-		return "", fmt.Errorf("the JupyterHub chart schema is missing: expected %s (the shared folder must sit beside the repository's folder): %w", want, err)
+		return "", fmt.Errorf("%w: expected %s (copy the shared folder beside the repository's folder): %v", ErrMissing, want, err)
 	}
 	return schemas, nil
 }
