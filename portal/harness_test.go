@@ -181,8 +181,13 @@ func csrfOf(t testing.TB, body string) string {
 // login form and returns the landing page and a CSRF token.
 func (e *env) signIn(user, password string) (*agent, page, string) {
 	e.t.Helper()
-	a := e.agent()
-	login := a.get("/login")
+	return e.signInFrom(e.agent(), "/login", user, password)
+}
+
+// signInFrom is signIn starting at loginPath with agent a.
+func (e *env) signInFrom(a *agent, loginPath, user, password string) (*agent, page, string) {
+	e.t.Helper()
+	login := a.get(loginPath)
 	if !strings.Contains(login.Body, `name="password"`) {
 		e.t.Fatalf("expected the provider's login form, got %d %s", login.Status, login.Body)
 	}

@@ -204,10 +204,7 @@ func (p *Portal) signedOut(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
-	ret := r.URL.Query().Get("return")
-	if !strings.HasPrefix(ret, "/") || strings.HasPrefix(ret, "//") || strings.HasPrefix(ret, "/\\") {
-		ret = "/machines"
-	}
+	ret := returnPath(r.URL.Query().Get("return"))
 	ls := loginState{State: randomString(24), Nonce: randomString(24), Verifier: oauth2.GenerateVerifier(), Return: ret, Expires: p.now().Add(10 * time.Minute)}
 	u, err := p.oidc.authorizeURL(r.Context(), ls)
 	if err != nil {
