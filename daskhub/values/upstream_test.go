@@ -87,6 +87,10 @@ func TestConfigRefusesAutoscalerChartWithoutDRA(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "daskhub.charts.clusterAutoscaler") || !strings.Contains(err.Error(), "9.54.0") {
 		t.Errorf("want chart 9.50.1 refused on 1.36, got %v", err)
 	}
+	pinned := load(t, instance+"  charts: {jupyterhub: 4.3.5}\n")
+	if !slices.ContainsFunc(pinned.Warnings, func(p config.Problem) bool { return p.Path == "daskhub.charts.jupyterhub" }) {
+		t.Errorf("a chart pinned off the table draws no warning: %v", pinned.Warnings)
+	}
 	cfg := load(t, instance+"  kubernetesVersion: \"1.34\"\n")
 	if ch := cfg.Daskhub.Charts; versions.Charts(ch) != versions.Kubernetes["1.34"].Charts {
 		t.Errorf("charts %+v do not follow the table's 1.34 row", cfg.Daskhub.Charts)
@@ -387,7 +391,10 @@ func TestDevicePluginChartRules(t *testing.T) {
 // 80bb6e47 and 0ed86599): leases list/watch and leasecandidates (1.31),
 // volumeattachments (1.32), the resource.k8s.io objects and pods/finalizers
 // (1.34), resourceclaims/binding (1.36). Our extra role must grant them to
-// the account the chart runs the scheduler as.
+// the account the chart runs the scheduler as. The scheduler's own
+// configuration (templates/scheduling/user-scheduler/configmap.yaml) is
+// the same at 4.4.0 and on the main branch that runs v1.35.7, so the role
+// is all that needs adding.
 func TestUserSchedulerPermissions(t *testing.T) {
 	for _, m := range versions.Minors() {
 		cfg := atVersion(t, m)
