@@ -276,22 +276,21 @@ func (x *Auth) checkSecurity(c *checker) {
 
 func (e *AuthEmail) check(c *checker, cfg *Config) {
 	const p = "auth.email"
-	if e.ReplyTo != "" && !emailRe.MatchString(e.ReplyTo) {
-		c.errorf(p+".replyTo", "%q is not an e-mail address", e.ReplyTo)
+	if e.ReplyTo != "" {
+		checkEmail(c, p+".replyTo", e.ReplyTo)
 	}
 	if e.Sender != "ses" {
 		onlyWith(c, p, "sender: ses", "fromAddress", "fromName", "sesRegion")
 		return
 	}
-	_, domain, _ := strings.Cut(e.FromAddress, "@")
 	switch {
 	case e.FromAddress == "":
 		c.errorf(p+".fromAddress", "is required with sender: ses (an address at the domain verified in SES)")
-	case !emailRe.MatchString(e.FromAddress) || !dnsNameRe.MatchString(strings.ToLower(domain)):
+	case !isEmail(e.FromAddress):
 		c.errorf(p+".fromAddress", "%q is not an e-mail address with a domain, such as no-reply@heliocloud.example.edu (the domain is the one verified in SES)", e.FromAddress)
 	}
-	if e.SesRegion != "" && !regionRe.MatchString(e.SesRegion) {
-		c.errorf(p+".sesRegion", "%q is not an AWS region name such as us-east-1", e.SesRegion)
+	if e.SesRegion != "" {
+		checkRegion(c, p+".sesRegion", e.SesRegion)
 	}
 	if e.SesRegion == "" && cfg.Region == "" {
 		c.errorf(p+".sesRegion", "is required with sender: ses when the instance sets no region")
@@ -306,8 +305,8 @@ func (a Admin) check(c *checker, cfg *Config, name string) {
 	case !usernameRe.MatchString(name):
 		c.errorf(p, "%q is not a valid user name: 1-128 letters, digits and . _ -", name)
 	}
-	if !emailRe.MatchString(a.Email) && a.Email != "" {
-		c.errorf(p+".email", "%q is not an e-mail address", a.Email)
+	if a.Email != "" {
+		checkEmail(c, p+".email", a.Email)
 	}
 	teams := slices.Sorted(maps.Keys(cfg.Teams))
 	seen := map[string]bool{}

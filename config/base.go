@@ -76,12 +76,9 @@ var LogRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400
 var (
 	namePattern   = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 	accountRe     = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRe      = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$`)
-	azRe          = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9][a-z]$`)
 	vpcIDRe       = regexp.MustCompile(`^vpc-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	subnetIDRe    = regexp.MustCompile(`^subnet-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	dnsNameRe     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
-	emailRe       = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	tagKeyRe      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 	tagValueRe    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`)
 	maxNameLength = 20
@@ -99,8 +96,8 @@ func (cfg *Config) checkTop(c *checker) {
 	if cfg.Account != "" {
 		checkAccount(c, "account", cfg.Account)
 	}
-	if cfg.Region != "" && !regionRe.MatchString(cfg.Region) {
-		c.errorf("region", "%q is not an AWS region name such as us-east-1", cfg.Region)
+	if cfg.Region != "" {
+		checkRegion(c, "region", cfg.Region)
 	}
 	for _, k := range slices.Sorted(maps.Keys(cfg.Tags)) {
 		path := "tags." + k
@@ -143,17 +140,15 @@ func (v *VPC) check(c *checker, cfg *Config) {
 		c.errorf(p+".cidr", "%q: a new VPC's range must be /16 to /24 (AWS allows /16 to /28, and subnets need room)", v.Cidr)
 	}
 	for i, az := range v.AvailabilityZones {
-		path := fmt.Sprintf("%s.availabilityZones[%d]", p, i)
-		if !azRe.MatchString(az) {
-			c.errorf(path, "%q is not an availability zone name such as us-east-1a", az)
-		} else if cfg.Region != "" && !strings.HasPrefix(az, cfg.Region) {
-			c.errorf(path, "%q is not in the instance's region %s", az, cfg.Region)
-		}
+		checkZone(c, fmt.Sprintf("%s.availabilityZones[%d]", p, i), az, cfg.Region)
 	}
+	checkListedOnce(c, p+".availabilityZones", v.AvailabilityZones, "zone")
 	switch v.Mode {
 	case "new":
 		if v.MaxAzs < 1 || v.MaxAzs > 6 {
 			c.errorf(p+".maxAzs", "must be from 1 to 6, got %d", v.MaxAzs)
+		} else if r, ok := Regions[cfg.Region]; ok && v.MaxAzs > r.UsableZones() {
+			c.errorf(p+".maxAzs", "%d zones asked for, but %s has %d zones an account may use", v.MaxAzs, cfg.Region, r.UsableZones())
 		}
 		if n := len(v.AvailabilityZones); n > 0 && n != v.MaxAzs {
 			c.errorf(p+".availabilityZones", "lists %d zones but maxAzs is %d", n, v.MaxAzs)
@@ -184,6 +179,9 @@ func (v *VPC) check(c *checker, cfg *Config) {
 				}
 			}
 		}
+		checkListedOnce(c, p+".privateSubnetIds", v.PrivateSubnetIDs, "subnet")
+		checkListedOnce(c, p+".publicSubnetIds", v.PublicSubnetIDs, "subnet")
+		checkSubnetsOnce(c, p, v.PublicSubnetIDs, v.PrivateSubnetIDs)
 		onlyWith(c, p, "mode: new (an existing VPC is used as it is)", "maxAzs", "natGateways", "flowLogs", "flowLogRetentionDays", "s3Endpoint")
 	}
 	checkRetention(c, p+".flowLogRetentionDays", v.FlowLogRetentionDays)
@@ -213,15 +211,6 @@ func checkAccounts(c *checker, path string, list []string) {
 	}
 }
 
-// checkEmails reports the entries of list that are not e-mail addresses.
-func checkEmails(c *checker, path string, list []string) {
-	for i, e := range list {
-		if !emailRe.MatchString(e) {
-			c.errorf(fmt.Sprintf("%s[%d]", path, i), "%q is not an e-mail address", e)
-		}
-	}
-}
-
 // checkRetention reports days unless CloudWatch Logs accepts it as a
 // retention period (stacks.Retention relies on that).
 func checkRetention(c *checker, path string, days int) {
@@ -238,6 +227,9 @@ func (b *Budget) check(c *checker) {
 	if b.MonthlyLimitUsd > 0 && len(b.Emails) == 0 {
 		c.errorf(p+".emails", "a budget needs at least one e-mail address to alert")
 	}
+	if b.MonthlyLimitUsd == 0 {
+		onlyWith(c, p, "a monthlyLimitUsd above 0 (with 0 no budget is made and nobody is alerted)", "emails", "forecastPercents", "actualPercents")
+	}
 	if len(b.Emails) > 10 {
 		c.errorf(p+".emails", "AWS Budgets sends to at most 10 addresses, got %d", len(b.Emails))
 	}
@@ -246,10 +238,16 @@ func (b *Budget) check(c *checker) {
 		key      string
 		percents []float64
 	}{{"forecastPercents", b.ForecastPercents}, {"actualPercents", b.ActualPercents}} {
+		seen := map[float64]bool{}
 		for i, pct := range list.percents {
-			if pct <= 0 || pct > 1000 {
-				c.errorf(fmt.Sprintf("%s.%s[%d]", p, list.key, i), "%g is not a percentage from above 0 to 1000", pct)
+			path := fmt.Sprintf("%s.%s[%d]", p, list.key, i)
+			switch {
+			case pct <= 0 || pct > 1000:
+				c.errorf(path, "%g is not a percentage from above 0 to 1000", pct)
+			case seen[pct]:
+				c.errorf(path, "%g is listed twice: AWS Budgets refuses two identical alerts on one budget", pct)
 			}
+			seen[pct] = true
 		}
 	}
 	if n := len(b.ForecastPercents) + len(b.ActualPercents); n > 10 && b.MonthlyLimitUsd > 0 {

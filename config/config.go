@@ -24,8 +24,10 @@ type Config struct {
 	// Account is the 12-digit AWS account id to deploy into. Default: the
 	// CDK CLI's CDK_DEFAULT_ACCOUNT, else the stacks are environment-agnostic.
 	Account string `yaml:"account"`
-	// Region is the AWS region to deploy into, such as us-east-1. Default:
-	// the CDK CLI's CDK_DEFAULT_REGION, else the stacks are environment-agnostic.
+	// Region is the AWS region to deploy into, such as us-east-1, or a
+	// GovCloud region such as us-gov-west-1; one of the deployer's table of
+	// regions (config/regions.go). Default: the CDK CLI's
+	// CDK_DEFAULT_REGION, else the stacks are environment-agnostic.
 	Region string `yaml:"region"`
 	// Tags are added to every resource, besides heliocloud:instance and
 	// heliocloud:component, so costs can be split by cost centre or project.

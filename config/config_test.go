@@ -179,7 +179,7 @@ func TestDefaultsApplyAndInstanceOverrides(t *testing.T) {
 }
 
 func TestListsReplaceDefaults(t *testing.T) {
-	cfg := mustLoad(t, "name: x\nbase:\n  budget:\n    actualPercents: [95]\n")
+	cfg := mustLoad(t, "name: x\nbase:\n  budget:\n    monthlyLimitUsd: 10\n    emails: [a@example.org]\n    actualPercents: [95]\n")
 	if got := cfg.Base.Budget.ActualPercents; len(got) != 1 || got[0] != 95 {
 		t.Fatalf("want [95], got %v", got)
 	}

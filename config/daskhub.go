@@ -268,6 +268,12 @@ func (x *Daskhub) check(c *checker, cfg *Config) {
 		c.errorf("base.vpc.natGateways", "daskhub needs a way out of the private subnets (nodes pull images and join EKS over the internet): set one or perAz")
 	}
 	x.Endpoint.check(c)
+	if zones := len(cfg.Base.VPC.AvailabilityZones); cfg.Base.VPC.Mode == "existing" && zones < 2 {
+		c.errorf("base.vpc.availabilityZones", "daskhub needs subnets in at least two availability zones (EKS refuses a cluster in one); this VPC lists %d", zones)
+	} else if cfg.Base.VPC.Mode == "new" && cfg.Base.VPC.MaxAzs < 2 {
+		c.errorf("base.vpc.maxAzs", "daskhub needs at least two availability zones (EKS refuses a cluster in one): set maxAzs: 2 or more")
+	}
+	checkListedOnce(c, p+".admins", x.Admins, "admin")
 	if len(x.Admins) == 0 {
 		c.warnf(p+".admins", "no admins: nobody can run kubectl on the cluster (or reach a hub without a domain); list IAM role ARNs here")
 	}
@@ -315,6 +321,8 @@ func (e *Endpoint) check(c *checker) {
 			c.errorf(path, "%q is not an IPv4 CIDR block such as 192.0.2.0/24", s)
 		case prefix.Masked() != prefix:
 			c.errorf(path, "%q has host bits set; did you mean %s?", s, prefix.Masked())
+		case isPrivate(prefix):
+			c.errorf(path, "%s is a private range, but the public endpoint sees the internet addresses kubectl comes from (your network's NAT or VPN exit): list those, or set access: private to run kubectl from inside the VPC", s)
 		case prefix.Bits() == 0:
 			c.warnf(path, "the Kubernetes API is open to the whole internet (it still needs IAM credentials); a narrower range is safer")
 		}
@@ -351,9 +359,13 @@ func (x *Daskhub) checkNodeGroups(c *checker, cfg *Config) {
 		for i, t := range g.InstanceTypes {
 			path := fmt.Sprintf("%s.instanceTypes[%d]", p, i)
 			it, ok := InstanceTypes[t]
-			if !ok {
-				known := InstanceTypeNames()
-				c.errorf(path, "%q is not a known instance type%s; allowed: %s", t, suggest(t, known), strings.Join(known, ", "))
+			if !ok || it.Arm64 {
+				known := nodeGroupTypeNames()
+				why := "is not a known instance type"
+				if ok {
+					why = "is an arm64 (Graviton) type, but node groups run x86_64 images"
+				}
+				c.errorf(path, "%q %s%s; allowed: %s", t, why, suggest(t, known), strings.Join(known, ", "))
 				continue
 			}
 			if g.GPU && it.GPUs == 0 {
@@ -455,6 +467,17 @@ func (x *Daskhub) checkCharts(c *checker) {
 		versions.Compare(x.Charts.ClusterAutoscaler, minDRAAutoscalerChart) < 0 {
 		c.errorf(p+".clusterAutoscaler", "%s lacks the resource.k8s.io (DRA) permissions the autoscaler of Kubernetes %s needs (it would never add a node); use %s or later, or leave the key out for %s", x.Charts.ClusterAutoscaler, x.KubernetesVersion, minDRAAutoscalerChart, r.Charts.ClusterAutoscaler)
 	}
+}
+
+// nodeGroupTypeNames lists the types node groups may use: the x86_64 ones.
+func nodeGroupTypeNames() []string {
+	var out []string
+	for _, n := range InstanceTypeNames() {
+		if !InstanceTypes[n].Arm64 {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func gpuTypeNames() []string {

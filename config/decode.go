@@ -72,8 +72,8 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
+	for _, kv := range d.pairs(n, path) {
+		k, val := kv[0], kv[1]
 		key := k.Value
 		kpath := joinPath(path, key)
 		if seen[key] {
@@ -83,7 +83,16 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		seen[key] = true
 		f, ok := fieldByKey(v.Type(), key)
 		if !ok {
-			d.errorf(k, kpath, "unknown key%s; allowed keys: %s", suggest(key, fieldKeys(v.Type())), strings.Join(fieldKeys(v.Type()), ", "))
+			allowed := strings.Join(fieldKeys(v.Type()), ", ")
+			if r, hidden := firstInvisible(key); hidden {
+				hint := suggest(stripInvisible(key), fieldKeys(v.Type()))
+				if _, ok := fieldByKey(v.Type(), stripInvisible(key)); ok {
+					hint = fmt.Sprintf(" (did you mean %q?)", stripInvisible(key))
+				}
+				d.errorf(k, kpath, "unknown key: it holds the invisible character %s%s; allowed keys: %s", runeName(r), hint, allowed)
+			} else {
+				d.errorf(k, kpath, "unknown key%s; allowed keys: %s", suggest(key, fieldKeys(v.Type())), allowed)
+			}
 			continue
 		}
 		if isNull(val) {
@@ -111,8 +120,8 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(reflect.MakeMap(v.Type()))
 	}
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
+	for _, kv := range d.pairs(n, path) {
+		k, val := kv[0], kv[1]
 		key := k.Value
 		kpath := joinPath(path, key)
 		if k.Kind != yaml.ScalarNode || key == "" {
@@ -142,6 +151,52 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
+// pairs lists the key-value pairs of mapping n with YAML merge keys
+// (`<<: *anchor`, or `<<: [*a, *b]`) resolved as YAML defines them: the
+// mapping's own keys win over merged ones, and an earlier merged mapping
+// wins over a later one. Merged pairs keep their nodes, so a problem in one
+// is reported at the line where the anchor wrote it.
+func (d *decoder) pairs(n *yaml.Node, path string) [][2]*yaml.Node {
+	var own, merged [][2]*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!merge" {
+			own = append(own, [2]*yaml.Node{k, val})
+			continue
+		}
+		sources := []*yaml.Node{val}
+		if resolve(val).Kind == yaml.SequenceNode {
+			sources = resolve(val).Content
+		}
+		for _, src := range sources {
+			if m := resolve(src); m.Kind == yaml.MappingNode {
+				merged = append(merged, d.pairs(m, path)...)
+			} else {
+				d.errorf(src, path, "the merge key << takes a mapping or a list of mappings (such as <<: *defaults), got %s", describe(m))
+			}
+		}
+	}
+	taken := map[string]bool{}
+	for _, kv := range own {
+		taken[kv[0].Value] = true
+	}
+	for _, kv := range merged {
+		if !taken[kv[0].Value] {
+			taken[kv[0].Value] = true
+			own = append(own, kv)
+		}
+	}
+	return own
+}
+
+// resolve follows an alias to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
 func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.SequenceNode {
 		d.errorf(n, path, "expected a list, got %s", describe(n))
@@ -167,6 +222,10 @@ func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
 	}
 	switch v.Kind() {
 	case reflect.String:
+		if msg := invisibleValueProblem(n.Value); msg != "" {
+			d.errorf(n, path, "%s", msg)
+			return
+		}
 		v.SetString(n.Value)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)

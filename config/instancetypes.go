@@ -17,6 +17,8 @@ type InstanceType struct {
 	GPUs int
 	// GPUModel names the GPU, for profile descriptions.
 	GPUModel string
+	// Arm64 marks Graviton (arm64) types; the others are x86_64.
+	Arm64 bool
 	// PriceUSDPerHour is the on-demand Linux price in us-east-1. Other
 	// regions differ by a few percent to a third; spot is usually 50-70% less.
 	PriceUSDPerHour float64
@@ -25,8 +27,9 @@ type InstanceType struct {
 // PriceRegion is the region whose on-demand prices InstanceTypes holds.
 const PriceRegion = "us-east-1"
 
-// InstanceTypes is the one table of instance types node groups may use:
-// x86_64 types, since node groups run the AL2023 x86_64 AMIs. Prices are
+// InstanceTypes is the one table of instance types DaskHub's node groups and
+// the portal may use. Node groups take only its x86_64 types, since they run
+// the AL2023 x86_64 AMIs; the portal offers arm64 types too. Prices are
 // on-demand Linux in us-east-1 (PriceRegion).
 var InstanceTypes = map[string]InstanceType{
 	"t3.medium":    {VCPU: 2, MemoryGiB: 4, PriceUSDPerHour: 0.0416},
@@ -35,6 +38,16 @@ var InstanceTypes = map[string]InstanceType{
 	"t3a.medium":   {VCPU: 2, MemoryGiB: 4, PriceUSDPerHour: 0.0376},
 	"t3a.large":    {VCPU: 2, MemoryGiB: 8, PriceUSDPerHour: 0.0752},
 	"t3a.xlarge":   {VCPU: 4, MemoryGiB: 16, PriceUSDPerHour: 0.1504},
+	"t4g.medium":   {VCPU: 2, MemoryGiB: 4, Arm64: true, PriceUSDPerHour: 0.0336},
+	"t4g.large":    {VCPU: 2, MemoryGiB: 8, Arm64: true, PriceUSDPerHour: 0.0672},
+	"t4g.xlarge":   {VCPU: 4, MemoryGiB: 16, Arm64: true, PriceUSDPerHour: 0.1344},
+	"m7g.large":    {VCPU: 2, MemoryGiB: 8, Arm64: true, PriceUSDPerHour: 0.0816},
+	"m7g.xlarge":   {VCPU: 4, MemoryGiB: 16, Arm64: true, PriceUSDPerHour: 0.1632},
+	"m7g.2xlarge":  {VCPU: 8, MemoryGiB: 32, Arm64: true, PriceUSDPerHour: 0.3264},
+	"c7g.xlarge":   {VCPU: 4, MemoryGiB: 8, Arm64: true, PriceUSDPerHour: 0.145},
+	"c7g.2xlarge":  {VCPU: 8, MemoryGiB: 16, Arm64: true, PriceUSDPerHour: 0.29},
+	"r7g.large":    {VCPU: 2, MemoryGiB: 16, Arm64: true, PriceUSDPerHour: 0.1071},
+	"r7g.xlarge":   {VCPU: 4, MemoryGiB: 32, Arm64: true, PriceUSDPerHour: 0.2142},
 	"m7i.large":    {VCPU: 2, MemoryGiB: 8, PriceUSDPerHour: 0.1008},
 	"m7i.xlarge":   {VCPU: 4, MemoryGiB: 16, PriceUSDPerHour: 0.2016},
 	"m7i.2xlarge":  {VCPU: 8, MemoryGiB: 32, PriceUSDPerHour: 0.4032},
@@ -49,11 +62,15 @@ var InstanceTypes = map[string]InstanceType{
 	"m6a.2xlarge":  {VCPU: 8, MemoryGiB: 32, PriceUSDPerHour: 0.3456},
 	"m6a.4xlarge":  {VCPU: 16, MemoryGiB: 64, PriceUSDPerHour: 0.6912},
 	"m6a.8xlarge":  {VCPU: 32, MemoryGiB: 128, PriceUSDPerHour: 1.3824},
+	"m5.large":     {VCPU: 2, MemoryGiB: 8, PriceUSDPerHour: 0.096},
+	"m5.xlarge":    {VCPU: 4, MemoryGiB: 16, PriceUSDPerHour: 0.192},
 	"m5.2xlarge":   {VCPU: 8, MemoryGiB: 32, PriceUSDPerHour: 0.384},
 	"m5.4xlarge":   {VCPU: 16, MemoryGiB: 64, PriceUSDPerHour: 0.768},
 	"m5.8xlarge":   {VCPU: 32, MemoryGiB: 128, PriceUSDPerHour: 1.536},
+	"c7i.xlarge":   {VCPU: 4, MemoryGiB: 8, PriceUSDPerHour: 0.1785},
 	"c7i.2xlarge":  {VCPU: 8, MemoryGiB: 16, PriceUSDPerHour: 0.357},
 	"c7i.4xlarge":  {VCPU: 16, MemoryGiB: 32, PriceUSDPerHour: 0.714},
+	"r7i.large":    {VCPU: 2, MemoryGiB: 16, PriceUSDPerHour: 0.1323},
 	"r7i.xlarge":   {VCPU: 4, MemoryGiB: 32, PriceUSDPerHour: 0.2646},
 	"r7i.2xlarge":  {VCPU: 8, MemoryGiB: 64, PriceUSDPerHour: 0.5292},
 	"r7i.4xlarge":  {VCPU: 16, MemoryGiB: 128, PriceUSDPerHour: 1.0584},

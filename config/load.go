@@ -83,6 +83,8 @@ func Parse(name string, data []byte) (*Config, error) {
 	cfg.Data.check(c, cfg)
 	cfg.Registry.check(c, cfg)
 	cfg.Containers.check(c, cfg)
+	cfg.checkARNs(c)
+	cfg.checkHosts(c)
 	// A value that failed to decode still holds its default, so semantic
 	// checks of it (or below it) would only confuse: keep the decode error.
 	decodeProblems := problems[:len(problems):len(problems)]
@@ -118,7 +120,8 @@ func decodeFile(name string, builtin bool, data []byte, root reflect.Value, pos 
 		if errors.Is(err, io.EOF) {
 			return true
 		}
-		*problems = append(*problems, Problem{Pos: Pos{File: name, Line: yamlErrorLine(err), Builtin: builtin}, Message: "not valid YAML: " + yamlErrorText(err)})
+		line := yamlErrorLine(err)
+		*problems = append(*problems, Problem{Pos: Pos{File: name, Line: line, Builtin: builtin}, Message: "not valid YAML: " + yamlErrorText(err) + invisibleOnLine(data, line)})
 		return false
 	}
 	var extra yaml.Node
@@ -132,6 +135,25 @@ func decodeFile(name string, builtin bool, data []byte, root reflect.Value, pos 
 	d := decoder{file: name, builtin: builtin, pos: pos, problems: problems}
 	d.decode(&doc, root, "")
 	return true
+}
+
+// invisibleOnLine names the first invisible character on the given line
+// (1-based) of data, the usual cause of a YAML error an admin cannot see:
+// a tab in the indentation, a no-break space before a colon.
+func invisibleOnLine(data []byte, line int) string {
+	lines := strings.Split(string(data), "\n")
+	if line < 1 || line > len(lines) {
+		return ""
+	}
+	text := strings.TrimSuffix(lines[line-1], "\r")
+	r, ok := firstInvisible(text)
+	if !ok {
+		return ""
+	}
+	if r == '\t' {
+		return " (the line holds a tab, U+0009: YAML indents with spaces only)"
+	}
+	return fmt.Sprintf(" (the line holds the invisible character %s)", runeName(r))
 }
 
 // yamlErrorText is yaml.v3's message without its "yaml: line N:" prefix,

@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+	_ "time/tzdata" // time zones are checked against the database the binary carries
+	"unicode"
 )
 
 // Portal is the self-service dashboard where users launch, stop and
@@ -17,7 +20,8 @@ type Portal struct {
 	// Enabled builds this component's stack.
 	Enabled bool `yaml:"enabled"`
 	// InstanceTypes users may launch, keyed by EC2 instance type (such as
-	// m7i.large); each names its group on the launch page. Prices are read
+	// m7i.large) from the deployer's table of types (config/instancetypes.go,
+	// shared with DaskHub); each names its group on the launch page. Prices are read
 	// from the AWS Price List API for the instance's region at run time.
 	InstanceTypes map[string]PortalInstanceType `yaml:"instanceTypes"`
 	// Images are the operating systems offered, keyed by a short id, each
@@ -94,7 +98,8 @@ type PortalAutoStop struct {
 	// DailyTime stops every running machine at this time each day, "HH:MM"
 	// in TimeZone. Default: no daily stop.
 	DailyTime string `yaml:"dailyTime"`
-	// TimeZone of DailyTime, an IANA name such as America/New_York.
+	// TimeZone of DailyTime, an IANA name such as America/New_York, checked
+	// against the time zone database built into the deployer.
 	TimeZone string `yaml:"timeZone" default:"UTC"`
 }
 
@@ -112,11 +117,9 @@ type PortalDomain struct {
 }
 
 var (
-	instanceTypeRe = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
-	imageIDRe      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
-	dailyTimeRe    = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
-	certArnRe      = regexp.MustCompile(`^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]{36}$`)
-	timeZoneRe     = regexp.MustCompile(`^(UTC|[A-Z][A-Za-z_]+(/[A-Z][A-Za-z_+-]+){1,2})$`)
+	imageIDRe   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	dailyTimeRe = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	certArnRe   = regexp.MustCompile(`^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 )
 
 func (x *Portal) check(c *checker, cfg *Config) {
@@ -127,11 +130,7 @@ func (x *Portal) check(c *checker, cfg *Config) {
 	if len(x.InstanceTypes) == 0 {
 		c.errorf("portal.instanceTypes", "offer at least one instance type")
 	}
-	for _, name := range slices.Sorted(maps.Keys(x.InstanceTypes)) {
-		if !instanceTypeRe.MatchString(name) {
-			c.errorf("portal.instanceTypes."+name, "%q is not an EC2 instance type name (family.size, such as m7i.large)", name)
-		}
-	}
+	x.checkInstanceTypes(c)
 	if len(x.Images) == 0 {
 		c.errorf("portal.images", "offer at least one image")
 	}
@@ -167,7 +166,9 @@ func (x *Portal) check(c *checker, cfg *Config) {
 	if v.MaxGiB > 16384 {
 		c.errorf("portal.volume.maxGiB", "must be at most 16384 (the gp3 limit)")
 	}
-	if v.DefaultGiB < v.MinGiB || v.DefaultGiB > v.MaxGiB {
+	if v.MinGiB > v.MaxGiB {
+		c.errorf("portal.volume.minGiB", "%d must not exceed maxGiB (%d)", v.MinGiB, v.MaxGiB)
+	} else if v.DefaultGiB < v.MinGiB || v.DefaultGiB > v.MaxGiB {
 		c.errorf("portal.volume.defaultGiB", "must lie between minGiB (%d) and maxGiB (%d)", v.MinGiB, v.MaxGiB)
 	}
 	if x.Limits.RunningMachines < 1 {
@@ -186,9 +187,7 @@ func (x *Portal) check(c *checker, cfg *Config) {
 	if a.DailyTime != "" && !dailyTimeRe.MatchString(a.DailyTime) {
 		c.errorf("portal.autoStop.dailyTime", "%q is not a time of day as HH:MM (such as 19:00)", a.DailyTime)
 	}
-	if !timeZoneRe.MatchString(a.TimeZone) {
-		c.errorf("portal.autoStop.timeZone", "%q is not an IANA time zone name (such as UTC or America/New_York)", a.TimeZone)
-	}
+	checkTimeZone(c, "portal.autoStop.timeZone", a.TimeZone)
 	seen := map[netip.Prefix]bool{}
 	for i, s := range x.SSHCidrs {
 		path := fmt.Sprintf("portal.sshCidrs[%d]", i)
@@ -224,6 +223,86 @@ func (x *Portal) check(c *checker, cfg *Config) {
 			c.errorf("portal.domain.hostedZoneId", "%q is not a Route 53 hosted zone id (such as Z0123456789ABCDEFGHIJ)", d.HostedZoneID)
 		}
 	}
+}
+
+// checkInstanceTypes holds the offered types to the instance-type table
+// (shared with DaskHub), their group to their GPUs, and each to an image
+// that runs on its processor.
+func (x *Portal) checkInstanceTypes(c *checker) {
+	known := InstanceTypeNames()
+	for _, name := range slices.Sorted(maps.Keys(x.InstanceTypes)) {
+		path := "portal.instanceTypes." + name
+		it, ok := InstanceTypes[name]
+		if !ok {
+			c.errorf(path, "%q is not a known instance type%s; allowed: %s (add a type to config/instancetypes.go)", name, suggest(name, known), strings.Join(known, ", "))
+			continue
+		}
+		group := x.InstanceTypes[name].Group
+		switch {
+		case group == "gpu" && it.GPUs == 0:
+			c.errorf(path+".group", "%s has no GPU but is listed under gpu; GPU types: %s", name, strings.Join(gpuTypeNames(), ", "))
+		case group != "gpu" && it.GPUs > 0:
+			c.errorf(path+".group", "%s has %d %s GPU(s): list it under group: gpu, where users look for GPUs", name, it.GPUs, it.GPUModel)
+		}
+		arch := "x86_64"
+		if it.Arm64 {
+			arch = "arm64"
+		}
+		runs := false
+		for _, im := range x.Images {
+			if _, ok := im.Arch[arch]; ok {
+				runs = true
+			}
+		}
+		if !runs && len(x.Images) > 0 {
+			c.errorf(path, "%s is an %s type, but no image in portal.images lists %s under arch: users could not launch it", name, arch, arch)
+		}
+	}
+}
+
+// checkTimeZone reports tz unless the IANA database (embedded in the binary
+// through time/tzdata, so validate and synth agree on every machine) knows it.
+func checkTimeZone(c *checker, path, tz string) {
+	if tz != "Local" && tz != "" {
+		if _, err := time.LoadLocation(tz); err == nil {
+			return
+		}
+	}
+	hint := ""
+	if s := suggestTimeZone(tz); s != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	c.errorf(path, "%q is not a time zone in the IANA database%s; use a name such as UTC, America/New_York or Europe/Paris", tz, hint)
+}
+
+// suggestTimeZone repairs the usual ways a zone name is mistyped: spaces
+// for underscores, words run together (NewYork) or the wrong case.
+func suggestTimeZone(tz string) string {
+	spaced := strings.ReplaceAll(strings.TrimSpace(tz), " ", "_")
+	var split strings.Builder
+	for i, r := range spaced {
+		if i > 0 && unicode.IsUpper(r) {
+			if prev := rune(spaced[i-1]); unicode.IsLower(prev) {
+				split.WriteByte('_')
+			}
+		}
+		split.WriteRune(r)
+	}
+	titled := []rune(strings.ToLower(spaced))
+	for i := range titled {
+		if i == 0 || strings.ContainsRune("/_-", titled[i-1]) {
+			titled[i] = unicode.ToUpper(titled[i])
+		}
+	}
+	for _, cand := range []string{spaced, split.String(), string(titled), strings.ToUpper(spaced)} {
+		if cand == tz || cand == "" || cand == "Local" {
+			continue
+		}
+		if _, err := time.LoadLocation(cand); err == nil {
+			return cand
+		}
+	}
+	return ""
 }
 
 // maxSessionTagValue is the longest value STS accepts for a session tag,

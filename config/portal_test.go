@@ -57,7 +57,7 @@ func TestPortalDefaults(t *testing.T) {
 
 func TestPortalOverridesMergeWithDefaults(t *testing.T) {
 	cfg := mustLoad(t, portalYAML(`  instanceTypes:
-    p5.48xlarge: {group: gpu}
+    g6.12xlarge: {group: gpu}
     t3.medium: null
   images:
     pytorch: null
@@ -65,7 +65,7 @@ func TestPortalOverridesMergeWithDefaults(t *testing.T) {
   domain: {name: portal.helio.example.org, certificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012", hostedZoneId: Z0123456789ABCDEFGHIJ}
 `))
 	p := cfg.Portal
-	if _, ok := p.InstanceTypes["p5.48xlarge"]; !ok {
+	if _, ok := p.InstanceTypes["g6.12xlarge"]; !ok {
 		t.Error("added type missing")
 	}
 	if _, ok := p.InstanceTypes["t3.medium"]; ok {
@@ -87,7 +87,11 @@ func TestPortalErrors(t *testing.T) {
 		{"not a cidr", "  sshCidrs: [campus]\n", `portal.sshCidrs[0]: "campus" is not a CIDR block`},
 		{"host bits", "  sshCidrs: [203.0.113.7/24]\n", `portal.sshCidrs[0]: 203.0.113.7/24 has host bits set; did you mean 203.0.113.0/24?`},
 		{"group", "  instanceTypes: {m7i.large: {group: fast}}\n", `portal.instanceTypes.m7i.large.group`},
-		{"type name", "  instanceTypes: {M7i-large: {group: general}}\n", `portal.instanceTypes.M7i-large: "M7i-large" is not an EC2 instance type name`},
+		{"type name", "  instanceTypes: {M7i-large: {group: general}}\n", `portal.instanceTypes.M7i-large: "M7i-large" is not a known instance type (did you mean "m7i.large"?); allowed: c7g.2xlarge,`},
+		{"type typo", "  instanceTypes: {m5.xlarg: {group: general}}\n", `test.yaml:8: error: portal.instanceTypes.m5.xlarg: "m5.xlarg" is not a known instance type (did you mean "m5.xlarge"?)`},
+		{"gpu type outside gpu group", "  instanceTypes: {g5.xlarge: {group: compute}}\n", `portal.instanceTypes.g5.xlarge.group: g5.xlarge has 1 NVIDIA A10G GPU(s): list it under group: gpu`},
+		{"cpu type in gpu group", "  instanceTypes: {m7i.large: {group: gpu}}\n", `portal.instanceTypes.m7i.large.group: m7i.large has no GPU but is listed under gpu`},
+		{"arm type without arm image", "  images: {al2023: null, ubuntu: null}\n", `portal.instanceTypes.m7g.large: m7g.large is an arm64 type, but no image in portal.images lists arm64 under arch`},
 		{"private parameter", "  images: {mine: {name: Mine, parameter: /mycorp/ami, arch: {x86_64: x86_64}, user: ec2-user}}\n",
 			`portal.images.mine.parameter: must be a public SSM parameter under /aws/service/`},
 		{"arch", "  images: {al2023: {arch: {aarch64: arm64}}}\n", `portal.images.al2023.arch.aarch64: unknown processor "aarch64"; allowed: x86_64, arm64`},
@@ -95,7 +99,9 @@ func TestPortalErrors(t *testing.T) {
 		{"volume max", "  volume: {maxGiB: 20000}\n", `portal.volume.maxGiB: must be at most 16384`},
 		{"limit", "  limits: {runningMachines: 0}\n", `portal.limits.runningMachines: must be at least 1`},
 		{"daily time", "  autoStop: {dailyTime: 7pm}\n", `portal.autoStop.dailyTime: "7pm" is not a time of day as HH:MM`},
-		{"time zone", "  autoStop: {timeZone: EST5EDT}\n", `portal.autoStop.timeZone: "EST5EDT" is not an IANA time zone name`},
+		{"time zone", "  autoStop: {timeZone: America/NewYork}\n", `test.yaml:8: error: portal.autoStop.timeZone: "America/NewYork" is not a time zone in the IANA database (did you mean "America/New_York"?)`},
+		{"time zone case", "  autoStop: {timeZone: europe/paris}\n", `"europe/paris" is not a time zone in the IANA database (did you mean "Europe/Paris"?)`},
+		{"time zone Local", "  autoStop: {timeZone: Local}\n", `"Local" is not a time zone in the IANA database; use a name such as UTC`},
 		{"idle cpu", "  autoStop: {idleCPUPercent: 0}\n", `portal.autoStop.idleCPUPercent: must be between 0 and 100`},
 		{"log retention", "  logRetentionDays: 42\n", `portal.logRetentionDays: 42 is not a CloudWatch retention period`},
 		{"domain without certificate", "  domain: {name: portal.example.org}\n", `portal.domain.certificateArn: required with a custom domain`},

@@ -38,7 +38,7 @@ func (p Problem) String() string {
 	if p.Warning {
 		kind = "warning"
 	}
-	path := p.Path
+	path := visiblePath(p.Path)
 	if path == "" {
 		path = "(top level)"
 	}

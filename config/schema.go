@@ -84,7 +84,8 @@ func Reference() string {
 	b.WriteString("# Configuration reference\n\n")
 	b.WriteString("Generated from the doc comments of the `config` package by `go run ./cmd/heliocloud reference`; a test keeps it in sync.\n")
 	b.WriteString("An instance file says only what differs from these defaults. Mappings merge key by key with the defaults,\n")
-	b.WriteString("lists replace them, and `name: null` removes an entry that the defaults provide.\n")
+	b.WriteString("lists replace them, and `name: null` removes an entry that the defaults provide. YAML anchors, aliases\n")
+	b.WriteString("and merge keys (`<<: *anchor`) work as YAML defines them: a mapping's own keys win over merged ones.\n")
 	writeRef(&b, reflect.TypeOf(Config{}), "")
 	return b.String()
 }

@@ -71,11 +71,7 @@ func (inst *Instance) AvailabilityZones() []string {
 	if inst.Opts.Region == "" {
 		return nil
 	}
-	var azs []string
-	for i := 0; i < v.MaxAzs; i++ {
-		azs = append(azs, inst.Opts.Region+string(rune('a'+i)))
-	}
-	return azs
+	return config.DefaultZones(inst.Opts.Region, v.MaxAzs)
 }
 
 // StackName is the CloudFormation name of a component's stack.

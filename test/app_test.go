@@ -219,9 +219,12 @@ func TestBadConfigFailsWithoutStackTrace(t *testing.T) {
 }
 
 // Account and region come from the YAML before the CDK CLI's defaults.
+// The account ids are unquoted with a leading zero, which YAML 1.1 would
+// read as an octal number: the zero must survive into the templates.
 func TestEnvironmentFromYAMLThenCLI(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "env.yaml")
-	if err := os.WriteFile(file, []byte("name: env\naccount: \"444455556666\"\n"), 0o644); err != nil {
+	text := "name: env\naccount: 044445555666\ndata:\n  enabled: true\n  datasets:\n    shared-in:\n      readerAccounts: [011112222333]\n      writers: [solar]\nteams:\n  solar: {}\n"
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	outdir, stderr, err := synth(t, map[string]string{"config": file}, "CDK_DEFAULT_ACCOUNT=111111111111", "CDK_DEFAULT_REGION=eu-north-1")
@@ -232,8 +235,17 @@ func TestEnvironmentFromYAMLThenCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(manifest), "aws://444455556666/eu-north-1") {
-		t.Fatalf("want environment aws://444455556666/eu-north-1 in the manifest:\n%.2000s", manifest)
+	if !strings.Contains(string(manifest), "aws://044445555666/eu-north-1") {
+		t.Fatalf("want environment aws://044445555666/eu-north-1 in the manifest:\n%.2000s", manifest)
+	}
+	data, err := os.ReadFile(filepath.Join(outdir, "env-Data.template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{":iam::011112222333:root", "044445555666"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("env-Data.template.json lacks %s", want)
+		}
 	}
 }
 
