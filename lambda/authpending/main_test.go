@@ -116,6 +116,30 @@ func TestFailureIsReported(t *testing.T) {
 	}
 }
 
+// If the account cannot be disabled, the trigger fails: Cognito then
+// reports the confirmation as failed instead of leaving an enabled account
+// that nothing marks as pending (issue 11, item 5). Nothing else is tried.
+func TestFailedDisableFailsTheTrigger(t *testing.T) {
+	client, calls := fakeCognito(t, "AdminDisableUser")
+	_, err := newHandler(client).handle(context.Background(), event("PostConfirmation_ConfirmSignUp", "new-user", map[string]string{"email": "new@example.edu"}))
+	if err == nil || !strings.Contains(err.Error(), "holding new-user for approval") || !strings.Contains(err.Error(), "Group not found") {
+		t.Fatalf("want an error naming the user and cause, got %v", err)
+	}
+	assertCalls(t, *calls, []call{{"AdminDisableUser", map[string]string{"UserPoolId": "us-east-1_AbCdEf123", "Username": "new-user"}}})
+}
+
+// Only a non-empty identities attribute marks a federated user; an empty
+// one is a self sign-up like any other.
+func TestEmptyIdentitiesIsASignUp(t *testing.T) {
+	client, calls := fakeCognito(t, "")
+	if _, err := newHandler(client).handle(context.Background(), event("PostConfirmation_ConfirmSignUp", "new-user", map[string]string{"identities": ""})); err != nil {
+		t.Fatal(err)
+	}
+	if len(*calls) != 2 {
+		t.Errorf("want the account held, got %+v", *calls)
+	}
+}
+
 func assertCalls(t *testing.T, got, want []call) {
 	t.Helper()
 	if len(got) != len(want) {
