@@ -69,6 +69,12 @@ func TestCheckFindsClientBreakers(t *testing.T) {
 	if errs := Check(context.Background(), "b", good); len(errs) != 0 {
 		t.Fatalf("good catalog: %v", errors.Join(errs...))
 	}
+	// 0.5 is the first version the client reads in the current format; an
+	// old catalog may still call the key Cloudy.
+	oldest := mapFetcher{"catalog.json": `{"Cloudy":"0.5","status":{"code":"1200"},"catalog":[]}`}
+	if errs := Check(context.Background(), "b", oldest); len(errs) != 0 {
+		t.Errorf("version 0.5: %v", errors.Join(errs...))
+	}
 	for name, tc := range map[string]struct {
 		key, value, want string
 	}{
@@ -86,6 +92,26 @@ func TestCheckFindsClientBreakers(t *testing.T) {
 		"string multiyear": {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[
 		  {"id":"d","index":"s3://b/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":"2021-01-01T00:00:00Z","multiyear":"True"}]}`,
 			"multiyear must be true or false"},
+		"no catalog.json":   {"catalog.json", "", "catalog.json: not found"},
+		"not JSON":          {"catalog.json", `{"version":`, "catalog.json: unexpected end"},
+		"no status":         {"catalog.json", `{"version":"1.1","catalog":[]}`, "catalog.json: no status"},
+		"no version":        {"catalog.json", `{"status":{"code":1200},"catalog":[]}`, "catalog.json: no version"},
+		"numeric version":   {"catalog.json", `{"version":1.1,"status":{"code":1200},"catalog":[]}`, "version must be a string"},
+		"word version":      {"catalog.json", `{"version":"one","status":{"code":1200},"catalog":[]}`, `version "one" is not a number`},
+		"version below 0.5": {"catalog.json", `{"Cloudy":"0.49","status":{"code":1200},"catalog":[]}`, `version "0.49" makes the client expect the legacy`},
+		"code not integer":  {"catalog.json", `{"version":"1.1","status":{"code":12.5},"catalog":[]}`, `status code "12.5" is not an integer`},
+		"catalog object":    {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":{}}`, "catalog must be a list of entries"},
+		"empty title":       {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[{"id":"d","index":"s3://b/i/","title":"","start":"2019-05-01T00:00:00Z","stop":"2019-05-01T00:00:00Z"}]}`, "catalog[0]: title missing or not a string"},
+		"numeric stop":      {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[{"id":"d","index":"s3://b/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":2019}]}`, "catalog[0]: stop missing or not a string"},
+		"index without /":   {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[{"id":"d","index":"s3://b/i","title":"D","start":"2019-05-01T00:00:00Z","stop":"2019-05-01T00:00:00Z"}]}`, "must start with s3:// or http and end with /"},
+		"index ftp":         {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[{"id":"d","index":"ftp://b/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":"2019-05-01T00:00:00Z"}]}`, "must start with s3:// or http and end with /"},
+		"date-only start":   {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[{"id":"d","index":"s3://b/i/","title":"D","start":"2019-05-01","stop":"2019-05-01T00:00:00Z"}]}`, "catalog[0] (d): time \"2019-05-01\" is not in a format the client reads"},
+		"date-only stop":    {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[{"id":"d","index":"s3://b/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":"2019"}]}`, "catalog[0] (d): time \"2019\" is not in a format the client reads"},
+		"CRLF index":        {"i/d_2020.csv", "#start,stop,datakey,filesize\r\n", "i/d_2020.csv: CR line ending"},
+		"https datakey":     {"i/d_2021.csv", header + "2021-01-01T00:00:00Z,2021-01-01T00:00:00Z,s3://b/y,1\n2021-02-01T00:00:00Z,2021-02-01T00:00:00Z,https://b/z,1\n", "i/d_2021.csv row 2: datakey \"https://b/z\" is not an s3:// URI"},
+		"multiyear false": {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[
+		  {"id":"d","index":"s3://b/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":"2021-01-01T00:00:00Z","multiyear":false}]}`,
+			"i/d_2019.csv row 1 (s3://b/x) stops at 2021-01-01T00:00:00Z"},
 	} {
 		m := mapFetcher{}
 		for k, v := range good {
@@ -106,6 +132,11 @@ func TestCheckFindsClientBreakers(t *testing.T) {
 func TestIndexNames(t *testing.T) {
 	if y, ok := ParseIndexName("aia", "aia_2020.csv"); !ok || y != 2020 {
 		t.Fatal(y, ok)
+	}
+	for name, want := range map[string]int{"aia_0999.csv": 999, "aia_9999.csv": 9999} {
+		if y, ok := ParseIndexName("aia", name); !ok || y != want {
+			t.Errorf("%s: %d %v", name, y, ok)
+		}
 	}
 	for _, n := range []string{"aia_0094_2020.csv", "aia_2020.csv.gz", "aia_+202.csv", "aia_20x0.csv"} {
 		if _, ok := ParseIndexName("aia", n); ok {
@@ -131,5 +162,14 @@ func TestCrossesYear(t *testing.T) {
 		if got := (Row{Start: start, Stop: start.Add(tc.len)}).CrossesYear(); got != tc.want {
 			t.Errorf("%s + %s: CrossesYear = %v, want %v", tc.start, tc.len, got, tc.want)
 		}
+	}
+}
+
+func TestSortRowsByStartThenKey(t *testing.T) {
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	rows := []Row{{Start: t0.Add(time.Hour), Key: "s3://b/a"}, {Start: t0, Key: "s3://b/c"}, {Start: t0, Key: "s3://b/b"}}
+	SortRows(rows)
+	if rows[0].Key != "s3://b/b" || rows[1].Key != "s3://b/c" || rows[2].Key != "s3://b/a" {
+		t.Errorf("sorted %+v", rows)
 	}
 }
