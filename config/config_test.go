@@ -244,3 +244,9 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatalf("want a not-exist error, got %v", err)
 	}
 }
+
+func TestStackName(t *testing.T) {
+	if got := StackName("gsfc", "daskhub"); got != "gsfc-Daskhub" {
+		t.Errorf("StackName = %q, want gsfc-Daskhub", got)
+	}
+}

@@ -76,7 +76,7 @@ func (inst *Instance) AvailabilityZones() []string {
 
 // StackName is the CloudFormation name of a component's stack.
 func StackName(instance, component string) string {
-	return instance + "-" + strings.ToUpper(component[:1]) + component[1:]
+	return config.StackName(instance, component)
 }
 
 // newStack makes a component's stack with the instance's environment and
