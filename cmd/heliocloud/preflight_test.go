@@ -47,7 +47,18 @@ func fakeAccount(t *testing.T, bootstrapped bool) (calls func() []string) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	fakeAccountEnv(t, srv.URL)
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+}
+
+// fakeAccountEnv points the AWS SDK's default configuration at endpoint,
+// with made-up credentials and no retries, away from any real profile.
+func fakeAccountEnv(t *testing.T, endpoint string) {
+	t.Setenv("AWS_ENDPOINT_URL", endpoint)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	t.Setenv("AWS_REGION", "us-west-2")
@@ -55,11 +66,6 @@ func fakeAccount(t *testing.T, bootstrapped bool) (calls func() []string) {
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	t.Setenv("AWS_PROFILE", "")
-	return func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), seen...)
-	}
 }
 
 func TestPreflightCommand(t *testing.T) {
