@@ -307,9 +307,10 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 
 // mergeYear writes a year file from rebuilt rows without losing what events
 // wrote meanwhile: a key on which the rebuilt rows and the current file
-// disagree is settled by asking S3 whether the object exists now. With an
-// inventory, only keys missing from it are asked about, since the
-// inventory cannot know of newer objects but has every older one.
+// disagree (missing from one, or with another size) is settled by asking S3
+// whether the object exists now and how large it is. With an inventory, keys
+// missing from the current file are not asked about, since the inventory
+// cannot know of newer objects but has every older one.
 func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []catalog.Row, fromInventory bool) (bool, error) {
 	var headErr error
 	changed, err := ix.rewriteYear(ctx, d, y, func(cur []catalog.Row) []catalog.Row {
@@ -323,10 +324,10 @@ func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []c
 		}
 		var doubt []catalog.Row
 		for _, r := range cur {
-			if w, ok := want[r.Key]; !ok || (!fromInventory && w.Size != r.Size) {
+			// A size on which the two disagree is asked of S3 too: keeping
+			// the file's would never repair a wrong one.
+			if w, ok := want[r.Key]; !ok || w.Size != r.Size {
 				doubt = append(doubt, r)
-			} else if fromInventory && w.Size != r.Size {
-				want[r.Key] = r
 			}
 		}
 		if !fromInventory {

@@ -237,3 +237,31 @@ func TestReindexInventoryKeepsNewerObjects(t *testing.T) {
 	})
 	f.clientCheck()
 }
+
+// A rebuild from an inventory repairs a wrong size in a year file: when the
+// report and the file disagree, S3 decides (the object may have been
+// replaced since the report, or the file edited by hand).
+func TestReindexInventoryRepairsSize(t *testing.T) {
+	f := newFixture(t)
+	k := aiaKey(ts("2020-01-01T00:00:00Z"))
+	f.put(k, 7)
+	f.apply(f.indexer(), k)
+	// The year file says 5 bytes (a stale or hand-edited row), the report
+	// 6, and the object really has 7.
+	f.putIn(f.bucket, "sdo/aia/aia_0094_2020.csv", []byte("#start,stop,datakey,filesize\n2020-01-01T00:00:00Z,2020-01-01T00:00:00Z,s3://"+f.bucket+"/"+k+",5\n"))
+	inv := s3test.Bucket(t, f.c, "inventory")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	fmt.Fprintf(zw, "%q,%q,%q\n", f.bucket, url.QueryEscape(k), "6")
+	zw.Close()
+	f.putIn(inv, "data/1.csv.gz", gz.Bytes())
+	f.putIn(inv, "manifest.json", []byte(fmt.Sprintf(`{"sourceBucket": %q, "destinationBucket": "arn:aws:s3:::%s", "fileFormat": "CSV",
+	 "fileSchema": "Bucket, Key, Size", "files": [{"key": "data/1.csv.gz"}]}`, f.bucket, inv)))
+	if _, err := f.indexer().ReindexInventory(context.Background(), &f.cfg.Datasets[0], "s3://"+inv+"/manifest.json"); err != nil {
+		t.Fatal(err)
+	}
+	equalLines(t, "2020", f.rows("sdo/aia/aia_0094_2020.csv"), []string{
+		"2020-01-01T00:00:00Z 2020-01-01T00:00:00Z " + k + " 7",
+	})
+	f.clientCheck()
+}
