@@ -42,6 +42,13 @@ type Daskhub struct {
 	Dask Dask `yaml:"dask"`
 	// Storage is the EFS file system holding home and shared directories.
 	Storage Storage `yaml:"storage"`
+	// CoreZone is the availability zone of the core node groups, such as
+	// us-east-1a: one of the network's zones. The hub's database is an EBS
+	// volume, which lives in one zone, so the nodes that may run the hub
+	// stay in that zone. Default: the network's first zone. An instance
+	// deployed before core groups were zonal sets the zone its hub volume
+	// is in (docs/daskhub.md says how to find it).
+	CoreZone string `yaml:"coreZone"`
 	// Domain serves the hub over HTTPS on a name of the institution's.
 	Domain Domain `yaml:"domain"`
 	// SpawnTimeoutSeconds is how long a server may take to start: a node
@@ -295,6 +302,7 @@ func (x *Daskhub) check(c *checker, cfg *Config) {
 	x.Culling.check(c)
 	x.Storage.check(c)
 	x.Domain.check(c, cfg)
+	x.checkCoreZone(c, cfg)
 	if x.SpawnTimeoutSeconds < 60 {
 		c.errorf(p+".spawnTimeoutSeconds", "must be at least 60: a node starting from zero alone takes about 90 s")
 	}
@@ -343,11 +351,17 @@ func (x *Daskhub) checkNodeGroups(c *checker, cfg *Config) {
 	for _, name := range slices.Sorted(maps.Keys(x.NodeGroups)) {
 		g := x.NodeGroups[name]
 		p := "daskhub.nodeGroups." + name
-		// The node group's EKS name is <instance>-<name>, which also names
-		// its auto scaling group that the autoscaler's expander matches.
-		checkName(c, p, name, 40)
+		// The node group's EKS name is <instance>-<name>-<8-digit digest>,
+		// at most 63 characters (EKS's limit) with a 20-character instance name.
+		checkName(c, p, name, 33)
 		if g.Purpose == "core" {
 			coreNodes += g.MinSize
+			// The hub and proxy require nodes with this label (the
+			// JupyterHub chart's corePods affinity), so its volume's zone
+			// always has a node it can run on.
+			if g.Labels[CoreNodeLabel] != "core" {
+				c.errorf(p+".labels", "a core group needs the label %s: core (the hub runs only on such nodes)", CoreNodeLabel)
+			}
 			if g.Capacity == "spot" {
 				c.warnf(p+".capacity", "spot nodes can be taken back at two minutes' notice, interrupting the hub for everyone; core groups are safer onDemand")
 			}
@@ -734,6 +748,47 @@ func (d *Domain) check(c *checker, cfg *Config) {
 	}
 	if d.HostedZoneID != "" && !hostedZoneRe.MatchString(d.HostedZoneID) {
 		c.errorf(p+".hostedZoneId", "%q is not a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ", d.HostedZoneID)
+	}
+}
+
+// CoreNodeLabel marks the nodes the JupyterHub chart runs the hub and
+// proxy on (value core).
+const CoreNodeLabel = "hub.jupyter.org/node-purpose"
+
+// Zones are the network's availability zones when the instance file makes
+// them known (base.vpc.availabilityZones, else the region's first maxAzs for a new
+// VPC in a given region); nil otherwise.
+func (cfg *Config) Zones() []string {
+	v := cfg.Base.VPC
+	if len(v.AvailabilityZones) > 0 {
+		return v.AvailabilityZones
+	}
+	if cfg.Region == "" || v.Mode != "new" {
+		return nil
+	}
+	return DefaultZones(cfg.Region, v.MaxAzs)
+}
+
+// CoreZoneIndex is the position of daskhub.coreZone among the network's
+// zones (and so of its private subnet among the private subnets): 0 when
+// coreZone is not set.
+func (cfg *Config) CoreZoneIndex() int {
+	if i := slices.Index(cfg.Zones(), cfg.Daskhub.CoreZone); i >= 0 {
+		return i
+	}
+	return 0
+}
+
+func (x *Daskhub) checkCoreZone(c *checker, cfg *Config) {
+	if x.CoreZone == "" {
+		return
+	}
+	zones := cfg.Zones()
+	switch {
+	case len(zones) == 0:
+		c.errorf("daskhub.coreZone", "needs the network's zones to be known: set region (or base.vpc.availabilityZones)")
+	case !slices.Contains(zones, x.CoreZone):
+		c.errorf("daskhub.coreZone", "%q is not one of the network's zones; allowed: %s", x.CoreZone, strings.Join(zones, ", "))
 	}
 }
 

@@ -208,6 +208,9 @@ func (d *DaskhubStack) nodeGroups() {
 		for k, v := range g.Labels {
 			labels[k] = jsii.String(v)
 		}
+		if g.GPU {
+			labels[AcceleratorLabel] = jsii.String(acceleratorType(g))
+		}
 		var taints []*awseksv2.TaintSpec
 		for _, t := range g.Taints {
 			taints = append(taints, &awseksv2.TaintSpec{Key: jsii.String(t.Key), Value: jsii.String(t.Value), Effect: taintEffects[t.Effect]})
@@ -225,13 +228,12 @@ func (d *DaskhubStack) nodeGroups() {
 			MinSize:       jsii.Number(g.MinSize),
 			MaxSize:       jsii.Number(g.MaxSize),
 			DesiredSize:   jsii.Number(g.DesiredSize),
-			DiskSize:      jsii.Number(g.DiskSizeGib),
-			Labels:        &labels,
-			Taints:        &taints,
-			Tags:          &tags,
-			// Every zone: a group pinned to one zone runs out of GPUs and
-			// spot capacity sooner.
-			Subnets:              d.privateSubnets(),
+			// The launch template holds the disk; EKS refuses DiskSize with one.
+			LaunchTemplateSpec:   d.launchTemplate(name, g),
+			Labels:               &labels,
+			Taints:               &taints,
+			Tags:                 &tags,
+			Subnets:              d.nodeGroupSubnets(g),
 			EnableNodeAutoRepair: jsii.Bool(true),
 		})
 		// Nodes follow the control plane's version, so raising
@@ -245,13 +247,115 @@ func (d *DaskhubStack) nodeGroups() {
 	}
 }
 
-// podRole is a role that EKS Pod Identity lets one service account assume.
-func (d *DaskhubStack) podRole(id, description string) awsiam.Role {
+// launchTemplate is a group's launch template: instance metadata only
+// through IMDSv2 tokens with a hop limit of 1, so that pods on the pod
+// network (one hop further than the node) cannot reach the node's
+// credentials; only host-network pods can (the VPC CNI, kube-proxy, the Pod
+// Identity agent and the EFS CSI node plugin, which mounts with the node
+// role). Pods get their own credentials from the Pod Identity agent at
+// 169.254.170.23, which is not IMDS. The root volume is encrypted gp3 of
+// the group's disk size. A change makes a new template version, which EKS
+// rolls out in place.
+func (d *DaskhubStack) launchTemplate(name string, g config.NodeGroup) *awseksv2.LaunchTemplateSpec {
+	lt := awsec2.NewLaunchTemplate(d.Stack, jsii.String("LaunchTemplate-"+name), &awsec2.LaunchTemplateProps{
+		RequireImdsv2:           jsii.Bool(true),
+		HttpTokens:              awsec2.LaunchTemplateHttpTokens_REQUIRED,
+		HttpPutResponseHopLimit: jsii.Number(1),
+		HttpEndpoint:            jsii.Bool(true),
+		BlockDevices: &[]*awsec2.BlockDevice{{
+			// The root device of EKS's AL2023 AMIs.
+			DeviceName: jsii.String("/dev/xvda"),
+			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(g.DiskSizeGib), &awsec2.EbsDeviceOptions{
+				VolumeType: awsec2.EbsDeviceVolumeType_GP3,
+				Encrypted:  jsii.Bool(true),
+			}),
+		}},
+	})
+	return &awseksv2.LaunchTemplateSpec{Id: lt.LaunchTemplateId(), Version: lt.LatestVersionNumber()}
+}
+
+// AcceleratorLabel is the node label by which the Cluster Autoscaler's AWS
+// provider knows a node has GPUs (GPULabel in
+// cluster-autoscaler/cloudprovider/aws/aws_cloud_provider.go at
+// cluster-autoscaler-1.35.0). A labelled node whose nvidia.com/gpu is not
+// allocatable yet (driver and device plugin still starting) counts as
+// unready rather than as a node without GPUs, so the autoscaler waits for it
+// instead of adding another (processors/customresources/gpu_processor.go).
+// For groups scaled from zero the provider reads the label from EKS's
+// DescribeNodegroup (cloudprovider/aws/aws_manager.go, buildNodeFromTemplate),
+// so no node-template tag is needed.
+const AcceleratorLabel = "k8s.amazonaws.com/accelerator"
+
+// acceleratorTypes are the provider's names of the GPU models of
+// config.InstanceTypes (availableGPUTypes in aws_cloud_provider.go at
+// cluster-autoscaler-1.35.0). Only the label's presence decides readiness;
+// the name shows in the autoscaler's metrics.
+var acceleratorTypes = map[string]string{"NVIDIA T4": "nvidia-tesla-t4", "NVIDIA A10G": "nvidia-a10g", "NVIDIA L4": "nvidia-l4"}
+
+// acceleratorType is the accelerator label's value for a GPU group: its
+// GPU model, or plain "nvidia" for a group mixing models.
+func acceleratorType(g config.NodeGroup) string {
+	model := g.GroupInstanceType().GPUModel
+	for _, t := range g.InstanceTypes {
+		if config.InstanceTypes[t].GPUModel != model {
+			return "nvidia"
+		}
+	}
+	name, ok := acceleratorTypes[model]
+	if !ok {
+		panic(fmt.Sprintf("stacks: GPU model %q of %s has no accelerator name: add it to acceleratorTypes", model, g.InstanceTypes[0]))
+	}
+	return name
+}
+
+// nodeGroupSubnets places a group. Core groups sit in daskhub.coreZone
+// only: the hub's database is an EBS volume, which cannot leave its zone,
+// and a group spread over zones may be left with no node in it after a
+// rotation. Other groups span every zone: a group pinned to one zone runs
+// out of GPUs and spot capacity sooner.
+func (d *DaskhubStack) nodeGroupSubnets(g config.NodeGroup) *awsec2.SubnetSelection {
+	if g.Purpose != "core" {
+		return d.privateSubnets()
+	}
+	all := *d.vpc.PrivateSubnets()
+	return &awsec2.SubnetSelection{Subnets: &[]awsec2.ISubnet{all[d.inst.Config.CoreZoneIndex()]}}
+}
+
+// podRole is a role that EKS Pod Identity lets one service account of the
+// cluster assume.
+func (d *DaskhubStack) podRole(id, description, namespace, serviceAccount string) awsiam.Role {
 	return awsiam.NewRole(d.Stack, jsii.String(id), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("pods.eks.amazonaws.com"), nil).
-			WithSessionTags(),
+			WithConditions(podTrustConditions(d.name(), namespace, serviceAccount)).WithSessionTags(),
 		Description: jsii.String(description),
 	})
+}
+
+// clusterARN is the ARN of the instance's EKS cluster, known from its name
+// without referring to the daskhub stack.
+func clusterARN(instance string) string {
+	return arn("eks", "cluster/"+ClusterName(instance))
+}
+
+// podTrustConditions let EKS Pod Identity give a role to one service
+// account of the instance's cluster, and to nothing else. Pod Identity
+// assumes roles with session tags naming the cluster, namespace and service
+// account (EKS user guide, "Create IAM role with trust policy required by
+// EKS Pod Identity", and its list of session tags), so without these
+// conditions any association in the account, on any cluster, could name the
+// role. aws:SourceAccount and aws:SourceArn are the global keys against a
+// confused deputy; the ARN is checked whenever the service sends it
+// (...IfExists), the account always.
+func podTrustConditions(instance, namespace, serviceAccount string) *map[string]any {
+	return &map[string]any{
+		"StringEquals": map[string]any{
+			"aws:SourceAccount":                         *awscdk.Aws_ACCOUNT_ID(),
+			"aws:RequestTag/eks-cluster-arn":            clusterARN(instance),
+			"aws:RequestTag/kubernetes-namespace":       namespace,
+			"aws:RequestTag/kubernetes-service-account": serviceAccount,
+		},
+		"ArnEqualsIfExists": map[string]any{"aws:SourceArn": clusterARN(instance)},
+	}
 }
 
 // associate lets the service account namespace/name assume role.
@@ -283,10 +387,13 @@ func (d *DaskhubStack) addons() {
 	}
 	d.ready = append(d.ready, d.agent)
 	type addon struct {
-		name, serviceAccount, policy string
+		name, serviceAccount, policy, config string
 	}
 	for _, a := range []addon{
-		{name: "vpc-cni"}, {name: "coredns"}, {name: "kube-proxy"},
+		// Network policies are enforced only when the VPC CNI's node agent
+		// is on (the add-on's configuration key, as in the aws-vpc-cni
+		// chart's values.yaml at v1.23.0: enableNetworkPolicy, a string).
+		{name: "vpc-cni", config: `{"enableNetworkPolicy":"true"}`}, {name: "coredns"}, {name: "kube-proxy"},
 		{name: "aws-ebs-csi-driver", serviceAccount: "ebs-csi-controller-sa", policy: "service-role/AmazonEBSCSIDriverPolicy"},
 		{name: "aws-efs-csi-driver", serviceAccount: "efs-csi-controller-sa", policy: "service-role/AmazonEFSCSIDriverPolicy"},
 	} {
@@ -295,9 +402,12 @@ func (d *DaskhubStack) addons() {
 			ClusterName:      d.Cluster.ClusterName(),
 			ResolveConflicts: jsii.String("OVERWRITE"),
 		}
+		if a.config != "" {
+			props.ConfigurationValues = jsii.String(a.config)
+		}
 		id := "Addon-" + a.name
 		if a.serviceAccount != "" {
-			role := d.podRole(id+"-Role", "The "+a.name+" controller of "+ClusterName(d.name()))
+			role := d.podRole(id+"-Role", "The "+a.name+" controller of "+ClusterName(d.name()), "kube-system", a.serviceAccount)
 			role.AddManagedPolicy(awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String(a.policy)))
 			cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{
 				{Id: jsii.String("AwsSolutions-IAM4"), Reason: jsii.String("The CSI driver's AWS managed policy is what the driver's documentation prescribes; it limits changes to volumes tagged by the driver.")},
@@ -345,7 +455,7 @@ func (d *DaskhubStack) waitForReady(c constructs.IConstruct) {
 // may resize only this cluster's node groups.
 func (d *DaskhubStack) autoscaler() {
 	name := ClusterName(d.name())
-	role := d.podRole("AutoscalerRole", "Cluster Autoscaler of "+name)
+	role := d.podRole("AutoscalerRole", "Cluster Autoscaler of "+name, "kube-system", values.AutoscalerServiceAccount)
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("Discover"),
 		Actions: jsii.Strings("autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",

@@ -30,6 +30,7 @@ func (d *DaskhubStack) hub() {
 	deps := []constructs.IDependable{namespace}
 	deps = append(deps, d.userAccount(namespace)...)
 	deps = append(deps, d.storage(namespace)...)
+	deps = append(deps, d.networkPolicies(namespace))
 	signIn, hubAssoc := d.signIn()
 	deps = append(deps, hubAssoc)
 
@@ -84,7 +85,7 @@ func (d *DaskhubStack) hub() {
 func (d *DaskhubStack) userAccount(namespace awseksv2.KubernetesManifest) []constructs.IDependable {
 	data := d.inst.Data
 	if data == nil {
-		role := d.podRole("UserRole", "Users' servers and Dask workers of "+ClusterName(d.name()))
+		role := d.podRole("UserRole", "Users' servers and Dask workers of "+ClusterName(d.name()), d.cfg.Namespace, values.UserServiceAccount)
 		role.AddToPolicy(publicRead())
 		suppressPublicDataWildcards(role)
 		return d.serviceAccount("User", values.UserServiceAccount, role, namespace)
@@ -168,8 +169,14 @@ func (d *DaskhubStack) storage(namespace awseksv2.KubernetesManifest) []construc
 		PerformanceMode:             awsefs.PerformanceMode_GENERAL_PURPOSE,
 		ThroughputMode:              awsefs.ThroughputMode_ELASTIC,
 		RemovalPolicy:               awscdk.RemovalPolicy_RETAIN,
+		FileSystemPolicy:            userFilesPolicy(d.nodeRole.RoleArn()),
 	})
-	fs.Connections().AllowDefaultPortFrom(d.Cluster.ClusterSecurityGroup(), jsii.String("NFS from the cluster's nodes"))
+	// Pods share their node's security groups (the VPC CNI gives them the
+	// node's network interfaces), so the group cannot tell the EFS CSI
+	// node plugin from a user's pod: the file system policy above and the
+	// network policies (users' pods may not reach private addresses) are
+	// what keep pods from mounting.
+	fs.Connections().AllowDefaultPortFrom(d.Cluster.ClusterSecurityGroup(), jsii.String("NFS from the cluster's nodes (the EFS CSI node plugin)"))
 	// Mounts use IAM (the mount option below), so only the nodes may mount.
 	d.nodeRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("MountUserFiles"),
@@ -238,6 +245,62 @@ func (d *DaskhubStack) storage(namespace awseksv2.KubernetesManifest) []construc
 	return []constructs.IDependable{homes, volume}
 }
 
+// efsClientActions are the NFS-level permissions EFS checks at mount time.
+var efsClientActions = []string{"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"}
+
+// userFilesPolicy is the file system policy of users' files. The EFS CSI
+// driver mounts on the node plugin, a host-network pod, with the options
+// of our storage class and volume ("tls", "iam") and the access point of
+// the volume handle (pkg/driver/node.go, NodePublishVolume, at
+// aws-efs-csi-driver v3.4.1); efs-utils signs the mount with the
+// credentials it finds, the node role's from instance metadata (the node
+// plugin's service account has no Pod Identity association). So:
+//   - only the node role may mount (every other principal, and anonymous
+//     clients, which present none, are denied);
+//   - only over TLS, only through a mount target, only through an access
+//     point: each access point fixes the user id (1000) and a directory, so
+//     no mount reaches another home or the file system's root;
+//   - never as root: ClientRootAccess is granted to nobody, so root on a
+//     client is squashed (the access points' user id never needs it).
+//
+// The driver's controller mounts the root only to delete a home with
+// deleteAccessPointRootDir, which the storage class does not set
+// (reclaimPolicy Retain keeps homes).
+func userFilesPolicy(nodeRole *string) awsiam.PolicyDocument {
+	return awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("NodesMountThroughAccessPoints"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewArnPrincipal(nodeRole)},
+			Actions:    jsii.Strings("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"),
+			Conditions: &map[string]any{
+				"Bool": map[string]any{"elasticfilesystem:AccessedViaMountTarget": "true", "aws:SecureTransport": "true"},
+				"Null": map[string]any{"elasticfilesystem:AccessPointArn": "false"},
+			},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("DenyWithoutTLS"),
+			Effect:     awsiam.Effect_DENY,
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+			Actions:    jsii.Strings(efsClientActions...),
+			Conditions: &map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("DenyWithoutAccessPoint"),
+			Effect:     awsiam.Effect_DENY,
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+			Actions:    jsii.Strings(efsClientActions...),
+			Conditions: &map[string]any{"Null": map[string]any{"elasticfilesystem:AccessPointArn": "true"}},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("DenyOtherPrincipals"),
+			Effect:     awsiam.Effect_DENY,
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+			Actions:    jsii.Strings(efsClientActions...),
+			Conditions: &map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": *nodeRole}},
+		}),
+	}})
+}
+
 // signIn makes the hub's Cognito app client and lets the hub's service
 // account read that client's secret, which the hub fetches at start-up:
 // the secret never appears in a template, a Helm release or a log.
@@ -252,7 +315,7 @@ func (d *DaskhubStack) signIn() (values.SignIn, constructs.IDependable) {
 	// AddClient has imported the pool into this stack already; this returns
 	// that same import.
 	poolID := auth.ImportUserPool(d.Stack).UserPoolId()
-	role := d.podRole("HubRole", "JupyterHub of "+ClusterName(d.name())+": reads its Cognito app client")
+	role := d.podRole("HubRole", "JupyterHub of "+ClusterName(d.name())+": reads its Cognito app client", d.cfg.Namespace, values.HubServiceAccount)
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ReadHubClient"),
 		Actions:   jsii.Strings("cognito-idp:DescribeUserPoolClient"),

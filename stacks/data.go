@@ -16,6 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 	"github.com/heliocloud/heliocloud-go/config"
+	"github.com/heliocloud/heliocloud-go/daskhub/values"
 )
 
 // DataStack holds the instance's buckets and the IAM roles through which
@@ -681,7 +682,7 @@ func (d *DataStack) roles() {
 		Statements:        &userStatements,
 	})
 	d.suppressObjectWildcards(userPolicy)
-	d.role("UserRole", d.UserRoleName(), "Every user of HelioCloud "+d.cfg.Name, userPolicy)
+	d.role("UserRole", d.UserRoleName(), values.UserServiceAccount, "Every user of HelioCloud "+d.cfg.Name, userPolicy)
 	for _, team := range slices.Sorted(maps.Keys(d.cfg.Teams)) {
 		policies := []awsiam.IManagedPolicy{userPolicy}
 		if st := d.teamOnlyStatements(team); len(st) > 0 {
@@ -693,11 +694,13 @@ func (d *DataStack) roles() {
 			d.suppressObjectWildcards(p)
 			policies = append(policies, p)
 		}
-		d.role("TeamRole"+nameToID(team), d.TeamRoleName(team), "Members of team "+team+" of HelioCloud "+d.cfg.Name, policies...)
+		d.role("TeamRole"+nameToID(team), d.TeamRoleName(team), values.TeamServiceAccount(team), "Members of team "+team+" of HelioCloud "+d.cfg.Name, policies...)
 	}
 }
 
-func (d *DataStack) role(id, name, description string, policies ...awsiam.IManagedPolicy) {
+// role makes a role for machines and, with DaskHub, for the pods of the
+// hub's service account podAccount.
+func (d *DataStack) role(id, name, podAccount, description string, policies ...awsiam.IManagedPolicy) {
 	role := awsiam.NewRole(d.Stack, jsii.String(id), &awsiam.RoleProps{
 		RoleName:        jsii.String(name),
 		Description:     jsii.String(description),
@@ -706,10 +709,13 @@ func (d *DataStack) role(id, name, description string, policies ...awsiam.IManag
 	})
 	// EKS Pod Identity tags the session with the pod's namespace and
 	// service account, so it needs sts:TagSession besides AssumeRole.
-	role.AssumeRolePolicy().AddStatements(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("pods.eks.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("sts:AssumeRole", "sts:TagSession"),
-	}))
+	if d.cfg.Daskhub.Enabled {
+		role.AssumeRolePolicy().AddStatements(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("pods.eks.amazonaws.com"), nil)},
+			Actions:    jsii.Strings("sts:AssumeRole", "sts:TagSession"),
+			Conditions: podTrustConditions(d.cfg.Name, d.cfg.Daskhub.Namespace, podAccount),
+		}))
+	}
 	awsiam.NewInstanceProfile(d.Stack, jsii.String(id+"Profile"), &awsiam.InstanceProfileProps{
 		InstanceProfileName: jsii.String(name),
 		Role:                role,

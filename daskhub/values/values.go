@@ -11,6 +11,8 @@
 package values
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -67,9 +69,28 @@ type SignIn struct {
 }
 
 // NodegroupName is the EKS name of a node group, which EKS also puts in its
-// auto scaling group's name (eks-<name>-<uuid>).
+// auto scaling group's name (eks-<name>-<uuid>): <instance>-<group>-<digest>.
+// The digest covers every setting the stack turns into a node group property
+// that CloudFormation can only change by replacing the group (instance
+// types, capacity, AMI, subnets). A replacement is made before the old group
+// is deleted, and EKS refuses a second group of the same name, so such an
+// edit must also rename the group; other edits keep the name and update the
+// group in place. stacks.TestNodegroupReplacementRenames checks the list
+// against CloudFormation's resource specification.
 func NodegroupName(cfg *config.Config, group string) string {
-	return cfg.Name + "-" + group
+	g := cfg.Daskhub.NodeGroups[group]
+	v := cfg.Base.VPC
+	subnets := "every private subnet"
+	if g.Purpose == "core" {
+		subnets = fmt.Sprintf("private subnet %d", cfg.CoreZoneIndex())
+	}
+	replacing, err := json.Marshal([]any{g.InstanceTypes, g.Capacity, g.GPU, subnets,
+		v.Mode, v.MaxAzs, v.AvailabilityZones, v.PrivateSubnetIDs})
+	if err != nil {
+		panic(err) // strings, numbers and booleans always marshal
+	}
+	sum := sha256.Sum256(replacing)
+	return cfg.Name + "-" + group + "-" + hex.EncodeToString(sum[:4])
 }
 
 // HubURL is where users reach the hub: https://<host> with a domain, else
@@ -393,6 +414,10 @@ func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 			},
 		},
 		"scheduling": map[string]any{
+			// The hub's database volume is zonal: the hub (and proxy) run
+			// only on core nodes, which all sit in daskhub.coreZone, so the
+			// volume is made there and always has a node to return to.
+			"corePods": map[string]any{"nodeAffinity": map[string]any{"matchNodePurpose": "require"}},
 			// Placeholders would keep nodes running for nobody; user groups
 			// scale from zero instead.
 			"userPlaceholder": map[string]any{"enabled": false, "replicas": 0},

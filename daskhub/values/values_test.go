@@ -183,7 +183,7 @@ func TestDevicePluginToleratesEveryGPUTaint(t *testing.T) {
 		}
 	}
 	b, _ := json.Marshal(vals["affinity"])
-	if !strings.Contains(string(b), `"t1-dask-gpu-worker","t1-gpu-user"`) {
+	if !strings.Contains(string(b), `"`+values.NodegroupName(cfg, "dask-gpu-worker")+`","`+values.NodegroupName(cfg, "gpu-user")+`"`) {
 		t.Errorf("affinity %s", b)
 	}
 }
@@ -198,7 +198,8 @@ func TestAutoscalerPrefersSpotAndScalesFromZero(t *testing.T) {
 	vals := values.ClusterAutoscaler(cfg, "t1-daskhub", "us-east-1")
 	pri := vals["expanderPriorities"].(map[string]any)
 	b, _ := json.Marshal(pri["50"])
-	if string(b) != `["^eks-t1-dask-gpu-worker-[0-9a-f-]+$","^eks-t1-dask-worker-[0-9a-f-]+$"]` {
+	if want := `["^eks-` + values.NodegroupName(cfg, "dask-gpu-worker") + `-[0-9a-f-]+$","^eks-` + values.NodegroupName(cfg, "dask-worker") + `-[0-9a-f-]+$"]`; string(b) != want ||
+		!strings.HasPrefix(values.NodegroupName(cfg, "dask-worker"), "t1-dask-worker-") {
 		t.Errorf("spot priority %s", b)
 	}
 	if get(t, vals, "image", "tag") != versions.Kubernetes["1.35"].ClusterAutoscalerImage {
