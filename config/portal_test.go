@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -162,4 +164,31 @@ func manyTypes(n int) string {
 		fmt.Fprintf(&b, "x%d.large: {group: general}, ", i)
 	}
 	return b.String()
+}
+
+// The default deep-learning image must name a DLAMI line AWS still
+// patches: PyTorch 2.7 on Ubuntu 22.04, the former default, is past its
+// support date. The newest line, PyTorch 2.12 on Ubuntu 24.04, first
+// released 2026-08-22 (DLAMI release notes,
+// aws-deep-learning-ami-gpupt212oss-ul2404-2026-08-24), is the floor; the
+// parameter follows AWS's naming /aws/service/deeplearning/ami/<arch>/<type>/latest/ami-id.
+func TestPortalDefaultDeepLearningImageIsCurrent(t *testing.T) {
+	cfg := mustLoad(t, portalYAML("  autoStop: {dailyTime: \"19:00\", timeZone: America/New_York}\n"))
+	im := cfg.Portal.Images["pytorch"]
+	re := regexp.MustCompile(`^/aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-(\d+)\.(\d+)-ubuntu-(\d+\.\d+)/latest/ami-id$`)
+	m := re.FindStringSubmatch(im.Parameter)
+	if m == nil {
+		t.Fatalf("pytorch image parameter %q does not follow the DLAMI naming", im.Parameter)
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	if major < 2 || major == 2 && minor < 12 || m[3] != "24.04" {
+		t.Errorf("pytorch image is PyTorch %s.%s on Ubuntu %s; want PyTorch 2.12 or later on Ubuntu 24.04", m[1], m[2], m[3])
+	}
+	if !strings.Contains(im.Name, "PyTorch "+m[1]+"."+m[2]) || !strings.Contains(im.Name, "Ubuntu "+m[3]) {
+		t.Errorf("launch page name %q does not say the release line of %s", im.Name, im.Parameter)
+	}
+	if len(im.Arch) != 1 || im.Arch["x86_64"] != "x86_64" || im.User != "ubuntu" {
+		t.Errorf("pytorch image arch %v user %q", im.Arch, im.User)
+	}
 }
