@@ -40,17 +40,6 @@ const (
 	OutputPortalURL       = "PortalUrl"       // stacks/portal.go
 )
 
-// Helm releases whose workloads the doctor looks for; stacks/daskhub.go
-// installs them under these names, which the charts put in the
-// app.kubernetes.io/instance label (cluster-autoscaler chart 9.50.1
-// templates/_helpers.tpl "cluster-autoscaler.instance-name";
-// nvidia-device-plugin chart v0.17.4 templates/_helpers.tpl
-// "nvidia-device-plugin.templateLabels").
-const (
-	AutoscalerRelease   = "cluster-autoscaler"
-	DevicePluginRelease = "nvidia-device-plugin"
-)
-
 // stackState is what CloudFormation says of one deployed stack.
 type stackState struct {
 	name, status, reason string
@@ -478,7 +467,11 @@ func (d *doctor) gateway(ctx context.Context, s *stackState) (Status, string, er
 	return pass("healthy at http://proxy-public/services/dask-gateway")
 }
 
-// workloads lists the Deployments or DaemonSets of a Helm release in kube-system.
+// workloads lists the Deployments or DaemonSets of a Helm release in
+// kube-system, which the charts label app.kubernetes.io/instance=<release>
+// (cluster-autoscaler chart 9.50.1 templates/_helpers.tpl
+// "cluster-autoscaler.instance-name"; nvidia-device-plugin chart v0.17.4
+// templates/_helpers.tpl "nvidia-device-plugin.templateLabels").
 func (d *doctor) workloads(ctx context.Context, s *stackState, kind, release string) ([]workload, error) {
 	path := "/apis/apps/v1/namespaces/kube-system/" + kind + "?labelSelector=" + url.QueryEscape("app.kubernetes.io/instance="+release)
 	status, _, body, err := d.kubeGet(ctx, s, path)
@@ -513,13 +506,13 @@ type workload struct {
 }
 
 func (d *doctor) autoscaler(ctx context.Context, s *stackState) (Status, string, error) {
-	items, err := d.workloads(ctx, s, "deployments", AutoscalerRelease)
+	items, err := d.workloads(ctx, s, "deployments", values.AutoscalerRelease)
 	if err != nil {
 		return Fail, "", err
 	}
-	logs := fmt.Sprintf("kubectl -n kube-system describe pods -l app.kubernetes.io/instance=%s; kubectl -n kube-system logs -l app.kubernetes.io/instance=%s", AutoscalerRelease, AutoscalerRelease)
+	logs := fmt.Sprintf("kubectl -n kube-system describe pods -l app.kubernetes.io/instance=%s; kubectl -n kube-system logs -l app.kubernetes.io/instance=%s", values.AutoscalerRelease, values.AutoscalerRelease)
 	if len(items) == 0 {
-		return fail("no deployment of release %s in kube-system: the Helm release is missing; deploy %s again", AutoscalerRelease, s.name)
+		return fail("no deployment of release %s in kube-system: the Helm release is missing; deploy %s again", values.AutoscalerRelease, s.name)
 	}
 	w := items[0]
 	if w.Status.AvailableReplicas < 1 {
@@ -532,12 +525,12 @@ func (d *doctor) devicePlugin(ctx context.Context, s *stackState) (Status, strin
 	if len(values.GPUGroups(&d.cfg.Daskhub)) == 0 {
 		return skip("no GPU node group")
 	}
-	items, err := d.workloads(ctx, s, "daemonsets", DevicePluginRelease)
+	items, err := d.workloads(ctx, s, "daemonsets", values.DevicePluginRelease)
 	if err != nil {
 		return Fail, "", err
 	}
 	if len(items) == 0 {
-		return fail("no daemonset of release %s in kube-system, so GPUs stay invisible to Kubernetes: deploy %s again", DevicePluginRelease, s.name)
+		return fail("no daemonset of release %s in kube-system, so GPUs stay invisible to Kubernetes: deploy %s again", values.DevicePluginRelease, s.name)
 	}
 	var desired, available int
 	for _, w := range items {
@@ -545,7 +538,7 @@ func (d *doctor) devicePlugin(ctx context.Context, s *stackState) (Status, strin
 		available += w.Status.NumberAvailable
 	}
 	if available < desired {
-		return fail("%d of %d device plugin pods available: kubectl -n kube-system describe pods -l app.kubernetes.io/instance=%s", available, desired, DevicePluginRelease)
+		return fail("%d of %d device plugin pods available: kubectl -n kube-system describe pods -l app.kubernetes.io/instance=%s", available, desired, values.DevicePluginRelease)
 	}
 	if desired == 0 {
 		return pass("installed; no GPU node is running now (they start when a GPU server or worker is asked for)")

@@ -63,6 +63,10 @@ func Region(cfg *config.Config, env *Env) string {
 // the deploy needs but cannot set up itself.
 func Preflight(cfg *config.Config, env *Env) []Check {
 	p := &preflight{cfg: cfg, env: env, region: Region(cfg, env)}
+	if p.region == "" {
+		// Every other check asks a regional API: one clear line beats a dozen SDK errors.
+		return []Check{{"credentials", p.credentials}}
+	}
 	checks := []Check{
 		{"credentials", p.credentials},
 		{"cdk bootstrap", p.bootstrap},

@@ -370,3 +370,15 @@ func TestCostTagsAreThePortals(t *testing.T) {
 		t.Errorf("preflight checks tags %s and %s, the portal filters by %s and %s", tagInstance, tagOwner, portal.TagInstance, portal.TagOwner)
 	}
 }
+
+func TestPreflightWithoutRegion(t *testing.T) {
+	f := newFakeAWS(t)
+	env := f.env()
+	env.AWS.Region = ""
+	cfg := loadInstance(t, "minimal")
+	list := Preflight(cfg, env)
+	if len(list) != 1 {
+		t.Errorf("%d checks without a region, want only credentials", len(list))
+	}
+	wantResult(t, runNamed(t, list, "credentials"), Fail, "no region", "AWS_REGION")
+}

@@ -489,7 +489,7 @@ func (d *DaskhubStack) autoscaler() {
 		Chart:      jsii.String("cluster-autoscaler"),
 		Repository: jsii.String("https://kubernetes.github.io/autoscaler"),
 		Version:    jsii.String(d.cfg.Charts.ClusterAutoscaler),
-		Release:    jsii.String("cluster-autoscaler"),
+		Release:    jsii.String(values.AutoscalerRelease),
 		Namespace:  jsii.String("kube-system"),
 		Values:     &caValues,
 		// kube-system always exists.
@@ -509,7 +509,7 @@ func (d *DaskhubStack) devicePlugin() {
 		Chart:           jsii.String("nvidia-device-plugin"),
 		Repository:      jsii.String("https://nvidia.github.io/k8s-device-plugin"),
 		Version:         jsii.String(d.cfg.Charts.NvidiaDevicePlugin),
-		Release:         jsii.String("nvidia-device-plugin"),
+		Release:         jsii.String(values.DevicePluginRelease),
 		Namespace:       jsii.String("kube-system"),
 		Values:          &pluginValues,
 		CreateNamespace: jsii.Bool(false),

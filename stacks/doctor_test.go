@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/heliocloud/heliocloud-go/checks"
+	"github.com/heliocloud/heliocloud-go/daskhub/values"
 )
 
 // `heliocloud doctor` finds what it checks by stack outputs, Helm release
@@ -39,7 +40,7 @@ func TestDoctorFindsWhatItReads(t *testing.T) {
 	for _, r := range resources(tpls["daskhub"], "Custom::AWSCDK-EKS-HelmChart") {
 		releases[props(r)["Release"].(string)] = true
 	}
-	for _, want := range []string{checks.AutoscalerRelease, checks.DevicePluginRelease} {
+	for _, want := range []string{values.AutoscalerRelease, values.DevicePluginRelease} {
 		if !releases[want] {
 			t.Errorf("no Helm release %q, which the doctor looks for; releases: %v", want, releases)
 		}

@@ -55,7 +55,11 @@ func runChecks(name string, args []string, stdout, stderr io.Writer, list func(c
 		return 1
 	}
 	env := &checks.Env{AWS: awsCfg}
-	list0, err := list(ctx, cfg, env)
+	// Listing may read the deployment (the doctor reads the stacks): it gets
+	// the same limit as each check.
+	listCtx, cancel := context.WithTimeout(ctx, *timeout)
+	list0, err := list(listCtx, cfg, env)
+	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "heliocloud %s: %v\n", name, err)
 		return 1

@@ -32,6 +32,10 @@ import (
 const (
 	JupyterhubRelease  = "jupyterhub"
 	DaskGatewayRelease = "dask-gateway"
+	// AutoscalerRelease and DevicePluginRelease are installed in
+	// kube-system; `heliocloud doctor` finds their workloads by these names.
+	AutoscalerRelease   = "cluster-autoscaler"
+	DevicePluginRelease = "nvidia-device-plugin"
 	// UserServiceAccount runs users' servers, Dask schedulers and workers;
 	// its Pod Identity role reads datasets and writes shared and scratch.
 	UserServiceAccount = "heliocloud-user"
