@@ -45,6 +45,12 @@ func NewS3Client(ctx context.Context, o ClientOptions) (*s3.Client, error) {
 		cfg.Region = "us-east-1"
 	}
 	return s3.NewFromConfig(cfg, func(so *s3.Options) {
+		// The SDK validates a response's checksum when the object has one
+		// and otherwise logs "WARN Response has no supported checksum" to
+		// stderr, once per GET: on every read from an S3-compatible server,
+		// and from S3 for objects written without a checksum. Those lines
+		// would bury the CLI's progress; validation itself stays on.
+		so.DisableLogOutputChecksumValidationSkipped = true
 		if o.EndpointURL != "" {
 			so.BaseEndpoint = aws.String(o.EndpointURL)
 			so.UsePathStyle = true
