@@ -618,3 +618,34 @@ data:
 		}
 	}
 }
+
+// A notification configuration on a data bucket, in the data stack's
+// template, would replace the whole configuration at every deploy of that
+// stack and silently drop the registry's events. The data stack must never
+// set one; the registry adds its events from its own stack through CDK's
+// custom resource, which (Managed: false, for a bucket it did not make)
+// keeps the notifications it did not write.
+func TestDataStackLeavesNotificationsToTheRegistry(t *testing.T) {
+	tpls := synthYAML(t, registryYAML, Options{Account: "123456789012", Region: "us-east-1"})
+	data := tpls["data"]
+	if len(resources(data, "AWS::S3::Bucket")) == 0 {
+		t.Fatal("no buckets in the data stack: the test checks nothing")
+	}
+	for id, b := range resources(data, "AWS::S3::Bucket") {
+		if n, ok := props(b)["NotificationConfiguration"]; ok {
+			t.Errorf("data bucket %s has a notification configuration: %s", id, toJSON(t, n))
+		}
+	}
+	if n := len(resources(data, "Custom::S3BucketNotifications")); n != 0 {
+		t.Errorf("the data stack manages the notifications of %d buckets", n)
+	}
+	notes := resources(tpls["registry"], "Custom::S3BucketNotifications")
+	if len(notes) == 0 {
+		t.Fatal("the registry stack adds no bucket notifications")
+	}
+	for id, n := range notes {
+		if m := props(n)["Managed"]; m != false {
+			t.Errorf("registry notifications %s: Managed %v, want false (keep notifications others wrote)", id, m)
+		}
+	}
+}
