@@ -111,16 +111,21 @@ func AppendIndex(dst []byte, rows []Row, f TimeFormat) []byte {
 	dst = append(dst, Header...)
 	dst = append(dst, '\n')
 	for _, r := range rows {
-		dst = r.Start.UTC().AppendFormat(dst, string(f))
-		dst = append(dst, ',')
-		dst = r.Stop.UTC().AppendFormat(dst, string(f))
-		dst = append(dst, ',')
-		dst = appendField(dst, r.Key)
-		dst = append(dst, ',')
-		dst = strconv.AppendInt(dst, r.Size, 10)
-		dst = append(dst, '\n')
+		dst = AppendRow(dst, r, f)
 	}
 	return dst
+}
+
+// AppendRow appends one row's line, as AppendIndex writes it, to dst.
+func AppendRow(dst []byte, r Row, f TimeFormat) []byte {
+	dst = r.Start.UTC().AppendFormat(dst, string(f))
+	dst = append(dst, ',')
+	dst = r.Stop.UTC().AppendFormat(dst, string(f))
+	dst = append(dst, ',')
+	dst = appendField(dst, r.Key)
+	dst = append(dst, ',')
+	dst = strconv.AppendInt(dst, r.Size, 10)
+	return append(dst, '\n')
 }
 
 // appendField quotes a field only when it needs RFC 4180 quoting, since the
@@ -141,58 +146,72 @@ var ErrNoHeader = errors.New("first line is not a start,stop,datakey,filesize he
 // columns, Z times in one client format and rows sorted by start; the format
 // is returned ("" for a header-only file).
 func ReadIndex(data []byte) ([]Row, TimeFormat, error) {
+	var rows []Row
+	format, err := ScanIndex(data, func(r Row) { rows = append(rows, r) })
+	if err != nil {
+		return nil, "", err
+	}
+	return rows, format, nil
+}
+
+// ScanIndex reads an index file as ReadIndex does, handing each row to fn
+// instead of keeping them: a rebuild merges a year file of millions of rows
+// without holding a second copy of it. Rows before an error have been handed
+// over.
+func ScanIndex(data []byte, fn func(Row)) (TimeFormat, error) {
 	if bytes.Contains(data, []byte("\r")) {
-		return nil, "", errors.New("CR line ending: the client needs LF")
+		return "", errors.New("CR line ending: the client needs LF")
 	}
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
 	head, err := r.Read()
 	if err == io.EOF {
-		return nil, "", ErrNoHeader
+		return "", ErrNoHeader
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("line 1: %w", err)
+		return "", fmt.Errorf("line 1: %w", err)
 	}
 	if len(head) < 4 || strings.TrimPrefix(head[0], "#") != "start" || head[1] != "stop" || head[2] != "datakey" || head[3] != "filesize" {
-		return nil, "", ErrNoHeader
+		return "", ErrNoHeader
 	}
-	var rows []Row
 	var format TimeFormat
+	var prev time.Time
 	for line := 2; ; line++ {
 		rec, err := r.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("line %d: %w", line, err)
+			return "", fmt.Errorf("line %d: %w", line, err)
 		}
 		if len(rec) < 4 {
-			return nil, "", fmt.Errorf("line %d: %d columns, need start,stop,datakey,filesize", line, len(rec))
+			return "", fmt.Errorf("line %d: %d columns, need start,stop,datakey,filesize", line, len(rec))
 		}
 		if format == "" {
 			if format, err = DetectFormat(rec[0]); err != nil {
-				return nil, "", fmt.Errorf("line %d: %w", line, err)
+				return "", fmt.Errorf("line %d: %w", line, err)
 			}
 		}
 		var row Row
 		if row.Start, err = format.Parse(rec[0]); err != nil {
-			return nil, "", fmt.Errorf("line %d: start: %w (dataset format %s)", line, err, format)
+			return "", fmt.Errorf("line %d: start: %w (dataset format %s)", line, err, format)
 		}
 		if row.Stop, err = format.Parse(rec[1]); err != nil {
-			return nil, "", fmt.Errorf("line %d: stop: %w (dataset format %s)", line, err, format)
+			return "", fmt.Errorf("line %d: stop: %w (dataset format %s)", line, err, format)
 		}
 		if row.Stop.Before(row.Start) {
-			return nil, "", fmt.Errorf("line %d: stop %s before start %s", line, rec[1], rec[0])
+			return "", fmt.Errorf("line %d: stop %s before start %s", line, rec[1], rec[0])
 		}
 		row.Key = rec[2]
 		if row.Size, err = strconv.ParseInt(rec[3], 10, 64); err != nil || row.Size < 0 {
-			return nil, "", fmt.Errorf("line %d: filesize %q is not a count of bytes", line, rec[3])
+			return "", fmt.Errorf("line %d: filesize %q is not a count of bytes", line, rec[3])
 		}
-		if n := len(rows); n > 0 && row.Start.Before(rows[n-1].Start) {
-			return nil, "", fmt.Errorf("line %d: rows not sorted by start", line)
+		if line > 2 && row.Start.Before(prev) {
+			return "", fmt.Errorf("line %d: rows not sorted by start", line)
 		}
-		rows = append(rows, row)
+		prev = row.Start
+		fn(row)
 	}
-	return rows, format, nil
+	return format, nil
 }

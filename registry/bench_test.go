@@ -2,9 +2,11 @@ package registry
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -173,3 +175,100 @@ func BenchmarkIncrementalBatch100(b *testing.B) {
 		}
 	}
 }
+
+// inventoryBench is a dataset known only from an S3 Inventory report: n
+// objects spread evenly over 15 years from 2010 (one every 15 years / n), in
+// gzipped CSV files of at most a million rows each, in key order as S3
+// writes them. The report is laid out in the server's posix root, so that
+// making it costs neither the server nor this process's memory.
+type inventoryBench struct {
+	f        *fixture
+	manifest string
+}
+
+var (
+	invMu    sync.Mutex
+	invBench = map[int]*inventoryBench{}
+)
+
+func benchInventory(b *testing.B, n int) *inventoryBench {
+	invMu.Lock()
+	defer invMu.Unlock()
+	if ib := invBench[n]; ib != nil {
+		ib.f.t = b
+		return ib
+	}
+	f := newFixture(b)
+	inv := s3test.Bucket(b, f.c, "inventory")
+	root := filepath.Join(s3test.Dir(b), inv)
+	t0 := ts("2010-01-01T00:00:00Z")
+	step := ts("2025-01-01T00:00:00Z").Sub(t0) / time.Duration(n)
+	step = step.Truncate(time.Second)
+	const perFile = 1_000_000
+	var files []string
+	for first := 0; first < n; first += perFile {
+		name := fmt.Sprintf("data/part-%03d.csv.gz", len(files))
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		fh, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bw := bufio.NewWriterSize(fh, 1<<20)
+		zw, _ := gzip.NewWriterLevel(bw, gzip.BestSpeed)
+		var line []byte
+		for i := first; i < min(first+perFile, n); i++ {
+			line = append(line[:0], '"')
+			line = append(line, f.bucket...)
+			line = append(line, `","`...)
+			line = append(line, url.QueryEscape(aiaKey(t0.Add(time.Duration(i)*step)))...)
+			line = append(line, `","`...)
+			line = strconv.AppendInt(line, 14_000_000+int64(i%1000), 10)
+			line = append(line, "\"\n"...)
+			zw.Write(line)
+		}
+		if err := errors.Join(zw.Close(), bw.Flush(), fh.Close()); err != nil {
+			b.Fatal(err)
+		}
+		files = append(files, fmt.Sprintf(`{"key": %q}`, name))
+	}
+	manifest := fmt.Sprintf(`{"sourceBucket": %q, "destinationBucket": "arn:aws:s3:::%s", "fileFormat": "CSV",
+ "fileSchema": "Bucket, Key, Size", "files": [%s]}`, f.bucket, inv, strings.Join(files, ", "))
+	if err := os.WriteFile(filepath.Join(root, "manifest.json"), []byte(manifest), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	ib := &inventoryBench{f: f, manifest: "s3://" + inv + "/manifest.json"}
+	invBench[n] = ib
+	return ib
+}
+
+// benchReindexInventory rebuilds the index from the report. The first
+// iteration writes the 15 year files; later ones merge with them (every key
+// agrees, so nothing is asked of S3 and nothing is written), which is the
+// repair of an existing index.
+func benchReindexInventory(b *testing.B, n int) {
+	ib := benchInventory(b, n)
+	ix := ib.f.indexer()
+	var peak float64
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		read := peakRSS(b)
+		b.StartTimer()
+		res, err := ix.ReindexInventory(context.Background(), &ib.f.cfg.Datasets[0], ib.manifest)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Objects != int64(n) {
+			b.Fatalf("indexed %d objects, want %d", res.Objects, n)
+		}
+		peak = max(peak, read())
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "objects/s")
+	b.ReportMetric(peak, "peak-RSS-MB")
+}
+
+func BenchmarkReindexInventory1M(b *testing.B) { benchReindexInventory(b, 1_000_000) }
+func BenchmarkReindexInventory5M(b *testing.B) { benchReindexInventory(b, 5_000_000) }

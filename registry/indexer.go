@@ -49,6 +49,9 @@ type Indexer struct {
 	// more than 10,000 parts. It is kept within S3's 5 MiB to 5 GiB;
 	// DefaultCopyPartSize when zero.
 	CopyPartSize int64
+	// spillBytes is how many bytes of rows a rebuild keeps in memory before
+	// it moves them to scratch files; defaultSpillBytes when zero.
+	spillBytes int
 
 	progressMu sync.Mutex
 }
@@ -321,17 +324,24 @@ func truncate(t time.Time, f catalog.TimeFormat) time.Time {
 // when there is none.
 func (d *Dataset) setStops(rows []catalog.Row, next time.Time, hasNext bool) {
 	for i := range rows {
-		switch {
-		case d.Duration > 0:
-			rows[i].Stop = truncate(rows[i].Start.Add(time.Duration(d.Duration)), d.Format())
-		case i+1 < len(rows):
-			rows[i].Stop = rows[i+1].Start
-		case hasNext:
-			rows[i].Stop = next
-		default:
-			rows[i].Stop = rows[i].Start
+		after, has := next, hasNext
+		if i+1 < len(rows) {
+			after, has = rows[i+1].Start, true
 		}
+		rows[i].Stop = d.stopOf(rows[i].Start, after, has)
 	}
+}
+
+// stopOf is the stop of a row starting at start and followed by a row (or a
+// later year's first row) starting at next, when hasNext.
+func (d *Dataset) stopOf(start, next time.Time, hasNext bool) time.Time {
+	switch {
+	case d.Duration > 0:
+		return truncate(start.Add(time.Duration(d.Duration)), d.Format())
+	case hasNext:
+		return next
+	}
+	return start
 }
 
 // updateYear re-reads, mutates (when mutate is set), recomputes the stops of
@@ -357,33 +367,44 @@ func (ix *Indexer) rewriteYear(ctx context.Context, d *Dataset, y int, mutate fu
 		if mutate != nil {
 			rows = mutate(rows)
 		}
-		if !exists && len(rows) == 0 {
-			return true, nil
-		}
-		var next time.Time
-		var hasNext bool
-		if d.Duration == 0 && len(rows) > 0 {
-			var err error
-			if next, hasNext, err = ix.nextStart(ctx, d, y); err != nil {
-				return false, err
-			}
-		}
-		d.setStops(rows, next, hasNext)
-		out := catalog.AppendIndex(nil, rows, d.Format())
-		if exists && bytes.Equal(out, data) {
-			return true, nil
-		}
-		if err := ix.store().put(ctx, d.Bucket, key, out, "text/csv", true, etag); err != nil {
-			return false, err
-		}
-		changed = true
-		if d.Duration > 0 || len(rows) == 0 {
-			return true, nil
-		}
-		n2, h2, err := ix.nextStart(ctx, d, y)
-		return h2 == hasNext && n2.Equal(next), err
+		wrote, done, err := ix.writeYear(ctx, d, y, data, etag, exists, len(rows), func(next time.Time, hasNext bool) []byte {
+			d.setStops(rows, next, hasNext)
+			return catalog.AppendIndex(nil, rows, d.Format())
+		})
+		changed = changed || wrote
+		return done, err
 	})
 	return changed, err
+}
+
+// writeYear is one attempt to write year y's file of n rows, which render
+// gives given the first start after the year, over the current file (data,
+// etag; exists false when there is none). It writes nothing when the bytes
+// are the same, and reports done false when the next year's first start moved
+// during the write, so that the caller redoes it.
+func (ix *Indexer) writeYear(ctx context.Context, d *Dataset, y int, data []byte, etag string, exists bool, n int, render func(next time.Time, hasNext bool) []byte) (wrote, done bool, err error) {
+	if !exists && n == 0 {
+		return false, true, nil
+	}
+	var next time.Time
+	var hasNext bool
+	if d.Duration == 0 && n > 0 {
+		if next, hasNext, err = ix.nextStart(ctx, d, y); err != nil {
+			return false, false, err
+		}
+	}
+	out := render(next, hasNext)
+	if exists && bytes.Equal(out, data) {
+		return false, true, nil
+	}
+	if err := ix.store().put(ctx, d.Bucket, d.IndexKey(y), out, "text/csv", true, etag); err != nil {
+		return false, false, err
+	}
+	if d.Duration > 0 || n == 0 {
+		return true, true, nil
+	}
+	n2, h2, err := ix.nextStart(ctx, d, y)
+	return true, h2 == hasNext && n2.Equal(next), err
 }
 
 // update reads s3://bucket/key and hands its bytes and ETag (exists false

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -40,17 +41,22 @@ type ReindexResult struct {
 	Written []string `json:"written"`
 }
 
-// collector turns listed objects into rows.
+// collector turns listed objects into rows, which go to their year as they
+// are read.
 type collector struct {
-	cfg  *Config
-	d    *Dataset
-	rows []catalog.Row
-	res  *ReindexResult
+	cfg *Config
+	d   *Dataset
+	sp  *spill
+	res *ReindexResult
 }
 
-func (c *collector) add(key string, size int64) {
+func (ix *Indexer) newCollector(d *Dataset) *collector {
+	return &collector{cfg: ix.Config, d: d, sp: newSpill(d, ix.spillBytes), res: &ReindexResult{Dataset: d.ID}}
+}
+
+func (c *collector) add(key string, size int64) error {
 	if c.cfg.isOutput(c.d.Bucket, key) {
-		return
+		return nil
 	}
 	start, ok := c.d.StartOf(key)
 	if !ok {
@@ -58,9 +64,10 @@ func (c *collector) add(key string, size int64) {
 		if len(c.res.Skipped) < maxSkipped {
 			c.res.Skipped = append(c.res.Skipped, Skipped{c.d.Bucket, key, "key does not match the time rule"})
 		}
-		return
+		return nil
 	}
-	c.rows = append(c.rows, catalog.Row{Start: truncate(start, c.d.Format()), Key: key, Size: size})
+	c.res.Objects++
+	return c.sp.add(truncate(start, c.d.Format()), key, size)
 }
 
 // Reindex rebuilds a dataset's index files from a full listing of its
@@ -73,12 +80,15 @@ func (ix *Indexer) Reindex(ctx context.Context, d *Dataset) (*ReindexResult, err
 	if err != nil {
 		return nil, err
 	}
-	c := &collector{cfg: ix.Config, d: d, res: &ReindexResult{Dataset: d.ID}}
+	c := ix.newCollector(d)
+	defer c.sp.close()
 	err = ix.store().list(ctx, d.Bucket, d.Prefix, func(page []object) error {
 		for _, o := range page {
-			c.add(o.key, o.size)
+			if err := c.add(o.key, o.size); err != nil {
+				return err
+			}
 		}
-		ix.progress("list "+d.ID, int64(len(c.rows))+c.res.SkippedCount, -1)
+		ix.progress("list "+d.ID, c.res.Objects+c.res.SkippedCount, -1)
 		return nil
 	})
 	if err != nil {
@@ -141,7 +151,8 @@ func (ix *Indexer) ReindexInventory(ctx context.Context, d *Dataset, manifestURI
 	if dest == "" {
 		dest = mb
 	}
-	c := &collector{cfg: ix.Config, d: d, res: &ReindexResult{Dataset: d.ID}}
+	c := ix.newCollector(d)
+	defer c.sp.close()
 	for n, f := range m.Files {
 		if err := ix.readInventoryFile(ctx, dest, f.Key, cols, c); err != nil {
 			return nil, err
@@ -198,54 +209,53 @@ func (ix *Indexer) readInventoryFile(ctx context.Context, bucket, key string, co
 		if err != nil {
 			return fmt.Errorf("inventory file s3://%s/%s line %d: size %q", bucket, key, line, rec[si])
 		}
-		c.add(k, size)
+		if err := c.add(k, size); err != nil {
+			return err
+		}
 	}
 }
 
-// rebuild sorts the collected rows and writes every year file of the span
-// (header-only for years without data, including stale files outside the
-// new span), then updates catalog.json.
+// rebuild writes every year file of the span (header-only for years without
+// data, including stale files outside the new span), then updates
+// catalog.json. Each year's rows are loaded, sorted once and written on
+// their own, two years at a time, so that memory follows the largest year
+// rather than the dataset.
 //
 // From a listing, each year file is written once, conditionally on the ETag
 // it had before the listing began (tags): a year that an event changed in
 // the meantime is merged instead (see mergeYear). An inventory is older than
 // the index files, so every year is merged with what events wrote since.
 func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]string, fromInventory bool) (*ReindexResult, error) {
-	d, rows, res := c.d, c.rows, c.res
-	res.Objects = int64(len(rows))
-	catalog.SortRows(rows)
-	for i := range rows {
-		rows[i].Key = d.DataKey(rows[i].Key)
-	}
-	d.setStops(rows, time.Time{}, false)
-
-	byYear := map[int][]catalog.Row{}
-	for i := 0; i < len(rows); {
-		y := rows[i].Start.Year()
-		j := i
-		for j < len(rows) && rows[j].Start.Year() == y {
-			j++
-		}
-		byYear[y] = rows[i:j]
-		i = j
-	}
-	if len(rows) > 0 {
-		for y := rows[0].Start.Year(); y <= rows[len(rows)-1].Stop.Year(); y++ {
-			if _, ok := byYear[y]; !ok {
-				byYear[y] = nil
-			}
-		}
+	d, sp, res := c.d, c.sp, c.res
+	span := map[int]bool{}
+	for y := range sp.years {
+		span[y] = true
 	}
 	for y := range tags {
-		if _, ok := byYear[y]; !ok {
-			byYear[y] = nil
+		span[y] = true
+	}
+	if len(sp.years) > 0 {
+		data := slices.Sorted(maps.Keys(sp.years))
+		last := time.UnixMilli(sp.years[data[len(data)-1]].last).UTC()
+		for y := data[0]; y <= d.stopOf(last, time.Time{}, false).Year(); y++ {
+			span[y] = true
 		}
 	}
-	years := make([]int, 0, len(byYear))
-	for y := range byYear {
-		years = append(years, y)
+	years := slices.Sorted(maps.Keys(span))
+	// The last row of a year stops at the first start of the next year with
+	// data, known without loading it.
+	type start struct {
+		t  time.Time
+		ok bool
 	}
-	sort.Ints(years)
+	next := make(map[int]start, len(years))
+	var after start
+	for i := len(years) - 1; i >= 0; i-- {
+		next[years[i]] = after
+		if sy := sp.years[years[i]]; sy != nil {
+			after = start{time.UnixMilli(sy.first).UTC(), true}
+		}
+	}
 
 	var merge []int
 	if fromInventory {
@@ -253,10 +263,14 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 	} else {
 		var mu sync.Mutex
 		var done atomic.Int64
-		err := parallel(ctx, len(years), 4, func(ctx context.Context, i int) error {
+		err := parallel(ctx, len(years), 2, func(ctx context.Context, i int) error {
 			y := years[i]
-			out := catalog.AppendIndex(make([]byte, 0, 128*len(byYear[y])+64), byYear[y], d.Format())
-			err := ix.store().put(ctx, d.Bucket, d.IndexKey(y), out, "text/csv", true, tags[y])
+			es, err := sp.load(y)
+			if err != nil {
+				return err
+			}
+			out := d.appendYear(make([]byte, 0, 128*len(es)+64), es, next[y].t, next[y].ok)
+			err = ix.store().put(ctx, d.Bucket, d.IndexKey(y), out, "text/csv", true, tags[y])
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -278,7 +292,11 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 	// its already rebuilt successor.
 	sort.Sort(sort.Reverse(sort.IntSlice(merge)))
 	for n, y := range merge {
-		changed, err := ix.mergeYear(ctx, d, y, byYear[y], fromInventory)
+		es, err := sp.load(y)
+		if err != nil {
+			return nil, err
+		}
+		changed, err := ix.mergeYear(ctx, d, y, es, fromInventory)
 		if err != nil {
 			return nil, err
 		}
@@ -305,67 +323,105 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 	return res, err
 }
 
-// mergeYear writes a year file from rebuilt rows without losing what events
-// wrote meanwhile: a key on which the rebuilt rows and the current file
-// disagree (missing from one, or with another size) is settled by asking S3
-// whether the object exists now and how large it is. With an inventory, keys
-// missing from the current file are not asked about, since the inventory
-// cannot know of newer objects but has every older one.
-func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []catalog.Row, fromInventory bool) (bool, error) {
-	var headErr error
-	changed, err := ix.rewriteYear(ctx, d, y, func(cur []catalog.Row) []catalog.Row {
-		want := make(map[string]catalog.Row, len(rebuilt)+len(cur))
-		for _, r := range rebuilt {
-			want[r.Key] = r
+// mergeYear writes a year file from rebuilt rows (sorted) without losing
+// what events wrote meanwhile: a key on which the rebuilt rows and the
+// current file disagree (missing from one, or with another size) is settled
+// by asking S3 whether the object exists now and how large it is. With an
+// inventory, keys missing from the current file are not asked about, since
+// the inventory cannot know of newer objects but has every older one. The
+// current file is scanned, not kept, and the rows S3 adds are few, so the
+// merged year is not sorted again.
+func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []entry, fromInventory bool) (bool, error) {
+	at := make(map[string]int, len(rebuilt))
+	for i, e := range rebuilt {
+		at[e.key] = i
+	}
+	prefix := d.DataKey("")
+	changed := false
+	err := ix.update(ctx, d.Bucket, d.IndexKey(y), func(data []byte, etag string, exists bool) (bool, error) {
+		// A doubt is a row to ask S3 about: a rebuilt one (i >= 0) or one
+		// only the current file has (i = -1).
+		type doubt struct {
+			e entry
+			i int
 		}
-		have := make(map[string]catalog.Row, len(cur))
-		for _, r := range cur {
-			have[r.Key] = r
-		}
-		var doubt []catalog.Row
-		for _, r := range cur {
-			// A size on which the two disagree is asked of S3 too: keeping
-			// the file's would never repair a wrong one.
-			if w, ok := want[r.Key]; !ok || w.Size != r.Size {
-				doubt = append(doubt, r)
+		var doubts []doubt
+		seen := make([]bool, len(rebuilt))
+		if exists {
+			only := map[string]bool{}
+			_, err := catalog.ScanIndex(data, func(r catalog.Row) {
+				i, ok := at[r.Key]
+				switch {
+				case !ok && !only[r.Key]:
+					only[r.Key] = true
+					doubts = append(doubts, doubt{entry{r.Start.UnixMilli(), r.Size, r.Key}, -1})
+				case ok && !seen[i] && rebuilt[i].size != r.Size:
+					doubts = append(doubts, doubt{rebuilt[i], i})
+				}
+				if ok {
+					seen[i] = true
+				}
+			})
+			if err != nil {
+				// A current file that is not a valid index is rebuilt as if
+				// it were empty: rebuilds exist to fix those.
+				doubts = nil
+				clear(seen)
 			}
 		}
 		if !fromInventory {
-			for _, r := range rebuilt {
-				if _, ok := have[r.Key]; !ok {
-					doubt = append(doubt, r)
+			for i, ok := range seen {
+				if !ok {
+					doubts = append(doubts, doubt{rebuilt[i], i})
 				}
 			}
 		}
-		prefix := d.DataKey("")
-		sizes := make([]int64, len(doubt))
-		exists := make([]bool, len(doubt))
-		headErr = parallel(ctx, len(doubt), 16, func(ctx context.Context, i int) error {
+		sizes := make([]int64, len(doubts))
+		present := make([]bool, len(doubts))
+		err := parallel(ctx, len(doubts), 16, func(ctx context.Context, i int) error {
 			var err error
-			sizes[i], exists[i], err = ix.store().head(ctx, d.Bucket, strings.TrimPrefix(doubt[i].Key, prefix))
+			sizes[i], present[i], err = ix.store().head(ctx, d.Bucket, strings.TrimPrefix(doubts[i].e.key, prefix))
 			return err
 		})
-		if headErr != nil {
-			return cur
+		if err != nil {
+			return false, err
 		}
-		for i, r := range doubt {
-			if exists[i] {
-				r.Size = sizes[i]
-				want[r.Key] = r
-			} else {
-				delete(want, r.Key)
+		gone := map[int]bool{}
+		resized := map[int]int64{}
+		var extra []entry
+		for n, dt := range doubts {
+			switch {
+			case dt.i >= 0 && !present[n]:
+				gone[dt.i] = true
+			case dt.i >= 0:
+				resized[dt.i] = sizes[n]
+			case present[n]:
+				dt.e.size = sizes[n]
+				extra = append(extra, dt.e)
 			}
 		}
-		out := make([]catalog.Row, 0, len(want))
-		for _, r := range want {
-			out = append(out, r)
+		slices.SortFunc(extra, compareEntries)
+		out := make([]entry, 0, len(rebuilt)-len(gone)+len(extra))
+		for i, e := range rebuilt {
+			if gone[i] {
+				continue
+			}
+			if s, ok := resized[i]; ok {
+				e.size = s
+			}
+			for len(extra) > 0 && compareEntries(extra[0], e) < 0 {
+				out = append(out, extra[0])
+				extra = extra[1:]
+			}
+			out = append(out, e)
 		}
-		catalog.SortRows(out)
-		return out
-	}, true)
-	if headErr != nil {
-		return changed, headErr
-	}
+		out = append(out, extra...)
+		wrote, done, err := ix.writeYear(ctx, d, y, data, etag, exists, len(out), func(next time.Time, hasNext bool) []byte {
+			return d.appendYear(make([]byte, 0, 128*len(out)+64), out, next, hasNext)
+		})
+		changed = changed || wrote
+		return done, err
+	})
 	return changed, err
 }
 
