@@ -75,16 +75,11 @@ func Preflight(cfg *config.Config, env *Env) []Check {
 		{"cost explorer", p.costExplorer},
 		{"cost allocation tags", p.costTags},
 	}
-	needs, unknown := vcpuNeeds(cfg)
+	needs := vcpuNeeds(cfg)
 	for _, key := range slices.Sorted(maps.Keys(vcpuQuotas)) {
 		if n := needs[key]; n != nil {
 			checks = append(checks, Check{"vcpu quota " + key, func(ctx context.Context) (Status, string, error) { return p.quota(ctx, vcpuQuotas[key], n) }})
 		}
-	}
-	if len(unknown) > 0 {
-		checks = append(checks, Check{"vcpu quota types", func(context.Context) (Status, string, error) {
-			return warn("%s not in the deployer's instance-type table, so not counted: check their quotas in the Service Quotas console", strings.Join(unknown, ", "))
-		}})
 	}
 	for _, c := range p.certificates() {
 		checks = append(checks, Check{"certificate " + c.path, func(ctx context.Context) (Status, string, error) { return p.certificate(ctx, c) }})

@@ -112,12 +112,6 @@ func TestPreflightHealthyAccount(t *testing.T) {
 	cfg := gsfcWithPartner(t)
 	results := Run(context.Background(), Preflight(cfg, f.env()), 5*time.Second)
 	for _, r := range results {
-		// gsfc's portal offers Graviton and other types the instance-type
-		// table lacks; their quota is not counted, and the line says so.
-		if r.Name == "vcpu quota types" {
-			wantResult(t, r, Warn, "m7g.large", "not counted")
-			continue
-		}
 		if r.Status == Fail || r.Status == Warn {
 			t.Errorf("%s %s: %s", r.Status, r.Name, r.Reason)
 		}
@@ -249,8 +243,8 @@ func TestVCPUNeeds(t *testing.T) {
 	}
 	cfg.Portal.Enabled = true
 	cfg.Portal.Limits.RunningMachines = 3
-	cfg.Portal.InstanceTypes = map[string]config.PortalInstanceType{"m7i.large": {}, "m7i.2xlarge": {}, "g4dn.xlarge": {}, "x2idn.large": {}}
-	needs, unknown := vcpuNeeds(cfg)
+	cfg.Portal.InstanceTypes = map[string]config.PortalInstanceType{"m7i.large": {}, "m7i.2xlarge": {}, "g4dn.xlarge": {}}
+	needs := vcpuNeeds(cfg)
 	got := map[string]int{}
 	for k, n := range needs {
 		got[k] = n.VCPUs
@@ -265,9 +259,6 @@ func TestVCPUNeeds(t *testing.T) {
 			t.Errorf("%s: %d vCPUs, want %d", k, got[k], v)
 		}
 	}
-	if strings.Join(unknown, ",") != "x2idn.large" {
-		t.Errorf("unknown types %v, want x2idn.large", unknown)
-	}
 }
 
 func TestPreflightQuota(t *testing.T) {
@@ -281,7 +272,7 @@ func TestPreflightQuota(t *testing.T) {
 	f.answer("servicequotas:GetAWSDefaultServiceQuota", jsonReply(map[string]any{"Quota": map[string]any{"Value": 0.0}}))
 	cfg := loadInstance(t, "gsfc")
 	checks := Preflight(cfg, f.env())
-	needs, _ := vcpuNeeds(cfg)
+	needs := vcpuNeeds(cfg)
 	r := runNamed(t, checks, "vcpu quota onDemand/standard")
 	wantResult(t, r, Fail, "is 16 in us-east-1", "--quota-code L-1216C47A", "node group user")
 	if !strings.Contains(r.Reason, "--desired-value "+strconv.Itoa(needs["onDemand/standard"].VCPUs)) {
@@ -381,4 +372,16 @@ func TestPreflightWithoutRegion(t *testing.T) {
 		t.Errorf("%d checks without a region, want only credentials", len(list))
 	}
 	wantResult(t, runNamed(t, list, "credentials"), Fail, "no region", "AWS_REGION")
+}
+
+func TestFamilyClass(t *testing.T) {
+	for typ, want := range map[string]string{
+		"m7i.large": "standard", "m7g.large": "standard", "t3.medium": "standard", "r7i.xlarge": "standard", "c7i.2xlarge": "standard",
+		"g5.xlarge": "g", "g4dn.xlarge": "g", "vt1.3xlarge": "g",
+		"p5.48xlarge": "", "inf2.xlarge": "", "trn1.2xlarge": "", "dl1.24xlarge": "", "x2idn.16xlarge": "",
+	} {
+		if got := familyClass(typ); got != want {
+			t.Errorf("familyClass(%s) = %q, want %q", typ, got, want)
+		}
+	}
 }

@@ -49,9 +49,9 @@ type vcpuNeed struct {
 // once: every DaskHub node group at maxSize of its largest type, plus one
 // portal user at the running-machines limit on the largest offered type of
 // each class (the portal has no instance-wide cap, so more users need more).
-// Types missing from config.InstanceTypes are returned in unknown.
-func vcpuNeeds(cfg *config.Config) (needs map[string]*vcpuNeed, unknown []string) {
-	needs = map[string]*vcpuNeed{}
+// The validator holds node group and portal types to config.InstanceTypes.
+func vcpuNeeds(cfg *config.Config) map[string]*vcpuNeed {
+	needs := map[string]*vcpuNeed{}
 	add := func(key string, n int, part string) {
 		if needs[key] == nil {
 			needs[key] = &vcpuNeed{}
@@ -67,12 +67,7 @@ func vcpuNeeds(cfg *config.Config) (needs map[string]*vcpuNeed, unknown []string
 			}
 			largest, class := 0, ""
 			for _, t := range g.InstanceTypes {
-				it, ok := config.InstanceTypes[t]
-				if !ok {
-					unknown = append(unknown, t)
-					continue
-				}
-				if it.VCPU > largest {
+				if it := config.InstanceTypes[t]; it.VCPU > largest {
 					largest, class = it.VCPU, familyClass(t)
 				}
 			}
@@ -86,11 +81,7 @@ func vcpuNeeds(cfg *config.Config) (needs map[string]*vcpuNeed, unknown []string
 		largest := map[string]int{}
 		names := map[string]string{}
 		for _, t := range slices.Sorted(maps.Keys(p.InstanceTypes)) {
-			it, ok := config.InstanceTypes[t]
-			if !ok {
-				unknown = append(unknown, t)
-				continue
-			}
+			it := config.InstanceTypes[t]
 			if c := familyClass(t); c != "" && it.VCPU > largest[c] {
 				largest[c], names[c] = it.VCPU, t
 			}
@@ -100,8 +91,7 @@ func vcpuNeeds(cfg *config.Config) (needs map[string]*vcpuNeed, unknown []string
 			add("onDemand/"+c, n*largest[c], fmt.Sprintf("one portal user %d x %s", n, names[c]))
 		}
 	}
-	slices.Sort(unknown)
-	return needs, slices.Compact(unknown)
+	return needs
 }
 
 func hasAnyPrefix(s string, prefixes ...string) bool {
