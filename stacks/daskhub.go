@@ -251,11 +251,17 @@ func (d *DaskhubStack) nodeGroups() {
 // through IMDSv2 tokens with a hop limit of 1, so that pods on the pod
 // network (one hop further than the node) cannot reach the node's
 // credentials; only host-network pods can (the VPC CNI, kube-proxy, the Pod
-// Identity agent and the EFS CSI node plugin, which mounts with the node
-// role). Pods get their own credentials from the Pod Identity agent at
-// 169.254.170.23, which is not IMDS. The root volume is encrypted gp3 of
-// the group's disk size. A change makes a new template version, which EKS
-// rolls out in place.
+// Identity agent, hostNetwork in charts/eks-pod-identity-agent at v0.1.37,
+// and the EFS CSI node plugin, hostNetwork in
+// charts/aws-efs-csi-driver/templates/node-daemonset.yaml at v3.4.1, which
+// mounts with the node role). The EBS CSI node plugin is not on the host
+// network and falls back from IMDS to the Kubernetes API for its instance
+// metadata (DefaultMetadataSources in pkg/cloud/metadata/metadata.go at
+// aws-ebs-csi-driver v1.64.0). Pods get their own credentials from the Pod
+// Identity agent at 169.254.170.23 (DefaultIpv4TargetHost in the agent's
+// configuration/config.go), which is not IMDS. The root volume is encrypted
+// gp3 of the group's disk size. A change makes a new template version,
+// which EKS rolls out in place.
 func (d *DaskhubStack) launchTemplate(name string, g config.NodeGroup) *awseksv2.LaunchTemplateSpec {
 	lt := awsec2.NewLaunchTemplate(d.Stack, jsii.String("LaunchTemplate-"+name), &awsec2.LaunchTemplateProps{
 		RequireImdsv2:           jsii.Bool(true),

@@ -277,28 +277,22 @@ func userFilesPolicy(nodeRole *string) awsiam.PolicyDocument {
 				"Null": map[string]any{"elasticfilesystem:AccessPointArn": "false"},
 			},
 		}),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("DenyWithoutTLS"),
-			Effect:     awsiam.Effect_DENY,
-			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-			Actions:    jsii.Strings(efsClientActions...),
-			Conditions: &map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
-		}),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("DenyWithoutAccessPoint"),
-			Effect:     awsiam.Effect_DENY,
-			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-			Actions:    jsii.Strings(efsClientActions...),
-			Conditions: &map[string]any{"Null": map[string]any{"elasticfilesystem:AccessPointArn": "true"}},
-		}),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("DenyOtherPrincipals"),
-			Effect:     awsiam.Effect_DENY,
-			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-			Actions:    jsii.Strings(efsClientActions...),
-			Conditions: &map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": *nodeRole}},
-		}),
+		denyClients("DenyWithoutTLS", map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}),
+		denyClients("DenyWithoutAccessPoint", map[string]any{"Null": map[string]any{"elasticfilesystem:AccessPointArn": "true"}}),
+		denyClients("DenyOtherPrincipals", map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": *nodeRole}}),
 	}})
+}
+
+// denyClients denies every principal the NFS-level permissions under
+// conditions.
+func denyClients(sid string, conditions map[string]any) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(sid),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings(efsClientActions...),
+		Conditions: &conditions,
+	})
 }
 
 // signIn makes the hub's Cognito app client and lets the hub's service

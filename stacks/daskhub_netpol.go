@@ -40,6 +40,11 @@ var privateRanges = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "1
 //   - egress to Dask Gateway's pods, to cluster DNS, and to addresses
 //     outside the private ranges and the metadata service.
 //
+// Egress to a Service's cluster IP is allowed where the Service selects
+// pods a rule's podSelector selects (getMatchingServiceClusterIPs in
+// pkg/resolvers/endpoints.go of amazon-network-policy-controller-k8s at
+// v1.1.7): the gateway's API and cluster DNS are reached that way.
+//
 // A policy cannot name "the same cluster as this pod", so a worker still
 // accepts a connection from another user's Dask pod; Dask Gateway's mutual
 // TLS, with a certificate per cluster, refuses it (docs/daskhub.md).
