@@ -353,11 +353,11 @@ func (d *doctor) kubeAPI(ctx context.Context, s *stackState) (Status, string, er
 	return pass("%s answers, Kubernetes %s", d.cluster.name, v.GitVersion)
 }
 
-// proxyPublic is where pods reach the hub: http://proxy-public.<ns>:80,
-// the address the notebooks' Dask Gateway client uses too
-// (values.Jupyterhub: http://proxy-public/services/dask-gateway).
+// proxyPublic is where pods reach the hub: the port of proxy-public that
+// values.ProxyURL names, the address the notebooks' Dask Gateway client
+// uses too (80 without a domain, 443 carrying plain HTTP with one).
 func (d *doctor) proxyPublic(path string) string {
-	return serviceProxy(d.cfg.Daskhub.Namespace, "proxy-public", "http", path)
+	return serviceProxy(d.cfg.Daskhub.Namespace, "proxy-public", values.ProxyPortName(d.cfg), path)
 }
 
 // hubHealth asks JupyterHub's /hub/health, which the z2jh 4.4.0 chart
@@ -461,10 +461,10 @@ func (d *doctor) gateway(ctx context.Context, s *stackState) (Status, string, er
 		Status string `json:"status"`
 	}
 	if status != http.StatusOK || json.Unmarshal(body, &h) != nil || h.Status != "pass" {
-		return fail("http://proxy-public/services/dask-gateway/api/health answers HTTP %d (%s): kubectl -n %s get pods -l app.kubernetes.io/instance=%s; kubectl -n %s logs deploy/api-%s",
-			status, snippet(body), d.cfg.Daskhub.Namespace, values.DaskGatewayRelease, d.cfg.Daskhub.Namespace, values.DaskGatewayRelease)
+		return fail("%s/api/health answers HTTP %d (%s): kubectl -n %s get pods -l app.kubernetes.io/instance=%s; kubectl -n %s logs deploy/api-%s",
+			values.ProxyURL(d.cfg)+values.GatewayPrefix, status, snippet(body), d.cfg.Daskhub.Namespace, values.DaskGatewayRelease, d.cfg.Daskhub.Namespace, values.DaskGatewayRelease)
 	}
-	return pass("healthy at http://proxy-public/services/dask-gateway")
+	return pass("healthy at %s", values.ProxyURL(d.cfg)+values.GatewayPrefix)
 }
 
 // workloads lists the Deployments or DaemonSets of a Helm release in

@@ -185,8 +185,8 @@ func newDeployment(t *testing.T) *deployment {
 	d.queueDepth(deadLetters, 0)
 
 	d.kube.page("/version", 200, `{"gitVersion":"v1.35.2-eks-1"}`)
-	d.kube.page(proxyPath("/hub/health"), 200, "")
-	d.kube.page(proxyPath("/services/dask-gateway/api/health"), 200, `{"status":"pass"}`)
+	d.kube.page(proxyPath(d.cfg, "/hub/health"), 200, "")
+	d.kube.page(proxyPath(d.cfg, "/services/dask-gateway/api/health"), 200, `{"status":"pass"}`)
 	d.kube.page("/apis/apps/v1/namespaces/kube-system/deployments", 200, `{"items":[{"metadata":{"name":"cluster-autoscaler-aws-cluster-autoscaler"},"spec":{"replicas":1},"status":{"availableReplicas":1}}]}`)
 	d.kube.page("/apis/apps/v1/namespaces/kube-system/daemonsets", 200, `{"items":[{"metadata":{"name":"nvidia-device-plugin"},"status":{"desiredNumberScheduled":2,"numberAvailable":2}}]}`)
 
@@ -199,8 +199,11 @@ func newDeployment(t *testing.T) *deployment {
 	return d
 }
 
-func proxyPath(p string) string {
-	return "/api/v1/namespaces/daskhub/services/proxy-public:http/proxy" + p
+// proxyPath is the API server's service proxy to the port of proxy-public
+// that values.ProxyURL reaches for cfg: https (443, plain HTTP behind TLS
+// offload) with a domain, http without; the fake answers no other port.
+func proxyPath(cfg *config.Config, p string) string {
+	return "/api/v1/namespaces/daskhub/services/proxy-public:" + values.ProxyPortName(cfg) + "/proxy" + p
 }
 
 func (d *deployment) hubRedirect(location string) {
@@ -358,13 +361,13 @@ func TestDoctorFailures(t *testing.T) {
 			d.aws.answer("eks:GET /clusters/"+gsfcCluster, jsonReply(map[string]any{"cluster": map[string]any{"name": gsfcCluster, "arn": gsfcClusterArn, "status": "UPDATING"}}))
 		}, []string{"is UPDATING, not ACTIVE"}},
 		{"kubernetes api", func(d *deployment) { d.kube.page("/version", 401, "") }, []string{"refuses your credentials", "daskhub.admins"}},
-		{"hub health", func(d *deployment) { d.kube.page(proxyPath("/hub/health"), 503, "no endpoints available for service") }, []string{"HTTP 503", "no endpoints", "logs deploy/hub"}},
+		{"hub health", func(d *deployment) { d.kube.page(proxyPath(d.cfg, "/hub/health"), 503, "no endpoints available for service") }, []string{"HTTP 503", "no endpoints", "logs deploy/hub"}},
 		{"hub health", func(d *deployment) { d.web.page("/hub/health", 502, "") }, []string{"healthy inside the cluster", "HTTP 502"}},
 		{"hub sign-in", func(d *deployment) { d.hubRedirect("https://elsewhere.example.org/oauth2/authorize?client_id=x") }, []string{"not to the pool's sign-in pages"}},
 		{"hub sign-in", func(d *deployment) {
 			d.hubRedirect(gsfcSignIn + "/oauth2/authorize?client_id=x&redirect_uri=" + url.QueryEscape("http://localhost:8080/hub/oauth_callback"))
 		}, []string{"return to \"http://localhost:8080/hub/oauth_callback\""}},
-		{"gateway api", func(d *deployment) { d.kube.page(proxyPath("/services/dask-gateway/api/health"), 404, "Not Found") }, []string{"HTTP 404", "dask-gateway"}},
+		{"gateway api", func(d *deployment) { d.kube.page(proxyPath(d.cfg, "/services/dask-gateway/api/health"), 404, "Not Found") }, []string{"HTTP 404", "dask-gateway"}},
 		{"autoscaler", func(d *deployment) {
 			d.kube.page("/apis/apps/v1/namespaces/kube-system/deployments", 200, `{"items":[{"metadata":{"name":"ca"},"status":{"availableReplicas":0}}]}`)
 		}, []string{"no available replica", "no node is ever added"}},
@@ -402,7 +405,9 @@ func TestDoctorHubWithoutDomain(t *testing.T) {
 	// login redirect are asked through the API server's service proxy.
 	d := newDeployment(t)
 	d.cfg.Daskhub.Domain = config.Domain{}
-	d.kube.routes[proxyPath("/hub/oauth_login")] = func(*http.Request) (int, string, http.Header) {
+	d.kube.page(proxyPath(d.cfg, "/hub/health"), 200, "")
+	d.kube.page(proxyPath(d.cfg, "/services/dask-gateway/api/health"), 200, `{"status":"pass"}`)
+	d.kube.routes[proxyPath(d.cfg, "/hub/oauth_login")] = func(*http.Request) (int, string, http.Header) {
 		return 302, "", http.Header{"Location": {gsfcSignIn + "/oauth2/authorize?client_id=c&redirect_uri=" + url.QueryEscape("http://localhost:8080/hub/oauth_callback")}}
 	}
 	results := d.run(t)

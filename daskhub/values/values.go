@@ -242,6 +242,17 @@ func ProxyURL(cfg *config.Config) string {
 	return host + ":443"
 }
 
+// ProxyPortName is the name of the proxy-public service's port that
+// ProxyURL reaches, for the API server's service proxy
+// (services/proxy-public:<name>/proxy): the chart names port 80 "http"
+// and port 443 "https", whatever protocol the latter carries.
+func ProxyPortName(cfg *config.Config) string {
+	if httpPortOpen(cfg) {
+		return "http"
+	}
+	return "https"
+}
+
 // ServerEnv is the environment of users' servers, as the programs in them
 // read it: Dask Gateway's client finds the gateway through the hub's proxy
 // and its scheduler proxy directly; Dask fills {JUPYTER_IMAGE_SPEC} and
