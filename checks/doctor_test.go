@@ -361,13 +361,17 @@ func TestDoctorFailures(t *testing.T) {
 			d.aws.answer("eks:GET /clusters/"+gsfcCluster, jsonReply(map[string]any{"cluster": map[string]any{"name": gsfcCluster, "arn": gsfcClusterArn, "status": "UPDATING"}}))
 		}, []string{"is UPDATING, not ACTIVE"}},
 		{"kubernetes api", func(d *deployment) { d.kube.page("/version", 401, "") }, []string{"refuses your credentials", "daskhub.admins"}},
-		{"hub health", func(d *deployment) { d.kube.page(proxyPath(d.cfg, "/hub/health"), 503, "no endpoints available for service") }, []string{"HTTP 503", "no endpoints", "logs deploy/hub"}},
+		{"hub health", func(d *deployment) {
+			d.kube.page(proxyPath(d.cfg, "/hub/health"), 503, "no endpoints available for service")
+		}, []string{"HTTP 503", "no endpoints", "logs deploy/hub"}},
 		{"hub health", func(d *deployment) { d.web.page("/hub/health", 502, "") }, []string{"healthy inside the cluster", "HTTP 502"}},
 		{"hub sign-in", func(d *deployment) { d.hubRedirect("https://elsewhere.example.org/oauth2/authorize?client_id=x") }, []string{"not to the pool's sign-in pages"}},
 		{"hub sign-in", func(d *deployment) {
 			d.hubRedirect(gsfcSignIn + "/oauth2/authorize?client_id=x&redirect_uri=" + url.QueryEscape("http://localhost:8080/hub/oauth_callback"))
 		}, []string{"return to \"http://localhost:8080/hub/oauth_callback\""}},
-		{"gateway api", func(d *deployment) { d.kube.page(proxyPath(d.cfg, "/services/dask-gateway/api/health"), 404, "Not Found") }, []string{"HTTP 404", "dask-gateway"}},
+		{"gateway api", func(d *deployment) {
+			d.kube.page(proxyPath(d.cfg, "/services/dask-gateway/api/health"), 404, "Not Found")
+		}, []string{"HTTP 404", "dask-gateway"}},
 		{"autoscaler", func(d *deployment) {
 			d.kube.page("/apis/apps/v1/namespaces/kube-system/deployments", 200, `{"items":[{"metadata":{"name":"ca"},"status":{"availableReplicas":0}}]}`)
 		}, []string{"no available replica", "no node is ever added"}},
