@@ -165,7 +165,7 @@ func newDeployment(t *testing.T) *deployment {
 	}}))
 	d.aws.answer("eks:GET /clusters/"+gsfcCluster+"/pod-identity-associations/a-123", jsonReply(map[string]any{"association": map[string]any{"associationId": "a-123", "roleArn": gsfcUserRole}}))
 	d.allowed = func(action, resource string) bool {
-		return action != "s3:PutObject" || strings.Contains(resource, "-shared/") || strings.Contains(resource, "-scratch/")
+		return action != "s3:PutObject" || strings.Contains(resource, ":::"+d.cfg.SharedBucketName()+"/") || strings.Contains(resource, ":::"+d.cfg.ScratchBucketName()+"/")
 	}
 	d.aws.on("iam:SimulatePrincipalPolicy", func(c call) reply {
 		action, resource := c.Form.Get("ActionNames.member.1"), c.Form.Get("ResourceArns.member.1")
@@ -281,8 +281,9 @@ func TestDoctorHealthyDeployment(t *testing.T) {
 		}
 		asked[c.Form.Get("ActionNames.member.1")+" "+c.Form.Get("ResourceArns.member.1")] = true
 	}
-	for _, want := range []string{"s3:GetObject arn:aws:s3:::gsfc-mms/*", "s3:ListBucket arn:aws:s3:::gsfc-sdo-aia", "s3:PutObject arn:aws:s3:::gsfc-shared/*",
-		"s3:PutObject arn:aws:s3:::gsfc-scratch/*", "s3:PutObject arn:aws:s3:::gsfc-mms/*"} {
+	// gsfc's default bucket names end in its account suffix (config.defaultBucketName).
+	for _, want := range []string{"s3:GetObject arn:aws:s3:::gsfc-mms-885c9a1d/*", "s3:ListBucket arn:aws:s3:::gsfc-sdo-aia-885c9a1d", "s3:PutObject arn:aws:s3:::gsfc-shared-885c9a1d/*",
+		"s3:PutObject arn:aws:s3:::gsfc-scratch-885c9a1d/*", "s3:PutObject arn:aws:s3:::gsfc-mms-885c9a1d/*"} {
 		if !asked[want] {
 			t.Errorf("simulated %v, lacking %s", asked, want)
 		}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -58,7 +60,7 @@ type DatasetBucket struct {
 	// requester-pays header, so the public could not read the catalog.
 	RequesterPays bool `yaml:"requesterPays"`
 	// BucketName is the bucket's physical (globally unique) name. Default:
-	// <instance>-<dataset name>.
+	// <instance>-<dataset name>-<account suffix> (docs/data.md).
 	BucketName string `yaml:"bucketName"`
 	// Encryption at rest: "s3" (SSE-S3, AWS-owned keys) or "kms" (a customer
 	// managed KMS key made for this bucket, with yearly rotation). Public
@@ -80,7 +82,8 @@ type DatasetBucket struct {
 
 // TeamBuckets are the settings of the per-team buckets.
 type TeamBuckets struct {
-	// Enabled makes one bucket per team, named <instance>-team-<team>.
+	// Enabled makes one bucket per team, named
+	// <instance>-team-<team>-<account suffix> (docs/data.md).
 	Enabled bool `yaml:"enabled" default:"true"`
 	// BucketNames overrides the physical name of a team's bucket, keyed by
 	// team name.
@@ -98,7 +101,8 @@ type TeamBuckets struct {
 
 // SharedBucket is the instance-wide read-write bucket.
 type SharedBucket struct {
-	// BucketName is the physical name. Default: <instance>-shared.
+	// BucketName is the physical name. Default:
+	// <instance>-shared-<account suffix> (docs/data.md).
 	BucketName string `yaml:"bucketName"`
 	// Encryption at rest: "s3" (SSE-S3) or "kms" (a customer managed key).
 	Encryption string `yaml:"encryption" default:"s3" enum:"s3,kms"`
@@ -111,7 +115,8 @@ type SharedBucket struct {
 
 // ScratchBucket is the instance-wide bucket for temporary files.
 type ScratchBucket struct {
-	// BucketName is the physical name. Default: <instance>-scratch.
+	// BucketName is the physical name. Default:
+	// <instance>-scratch-<account suffix> (docs/data.md).
 	BucketName string `yaml:"bucketName"`
 	// Encryption at rest: "s3" (SSE-S3) or "kms" (a customer managed key).
 	Encryption string `yaml:"encryption" default:"s3" enum:"s3,kms"`
@@ -121,7 +126,8 @@ type ScratchBucket struct {
 
 // AccessLogBucket receives the S3 server access logs of the instance.
 type AccessLogBucket struct {
-	// BucketName is the physical name. Default: <instance>-access-logs.
+	// BucketName is the physical name. Default:
+	// <instance>-access-logs-<account suffix> (docs/data.md).
 	BucketName string `yaml:"bucketName"`
 	// ExpireDays deletes log files this many days after they were written.
 	ExpireDays int `yaml:"expireDays" default:"365"`
@@ -176,27 +182,44 @@ func (cfg *Config) Buckets() []BucketRef {
 
 // DatasetBucketName is the physical name of a dataset bucket.
 func (cfg *Config) DatasetBucketName(name string) string {
-	return cmp.Or(cfg.Data.Datasets[name].BucketName, cfg.Name+"-"+name)
+	return cmp.Or(cfg.Data.Datasets[name].BucketName, cfg.defaultBucketName(name))
 }
 
 // TeamBucketName is the physical name of a team's bucket.
 func (cfg *Config) TeamBucketName(team string) string {
-	return cmp.Or(cfg.Data.TeamBuckets.BucketNames[team], cfg.Name+"-team-"+team)
+	return cmp.Or(cfg.Data.TeamBuckets.BucketNames[team], cfg.defaultBucketName("team-"+team))
 }
 
 // SharedBucketName is the physical name of the shared bucket.
 func (cfg *Config) SharedBucketName() string {
-	return cmp.Or(cfg.Data.Shared.BucketName, cfg.Name+"-shared")
+	return cmp.Or(cfg.Data.Shared.BucketName, cfg.defaultBucketName("shared"))
 }
 
 // ScratchBucketName is the physical name of the scratch bucket.
 func (cfg *Config) ScratchBucketName() string {
-	return cmp.Or(cfg.Data.Scratch.BucketName, cfg.Name+"-scratch")
+	return cmp.Or(cfg.Data.Scratch.BucketName, cfg.defaultBucketName("scratch"))
 }
 
 // AccessLogBucketName is the physical name of the access log bucket.
 func (cfg *Config) AccessLogBucketName() string {
-	return cmp.Or(cfg.Data.AccessLogs.BucketName, cfg.Name+"-access-logs")
+	return cmp.Or(cfg.Data.AccessLogs.BucketName, cfg.defaultBucketName("access-logs"))
+}
+
+// defaultBucketName is the physical name of a bucket whose bucketName the
+// instance file leaves out: <instance>-<what>, then, when the file gives
+// the account, a dash and 8 hex digits of SHA-256("<account>/<region>").
+// Bucket names are global across all of S3, and an instance name alone
+// ("minimal") is likely taken by someone; the suffix makes the name this
+// account's without randomness, so every synth (and the registry command)
+// gets the same name. It comes only from the file, never from the
+// deployer's credentials, so that every tool reading the file agrees.
+func (cfg *Config) defaultBucketName(what string) string {
+	name := cfg.Name + "-" + what
+	if cfg.Account == "" {
+		return name
+	}
+	sum := sha256.Sum256([]byte(cfg.Account + "/" + cfg.Region))
+	return name + "-" + hex.EncodeToString(sum[:4])
 }
 
 // namePath is where a bucket's name problems are reported: at its

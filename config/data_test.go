@@ -30,6 +30,41 @@ func TestDataDefaults(t *testing.T) {
 	}
 }
 
+// Default bucket names live in S3's global namespace: with the account in
+// the file they end in a suffix of the account and region (the same in
+// every load, different for another account or region); explicit names
+// are kept as written, and without an account the names stay bare.
+func TestDataDefaultNamesCarryTheAccount(t *testing.T) {
+	const datasets = "  datasets:\n    sdo-aia: {public: true, writers: [sdo]}\n    mms: {bucketName: gsfc-mms-burst}\n"
+	load := func(account, region string) *Config {
+		return mustLoad(t, "name: x\naccount: \""+account+"\"\nregion: "+region+"\nteams: {sdo: {}, mms: {}}\ndata:\n  enabled: true\n"+datasets)
+	}
+	names := func(cfg *Config) []string {
+		var out []string
+		for _, b := range cfg.Buckets() {
+			out = append(out, b.Physical)
+		}
+		return out
+	}
+	got := names(load("111122223333", "us-east-1"))
+	// sha256("111122223333/us-east-1") begins 885c9a1d.
+	want := []string{"gsfc-mms-burst", "x-sdo-aia-885c9a1d", "x-team-mms-885c9a1d", "x-team-sdo-885c9a1d", "x-shared-885c9a1d", "x-scratch-885c9a1d", "x-access-logs-885c9a1d"}
+	if !slices.Equal(got, want) {
+		t.Errorf("buckets %v, want %v", got, want)
+	}
+	if again := names(load("111122223333", "us-east-1")); !slices.Equal(again, got) {
+		t.Errorf("a second load gave %v, the first %v", again, got)
+	}
+	for _, other := range [][2]string{{"444455556666", "us-east-1"}, {"111122223333", "eu-north-1"}} {
+		if n := names(load(other[0], other[1]))[1]; n == got[1] {
+			t.Errorf("account %s region %s gives the same name %s", other[0], other[1], n)
+		}
+	}
+	if n := names(mustLoad(t, dataBase+datasets))[1]; n != "x-sdo-aia" {
+		t.Errorf("without an account the dataset bucket is %s, want x-sdo-aia", n)
+	}
+}
+
 func TestDataExplicitNames(t *testing.T) {
 	cfg := mustLoad(t, dataBase+"  datasets:\n    aia: {bucketName: gsfc-heliocloud-aia}\n  teamBuckets:\n    bucketNames: {sdo: sdo-team-data}\n  shared: {bucketName: x-common}\n")
 	if got := cfg.DatasetBucketName("aia"); got != "gsfc-heliocloud-aia" {

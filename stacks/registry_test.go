@@ -8,6 +8,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
+// registryYAML gives the account, so default bucket names end in its
+// suffix: sha256("123456789012/us-east-1") begins eb805c6c.
 const registryYAML = `name: gsfc
 account: "123456789012"
 region: us-east-1
@@ -37,7 +39,7 @@ func TestRegistryStack(t *testing.T) {
 		"Timeout":       900,
 		"MemorySize":    1024,
 		"Environment": map[string]any{"Variables": map[string]any{
-			"HELIOCLOUD_REGISTRY": assertions.Match_StringLikeRegexp(jsii.String(`"id":"aia_0094".*"bucket":"gsfc-helio-public","prefix":"sdo/aia/0094/","indexPrefix":"sdo/aia/"`)),
+			"HELIOCLOUD_REGISTRY": assertions.Match_StringLikeRegexp(jsii.String(`"id":"aia_0094".*"bucket":"gsfc-helio-public-eb805c6c","prefix":"sdo/aia/0094/","indexPrefix":"sdo/aia/"`)),
 		}},
 	})
 	tpl.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
@@ -73,7 +75,7 @@ func TestRegistryStack(t *testing.T) {
 	})
 
 	// One created and one removed notification per dataset prefix.
-	for _, c := range []struct{ bucket, prefix string }{{"gsfc-helio-public", "sdo/aia/0094/"}, {"gsfc-archive", "mms1/fgm/"}} {
+	for _, c := range []struct{ bucket, prefix string }{{"gsfc-helio-public-eb805c6c", "sdo/aia/0094/"}, {"gsfc-archive-eb805c6c", "mms1/fgm/"}} {
 		tpl.HasResourceProperties(jsii.String("Custom::S3BucketNotifications"), map[string]any{
 			"BucketName": c.bucket,
 			"Managed":    false,
@@ -88,9 +90,9 @@ func TestRegistryStack(t *testing.T) {
 	doc := templateJSON(t, tpl)
 	for _, want := range []string{
 		`"Sid":"WriteIndexes"`,
-		`:s3:::gsfc-helio-public/sdo/aia/aia_0094_*.csv"`,
-		`:s3:::gsfc-archive/index/mms1_fgm_*.csv"`,
-		`:s3:::gsfc-helio-public/catalog.json"`,
+		`:s3:::gsfc-helio-public-eb805c6c/sdo/aia/aia_0094_*.csv"`,
+		`:s3:::gsfc-archive-eb805c6c/index/mms1_fgm_*.csv"`,
+		`:s3:::gsfc-helio-public-eb805c6c/catalog.json"`,
 		`"Sid":"ListDatasetBuckets"`,
 		`"kms:EncryptionContext:aws:s3:arn"`,
 	} {
@@ -108,7 +110,7 @@ func TestRegistryStack(t *testing.T) {
 func TestRegistryIngestGrantsCopyIntoDatasets(t *testing.T) {
 	y := strings.Replace(registryYAML, "  indexer: {alarmEmails: [ops@example.org]}\n", "  ingest: {bucket: shared, prefix: uploads/}\n", 1)
 	doc := templateJSON(t, synthYAML(t, y, Options{})["registry"])
-	for _, want := range []string{`"Sid":"IngestData"`, `:s3:::gsfc-shared/uploads/*report.json"`, `"s3:prefix":["uploads/*"]`, `:s3:::gsfc-helio-public/sdo/aia/0094/*"`,
+	for _, want := range []string{`"Sid":"IngestData"`, `:s3:::gsfc-shared-eb805c6c/uploads/*report.json"`, `"s3:prefix":["uploads/*"]`, `:s3:::gsfc-helio-public-eb805c6c/sdo/aia/0094/*"`,
 		`"s3:AbortMultipartUpload"`, `"s3:PutObjectTagging"`, `"Sid":"ReadIngestTags"`} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("template lacks %s", want)
