@@ -30,8 +30,10 @@ type VPC struct {
 	MaxAzs int `yaml:"maxAzs" default:"2"`
 	// AvailabilityZones names the zones, such as [us-east-1a, us-east-1b].
 	// Required for an existing VPC, in the order of its subnet ids. For a new
-	// VPC the default is the region's first maxAzs zones (<region>a, b, ...)
-	// when the region is known, else CloudFormation picks at deploy time.
+	// VPC the default is the region's first maxAzs zones from the deployer's
+	// table (us-east-1a, us-east-1b; ap-northeast-1a, ap-northeast-1c, since
+	// new accounts have no ap-northeast-1b) when the region is known, else
+	// CloudFormation picks at deploy time. Each zone must exist in the region.
 	AvailabilityZones []string `yaml:"availabilityZones"`
 	// NatGateways gives private subnets their way out: "none" (private
 	// subnets reach only VPC endpoints), "one" shared gateway (cheapest), or

@@ -300,7 +300,7 @@ var fieldDocs = map[string]string{
 	"TeamBuckets.IntelligentTiering":            "IntelligentTiering moves objects to S3 Intelligent-Tiering.",
 	"TeamBuckets.NoncurrentVersionExpiryDays":   "NoncurrentVersionExpiryDays deletes overwritten or deleted object versions this many days after they stopped being current, so that a mistake can be undone for that long; 0 keeps them forever.",
 	"VPC":                      "VPC is either a new network built for the instance or an existing one named by ids. Neither is looked up at synth time.",
-	"VPC.AvailabilityZones":    "AvailabilityZones names the zones, such as [us-east-1a, us-east-1b]. Required for an existing VPC, in the order of its subnet ids. For a new VPC the default is the region's first maxAzs zones (<region>a, b, ...) when the region is known, else CloudFormation picks at deploy time.",
+	"VPC.AvailabilityZones":    "AvailabilityZones names the zones, such as [us-east-1a, us-east-1b]. Required for an existing VPC, in the order of its subnet ids. For a new VPC the default is the region's first maxAzs zones from the deployer's table (us-east-1a, us-east-1b; ap-northeast-1a, ap-northeast-1c, since new accounts have no ap-northeast-1b) when the region is known, else CloudFormation picks at deploy time. Each zone must exist in the region.",
 	"VPC.Cidr":                 "Cidr is the address range of a new VPC (a /16 to /24 block). For an existing VPC, its primary range, used in security group rules.",
 	"VPC.FlowLogRetentionDays": "FlowLogRetentionDays is how long flow logs are kept; one of CloudWatch's retention periods (1, 3, 5, 7, 14, 30, 60, 90, ...).",
 	"VPC.FlowLogs":             "FlowLogs records rejected and accepted traffic to CloudWatch Logs.",
