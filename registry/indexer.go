@@ -3,8 +3,10 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/url"
 	"slices"
@@ -367,9 +369,10 @@ func (ix *Indexer) rewriteYear(ctx context.Context, d *Dataset, y int, mutate fu
 		if mutate != nil {
 			rows = mutate(rows)
 		}
-		wrote, done, err := ix.writeYear(ctx, d, y, data, etag, exists, len(rows), func(next time.Time, hasNext bool) []byte {
+		wrote, done, err := ix.writeYear(ctx, d, y, data, etag, exists, len(rows), func(w io.Writer, next time.Time, hasNext bool) error {
 			d.setStops(rows, next, hasNext)
-			return catalog.AppendIndex(nil, rows, d.Format())
+			_, err := w.Write(catalog.AppendIndex(nil, rows, d.Format()))
+			return err
 		})
 		changed = changed || wrote
 		return done, err
@@ -378,11 +381,12 @@ func (ix *Indexer) rewriteYear(ctx context.Context, d *Dataset, y int, mutate fu
 }
 
 // writeYear is one attempt to write year y's file of n rows, which render
-// gives given the first start after the year, over the current file (data,
-// etag; exists false when there is none). It writes nothing when the bytes
-// are the same, and reports done false when the next year's first start moved
-// during the write, so that the caller redoes it.
-func (ix *Indexer) writeYear(ctx context.Context, d *Dataset, y int, data []byte, etag string, exists bool, n int, render func(next time.Time, hasNext bool) []byte) (wrote, done bool, err error) {
+// writes given the first start after the year, over the current file (data,
+// etag; exists false when there is none). The file is rendered into a scratch
+// file, not memory, since a rebuilt year can hold millions of rows. It writes
+// nothing when the bytes are the same, and reports done false when the next
+// year's first start moved during the write, so that the caller redoes it.
+func (ix *Indexer) writeYear(ctx context.Context, d *Dataset, y int, data []byte, etag string, exists bool, n int, render func(w io.Writer, next time.Time, hasNext bool) error) (wrote, done bool, err error) {
 	if !exists && n == 0 {
 		return false, true, nil
 	}
@@ -393,11 +397,15 @@ func (ix *Indexer) writeYear(ctx context.Context, d *Dataset, y int, data []byte
 			return false, false, err
 		}
 	}
-	out := render(next, hasNext)
-	if exists && bytes.Equal(out, data) {
+	out, err := renderScratch(func(w io.Writer) error { return render(w, next, hasNext) })
+	if err != nil {
+		return false, false, err
+	}
+	defer out.close()
+	if exists && out.size == int64(len(data)) && out.sum == sha256.Sum256(data) {
 		return false, true, nil
 	}
-	if err := ix.store().put(ctx, d.Bucket, d.IndexKey(y), out, "text/csv", true, etag); err != nil {
+	if err := ix.store().putBody(ctx, d.Bucket, d.IndexKey(y), out.f, out.size, "text/csv", true, etag); err != nil {
 		return false, false, err
 	}
 	if d.Duration > 0 || n == 0 {

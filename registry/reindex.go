@@ -269,8 +269,13 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 			if err != nil {
 				return err
 			}
-			out := d.appendYear(make([]byte, 0, 128*len(es)+64), es, next[y].t, next[y].ok)
-			err = ix.store().put(ctx, d.Bucket, d.IndexKey(y), out, "text/csv", true, tags[y])
+			out, err := renderScratch(func(w io.Writer) error { return d.writeYear(w, es, next[y].t, next[y].ok) })
+			if err != nil {
+				return err
+			}
+			es = nil
+			err = ix.store().putBody(ctx, d.Bucket, d.IndexKey(y), out.f, out.size, "text/csv", true, tags[y])
+			out.close()
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -332,10 +337,9 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 // current file is scanned, not kept, and the rows S3 adds are few, so the
 // merged year is not sorted again.
 func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []entry, fromInventory bool) (bool, error) {
-	at := make(map[string]int, len(rebuilt))
-	for i, e := range rebuilt {
-		at[e.key] = i
-	}
+	// Keys are looked up only in a current file, which a first rebuild
+	// does not have.
+	var at map[string]int
 	prefix := d.DataKey("")
 	changed := false
 	err := ix.update(ctx, d.Bucket, d.IndexKey(y), func(data []byte, etag string, exists bool) (bool, error) {
@@ -347,6 +351,12 @@ func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []e
 		}
 		var doubts []doubt
 		seen := make([]bool, len(rebuilt))
+		if exists && at == nil {
+			at = make(map[string]int, len(rebuilt))
+			for i, e := range rebuilt {
+				at[e.key] = i
+			}
+		}
 		if exists {
 			only := map[string]bool{}
 			_, err := catalog.ScanIndex(data, func(r catalog.Row) {
@@ -400,24 +410,28 @@ func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []e
 				extra = append(extra, dt.e)
 			}
 		}
-		slices.SortFunc(extra, compareEntries)
-		out := make([]entry, 0, len(rebuilt)-len(gone)+len(extra))
-		for i, e := range rebuilt {
-			if gone[i] {
-				continue
+		out := rebuilt
+		if len(gone)+len(resized)+len(extra) > 0 {
+			// A copy, since a retry starts again from the rebuilt rows.
+			slices.SortFunc(extra, compareEntries)
+			out = make([]entry, 0, len(rebuilt)-len(gone)+len(extra))
+			for i, e := range rebuilt {
+				if gone[i] {
+					continue
+				}
+				if s, ok := resized[i]; ok {
+					e.size = s
+				}
+				for len(extra) > 0 && compareEntries(extra[0], e) < 0 {
+					out = append(out, extra[0])
+					extra = extra[1:]
+				}
+				out = append(out, e)
 			}
-			if s, ok := resized[i]; ok {
-				e.size = s
-			}
-			for len(extra) > 0 && compareEntries(extra[0], e) < 0 {
-				out = append(out, extra[0])
-				extra = extra[1:]
-			}
-			out = append(out, e)
+			out = append(out, extra...)
 		}
-		out = append(out, extra...)
-		wrote, done, err := ix.writeYear(ctx, d, y, data, etag, exists, len(out), func(next time.Time, hasNext bool) []byte {
-			return d.appendYear(make([]byte, 0, 128*len(out)+64), out, next, hasNext)
+		wrote, done, err := ix.writeYear(ctx, d, y, data, etag, exists, len(out), func(w io.Writer, next time.Time, hasNext bool) error {
+			return d.writeYear(w, out, next, hasNext)
 		})
 		changed = changed || wrote
 		return done, err

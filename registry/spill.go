@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -206,18 +207,65 @@ func (s *spill) load(y int) ([]entry, error) {
 	return slices.CompactFunc(es, func(a, b entry) bool { return a.key == b.key }), nil
 }
 
-// appendYear renders a year file of sorted entries; next is the first start
-// after them (hasNext false: none), for the last row's stop.
-func (d *Dataset) appendYear(dst []byte, es []entry, next time.Time, hasNext bool) []byte {
+// writeYear renders a year file of sorted entries to w; next is the first
+// start after them (hasNext false: none), for the last row's stop.
+func (d *Dataset) writeYear(w io.Writer, es []entry, next time.Time, hasNext bool) error {
 	f := d.Format()
-	dst = catalog.AppendIndex(dst, nil, f)
+	buf := catalog.AppendIndex(make([]byte, 0, 64<<10), nil, f)
 	for i, e := range es {
 		after, has := next, hasNext
 		if i+1 < len(es) {
 			after, has = es[i+1].startTime(), true
 		}
 		start := e.startTime()
-		dst = catalog.AppendRow(dst, catalog.Row{Start: start, Stop: d.stopOf(start, after, has), Key: e.key, Size: e.size}, f)
+		buf = catalog.AppendRow(buf, catalog.Row{Start: start, Stop: d.stopOf(start, after, has), Key: e.key, Size: e.size}, f)
+		if len(buf) > 60<<10 {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
 	}
-	return dst
+	_, err := w.Write(buf)
+	return err
+}
+
+// scratchFile is a rendered file on disk, ready to be uploaded.
+type scratchFile struct {
+	f    *os.File
+	size int64
+	sum  [sha256.Size]byte
+}
+
+// renderScratch writes what render writes to a new scratch file, and
+// returns it rewound.
+func renderScratch(render func(w io.Writer) error) (*scratchFile, error) {
+	f, err := os.CreateTemp("", "heliocloud-year-")
+	if err != nil {
+		return nil, fmt.Errorf("scratch file: %w", err)
+	}
+	out := &scratchFile{f: f}
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<16)
+	err = render(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		out.size, err = f.Seek(0, io.SeekCurrent)
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		out.close()
+		return nil, fmt.Errorf("scratch file: %w", err)
+	}
+	h.Sum(out.sum[:0])
+	return out, nil
+}
+
+func (s *scratchFile) close() {
+	s.f.Close()
+	os.Remove(s.f.Name())
 }

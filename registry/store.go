@@ -150,11 +150,16 @@ func (s store) getRange(ctx context.Context, bucket, key, rng string) ([]byte, b
 // (If-None-Match: *) and any other value "only if unchanged" (If-Match); a
 // lost race returns errConflict.
 func (s store) put(ctx context.Context, bucket, key string, data []byte, contentType string, conditional bool, etag string) error {
+	return s.putBody(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), contentType, conditional, etag)
+}
+
+// putBody is put with the bytes read from body (a scratch file, say).
+func (s store) putBody(ctx context.Context, bucket, key string, body io.ReadSeeker, size int64, contentType string, conditional bool, etag string) error {
 	in := &s3.PutObjectInput{
 		Bucket:        &bucket,
 		Key:           &key,
-		Body:          bytes.NewReader(data),
-		ContentLength: aws.Int64(int64(len(data))),
+		Body:          body,
+		ContentLength: aws.Int64(size),
 		ContentType:   &contentType,
 	}
 	if conditional {
