@@ -9,16 +9,7 @@
 package golambda
 
 import (
-	"archive/zip"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -26,7 +17,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/heliocloud/heliocloud-go/internal/modroot"
 )
 
 // Props configures a Go Lambda function.
@@ -111,91 +101,4 @@ func New(scope constructs.Construct, id string, props *Props) *Function {
 	}
 	fn := awslambda.NewFunction(c, jsii.String("Function"), fnProps)
 	return &Function{Construct: c, Function: fn, Role: role, LogGroup: logGroup}
-}
-
-var (
-	buildMu sync.Mutex
-	built   = map[string]string{}
-)
-
-// zipTime is the modification time of every packaged file: fixed, so the
-// same binary always gives the same zip, the same asset hash and no
-// needless deploy. 1980-01-01 is the earliest time a zip entry can hold.
-var zipTime = time.Date(1980, time.January, 1, 0, 0, 0, 0, time.UTC)
-
-// bootstrapMode is the packaged executable's mode. Lambda runs `bootstrap`
-// as a program, so it must be executable; the mode is written into the zip
-// here rather than taken from the file system, where it would follow the
-// deployer's umask (0700 under umask 077) or, on Windows, lack the execute
-// bit altogether. Being inside the zip, the mode is part of the asset hash.
-const bootstrapMode fs.FileMode = 0o755
-
-// Build compiles a main package of this module for Lambda and returns the
-// path of a zip holding its `bootstrap`, mode 0755, with a fixed time. Each
-// package is built once per process.
-func Build(pkg string) (string, error) {
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if zipPath, ok := built[pkg]; ok {
-		return zipPath, nil
-	}
-	root, err := modroot.Dir()
-	if err != nil {
-		return "", err
-	}
-	name := strings.Trim(strings.ReplaceAll(filepath.Clean(pkg), string(filepath.Separator), "-"), ".-")
-	dir := filepath.Join(root, ".build", "lambda")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	// Build and zip beside the target and rename: several synths (parallel
-	// test packages) may build the same function at once, and a reader must
-	// never hash a half-written zip.
-	tmp := filepath.Join(dir, fmt.Sprintf(".%s-%d", name, os.Getpid()))
-	defer os.Remove(tmp)
-	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc",
-		"-ldflags", "-s -w -buildid=", "-o", tmp, pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building Lambda package %s: %v\n%s", pkg, err, out)
-	}
-	zipPath := filepath.Join(dir, name+".zip")
-	if err := writeZip(tmp+".zip", tmp); err != nil {
-		os.Remove(tmp + ".zip")
-		return "", fmt.Errorf("packaging Lambda package %s: %w", pkg, err)
-	}
-	if err := os.Rename(tmp+".zip", zipPath); err != nil {
-		return "", err
-	}
-	built[pkg] = zipPath
-	return zipPath, nil
-}
-
-// writeZip writes a zip at path with one entry, `bootstrap`, holding the
-// file binary, with bootstrapMode and zipTime whatever the file's own.
-func writeZip(path, binary string) error {
-	in, err := os.Open(binary)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	zw := zip.NewWriter(out)
-	hdr := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate, Modified: zipTime}
-	hdr.SetMode(bootstrapMode)
-	w, err := zw.CreateHeader(hdr)
-	if err == nil {
-		_, err = io.Copy(w, in)
-	}
-	if err == nil {
-		err = zw.Close()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -27,9 +27,7 @@ func TestBuildPackagesExecutableWhateverTheUmask(t *testing.T) {
 	var zips [][]byte
 	for _, mask := range []int{0o077, 0o022} {
 		old := syscall.Umask(mask)
-		buildMu.Lock()
-		delete(built, testPackage) // build afresh under this umask
-		buildMu.Unlock()
+		coldCache(t) // build afresh under this umask
 		path, err := Build(testPackage)
 		syscall.Umask(old)
 		if err != nil {
@@ -47,13 +45,17 @@ func TestBuildPackagesExecutableWhateverTheUmask(t *testing.T) {
 	}
 }
 
-// Two synths give the same asset hash, and the asset staged in the cloud
-// assembly (what `cdk deploy` uploads) is the zip with the executable.
+// Two synths, the first building into an empty cache and the second
+// reading the cache, give the same asset hash, and the asset staged in the
+// cloud assembly (what `cdk deploy` uploads) is the zip with the
+// executable.
 func TestSynthStagesExecutableZipWithStableHash(t *testing.T) {
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
+	coldCache(t)
 	var keys []string
 	for range 2 {
+		warmProcess()
 		out := t.TempDir()
 		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
 		stack := awscdk.NewStack(app, jsii.String("probe"), nil)
