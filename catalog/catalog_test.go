@@ -84,7 +84,7 @@ func TestCheckFindsClientBreakers(t *testing.T) {
 		"dataset_id":       {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[{"dataset_id":"d","loc":"s3://b/i/"}]}`, "id missing"},
 		"index in another": {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[{"id":"d","index":"s3://c/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":"2019-05-01T00:00:00Z"}]}`, "not in bucket b"},
 		"missing year":     {"i/d_2020.csv", "", "i/d_2020.csv: not found"},
-		"row in wrong yr":  {"i/d_2020.csv", header + "2019-05-01T00:00:00Z,2019-05-01T00:00:00Z,s3://b/x,1\n", "is not in 2020"},
+		"row in wrong yr":  {"i/d_2020.csv", header + "2019-05-01T00:00:00Z,2019-05-01T00:00:00Z,s3://b/x,1\n", "i/d_2020.csv row 1: start 2019-05-01 00:00:00 +0000 UTC is not in 2020"},
 		"mixed years":      {"i/d_2021.csv", header + "2021-01-01T00:00:00.000Z,2021-01-01T00:00:00.000Z,s3://b/y,1\n", "differs from"},
 		"no multiyear": {"catalog.json", `{"version":"1.1","status":{"code":1200},"catalog":[
 		  {"id":"d","index":"s3://b/i/","title":"D","start":"2019-05-01T00:00:00Z","stop":"2021-01-01T00:00:00Z"}]}`,

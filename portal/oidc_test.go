@@ -233,6 +233,23 @@ func TestEndpointsFromConfigOrDiscovery(t *testing.T) {
 		t.Errorf("discovery was requested although the config gave every endpoint: %v", idp.Log)
 	}
 
+	// Any one endpoint missing is discovered; the given ones are kept.
+	for _, drop := range []func(*Config){
+		func(c *Config) { c.AuthorizeURL = "" }, func(c *Config) { c.TokenURL = "" }, func(c *Config) { c.JWKSURL = "" },
+	} {
+		idp.Log = nil
+		partial := *cfg
+		drop(&partial)
+		o = newClient(&partial)
+		ls = newLoginState()
+		if _, _, err := o.exchange(context.Background(), code(t, idp, o, ls), ls); err != nil {
+			t.Errorf("%+v: %v", partial, err)
+		}
+		if !slices.Contains(idp.Log, "GET /.well-known/openid-configuration") {
+			t.Errorf("%+v: discovery was not requested: %v", partial, idp.Log)
+		}
+	}
+
 	// Only the JWKS given: the rest is discovered, and the given one used.
 	idp.Log = nil
 	cfg = providerConfig(idp)

@@ -39,6 +39,7 @@ func TestReturnPath(t *testing.T) {
 		{"/%5c%5cevil.example", homePath},
 		{"/%20/evil.example", homePath},
 		{"%2F%2Fevil.example", homePath},
+		{"%2Fkeys", homePath}, // a path only once decoded is not one
 		{"/%zz", homePath},
 		// What the portal never makes itself: spaces, controls, non-ASCII, backslashes.
 		{"/keys list", homePath},
