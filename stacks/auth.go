@@ -25,10 +25,22 @@ const (
 	// AdminsGroup holds the instance's administrators.
 	AdminsGroup = "admins"
 	// PendingGroup holds self-registered accounts awaiting approval; they
-	// are also disabled. Approving is enabling the account and removing it
-	// from this group.
+	// are also disabled. It only lists who is waiting: what keeps them out
+	// is that they are not in ApprovedGroup.
 	PendingGroup = "pending"
+	// ApprovedGroup holds the accounts an admin approved (and the YAML's
+	// admins). The pool's token trigger issues tokens only to its members
+	// and to users of the institution's identity providers
+	// (package approval), so an account is refused unless positively
+	// approved, whatever else failed.
+	ApprovedGroup = "approved"
 )
+
+// ApprovedClaim is the ID-token claim the token trigger adds, "true", to
+// every token it issues; the portal's identity pool maps only tokens
+// carrying it to a role, so a token from a pool without the trigger gets
+// no AWS credentials.
+const ApprovedClaim = "heliocloud:approved"
 
 // TeamGroup is the Cognito group of a team: the team's own name.
 func TeamGroup(team string) string { return team }
@@ -107,9 +119,7 @@ func NewAuthStack(scope constructs.Construct, inst *Instance) *AuthStack {
 	if ac.SelfSignUp {
 		a.pendingTrigger(stack)
 	}
-	if cfg.Portal.Enabled {
-		a.teamsTrigger(stack)
-	}
+	a.tokenTrigger(stack, cfg.Portal.Enabled)
 
 	awsssm.NewStringParameter(stack, jsii.String("Param-user-pool-id"), &awsssm.StringParameterProps{
 		ParameterName: jsii.String(userPoolIDParam(cfg.Name)),
@@ -300,6 +310,7 @@ func (a *AuthStack) groups(stack awscdk.Stack) {
 	}
 	add(AdminsGroup, "Administrators of the instance", 0)
 	add(PendingGroup, "Self-registered accounts awaiting an admin's approval (also disabled)", 1)
+	add(ApprovedGroup, "Accounts an admin approved: only they (and identity-provider users) get tokens", 2)
 	for _, team := range slices.Sorted(maps.Keys(a.cfg.Teams)) {
 		desc := a.cfg.Teams[team].Description
 		if desc == "" {
@@ -332,7 +343,7 @@ func (a *AuthStack) admins(stack awscdk.Stack) {
 			},
 		})
 		user.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
-		for _, g := range append([]string{AdminsGroup}, adm.Teams...) {
+		for _, g := range append([]string{AdminsGroup, ApprovedGroup}, adm.Teams...) {
 			group := a.groupRes[TeamGroup(g)]
 			awscognito.NewCfnUserPoolUserToGroupAttachment(scope, jsii.String("In-"+g), &awscognito.CfnUserPoolUserToGroupAttachmentProps{
 				UserPoolId: a.UserPool.UserPoolId(),
@@ -410,24 +421,34 @@ func (a *AuthStack) pendingTrigger(stack awscdk.Stack) {
 	})
 }
 
-// teamsTrigger adds the user's teams to ID tokens (lambda/authteams). The
-// V1_0 event, available with every feature plan, customises the ID token,
-// the one an identity pool reads. The function calls no AWS API, so its role
-// only writes its log group.
-func (a *AuthStack) teamsTrigger(stack awscdk.Stack) {
-	teams := make([]string, 0, len(a.cfg.Teams))
-	for _, t := range slices.Sorted(maps.Keys(a.cfg.Teams)) {
-		teams = append(teams, TeamGroup(t))
+// tokenTrigger is the pool's pre-token-generation trigger
+// (lambda/authteams). It refuses tokens to anyone not approved, adds
+// ApprovedClaim, and with the portal on adds the user's teams for IAM
+// conditions on the portal's credentials. The V1_0 event, available with
+// every feature plan, customises the ID token, the one an identity pool
+// reads, and carries the user's groups and status, so the function calls no
+// AWS API and its role only writes its log group.
+func (a *AuthStack) tokenTrigger(stack awscdk.Stack, teamsClaim bool) {
+	env := map[string]string{"HELIOCLOUD_APPROVED_GROUP": ApprovedGroup, "HELIOCLOUD_APPROVED_CLAIM": ApprovedClaim}
+	description := "Issues tokens only to approved users"
+	if teamsClaim {
+		teams := make([]string, 0, len(a.cfg.Teams))
+		for _, t := range slices.Sorted(maps.Keys(a.cfg.Teams)) {
+			teams = append(teams, TeamGroup(t))
+		}
+		env["HELIOCLOUD_TEAMS"] = strings.Join(teams, ",")
+		env["HELIOCLOUD_TEAMS_CLAIM"] = TeamsClaim
+		description += ", with their teams as the " + TeamsClaim + " claim for IAM conditions on the portal's credentials"
+		a.TeamsClaim = TeamsClaim
 	}
 	fn := golambda.New(stack, "TeamsClaim", &golambda.Props{
 		Package:     "./lambda/authteams",
-		Description: "Adds the user's teams to ID tokens as the " + TeamsClaim + " claim, for IAM conditions on the portal's credentials",
-		Environment: map[string]string{"HELIOCLOUD_TEAMS": strings.Join(teams, ","), "HELIOCLOUD_TEAMS_CLAIM": TeamsClaim},
+		Description: description,
+		Environment: env,
 		MemoryMiB:   128,
 		Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
 	})
 	a.UserPool.AddTrigger(awscognito.UserPoolOperation_PRE_TOKEN_GENERATION_CONFIG(), fn.Function, awscognito.LambdaVersion_V1_0)
-	a.TeamsClaim = TeamsClaim
 }
 
 // ImportUserPool gives another stack the instance's user pool, read through

@@ -33,10 +33,10 @@ auth:
 			"AdminCreateUserConfig": assertions.Match_ObjectLike(&map[string]any{"AllowAdminCreateUserOnly": true}),
 		}),
 	})
-	for _, g := range []string{"admins", "pending", "sdo", "ml-helio"} {
+	for _, g := range []string{"admins", "pending", "approved", "sdo", "ml-helio"} {
 		tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolGroup"), map[string]any{"GroupName": g})
 	}
-	tpl.ResourceCountIs(jsii.String("AWS::Cognito::UserPoolGroup"), jsii.Number(4))
+	tpl.ResourceCountIs(jsii.String("AWS::Cognito::UserPoolGroup"), jsii.Number(5))
 	tpl.ResourceCountIs(jsii.String("AWS::Cognito::UserPoolIdentityProvider"), jsii.Number(0))
 	tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolDomain"), map[string]any{"Domain": "heliocloud-t1"})
 	tpl.HasResourceProperties(jsii.String("AWS::SSM::Parameter"), map[string]any{"Name": "/heliocloud/t1/auth/user-pool-id"})
@@ -72,9 +72,8 @@ func TestAuthSecureDefaults(t *testing.T) {
 			assertions.Match_ObjectLike(&map[string]any{"Name": "affiliation", "AttributeDataType": "String", "Mutable": true}),
 		}),
 		"EmailConfiguration": map[string]any{"EmailSendingAccount": "COGNITO_DEFAULT"},
-		"LambdaConfig":       assertions.Match_Absent(),
 	})
-	tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(0))
+	checkApprovalTrigger(t, tpl)
 	tpl.ResourceCountIs(jsii.String("AWS::Cognito::UserPoolUser"), jsii.Number(0))
 }
 
@@ -147,7 +146,7 @@ auth:
     jdoe: {email: jane.doe@example.gov, teams: [sdo, ml-helio]}
     r.smith: {email: r.smith@example.gov}
 `, Options{})["auth"]
-	tpl.ResourceCountIs(jsii.String("AWS::Cognito::UserPoolGroup"), jsii.Number(6))
+	tpl.ResourceCountIs(jsii.String("AWS::Cognito::UserPoolGroup"), jsii.Number(7))
 	tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolGroup"), map[string]any{"GroupName": "sdo", "Description": "Solar Dynamics Observatory"})
 	tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolGroup"), map[string]any{"GroupName": "mlhelio"})
 	tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolGroup"), map[string]any{"GroupName": "ml-helio"})
@@ -164,8 +163,9 @@ auth:
 			},
 		},
 	})
-	// jdoe: admins, sdo, ml-helio; r.smith: admins.
-	tpl.ResourceCountIs(jsii.String("AWS::Cognito::UserPoolUserToGroupAttachment"), jsii.Number(4))
+	// jdoe: admins, approved, sdo, ml-helio; r.smith: admins, approved.
+	// The YAML's admins are approved, or the token trigger would refuse them.
+	tpl.ResourceCountIs(jsii.String("AWS::Cognito::UserPoolUserToGroupAttachment"), jsii.Number(6))
 	groups := tpl.FindResources(jsii.String("AWS::Cognito::UserPoolGroup"), nil)
 	logicalID := func(name string) string {
 		for id, res := range *groups {
@@ -356,7 +356,8 @@ auth:
 func TestAuthTeamsClaimTrigger(t *testing.T) {
 	tpl := synthYAML(t, portalYAML, Options{Account: "123456789012", Region: "us-east-1"})["auth"]
 	fns := tpl.FindResources(jsii.String("AWS::Lambda::Function"), &map[string]any{
-		"Properties": map[string]any{"Environment": map[string]any{"Variables": map[string]any{"HELIOCLOUD_TEAMS": "magneto,solar", "HELIOCLOUD_TEAMS_CLAIM": "heliocloud:teams"}}},
+		"Properties": map[string]any{"Environment": map[string]any{"Variables": map[string]any{"HELIOCLOUD_TEAMS": "magneto,solar", "HELIOCLOUD_TEAMS_CLAIM": "heliocloud:teams",
+			"HELIOCLOUD_APPROVED_GROUP": "approved", "HELIOCLOUD_APPROVED_CLAIM": "heliocloud:approved"}}},
 	})
 	if len(*fns) != 1 {
 		t.Fatalf("%d functions with the instance's teams, want 1", len(*fns))
@@ -399,9 +400,31 @@ func TestAuthTeamsClaimTrigger(t *testing.T) {
 	}
 }
 
-// Without the portal nobody reads the claim, so no trigger runs at sign-in.
+// checkApprovalTrigger asserts that the pool's one function is its
+// pre-token-generation trigger (V1_0), told the approved group and claim
+// and, without the portal, no teams claim: tokens only for approved users.
+func checkApprovalTrigger(t *testing.T, tpl assertions.Template) {
+	t.Helper()
+	fns := resources(tpl, "AWS::Lambda::Function")
+	if len(fns) != 1 {
+		t.Fatalf("%d functions, want the token trigger", len(fns))
+	}
+	for id, fn := range fns {
+		env := toJSON(t, props(fn)["Environment"])
+		if env != `{"Variables":{"HELIOCLOUD_APPROVED_CLAIM":"heliocloud:approved","HELIOCLOUD_APPROVED_GROUP":"approved"}}` {
+			t.Errorf("token trigger environment %s", env)
+		}
+		tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPool"), map[string]any{
+			"LambdaConfig": map[string]any{"PreTokenGenerationConfig": map[string]any{
+				"LambdaArn": map[string]any{"Fn::GetAtt": []any{id, "Arn"}}, "LambdaVersion": "V1_0",
+			}},
+		})
+	}
+}
+
+// Without the portal nobody reads the teams claim; the trigger still
+// refuses tokens to users who are not approved.
 func TestAuthNoTeamsClaimWithoutPortal(t *testing.T) {
 	tpl := synthYAML(t, "name: t9\nteams: {sdo: {}}\nauth: {enabled: true}\n", Options{})["auth"]
-	tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(0))
-	tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPool"), map[string]any{"LambdaConfig": assertions.Match_Absent()})
+	checkApprovalTrigger(t, tpl)
 }

@@ -1,7 +1,17 @@
-// Command authteams is the auth stack's pre-token-generation trigger. It
-// writes the user's teams into the ID token as one string claim (named by
-// HELIOCLOUD_TEAMS_CLAIM: heliocloud:teams), with every team name enclosed
-// in colons (":mms:sdo:", or ":" for none), sorted.
+// Command authteams is the auth stack's pre-token-generation trigger.
+//
+// First it refuses every token to a user who is not approved (package
+// approval: in HELIOCLOUD_APPROVED_GROUP, or signed in through an identity
+// provider). Cognito then refuses the sign-in or refresh, so an account
+// whose approval never happened, for whatever reason, gets no token from
+// any app client. Approved users' ID tokens get the claim named by
+// HELIOCLOUD_APPROVED_CLAIM ("true"), which the portal's identity pool
+// requires before it issues credentials.
+//
+// With HELIOCLOUD_TEAMS_CLAIM set (the portal is enabled) it also writes
+// the user's teams into the ID token as one string claim (heliocloud:teams),
+// with every team name enclosed in colons (":mms:sdo:", or ":" for none),
+// sorted.
 //
 // The claim exists for IAM: the portal's identity pool copies it into the
 // session tag "teams" of the user's AWS credentials, and the user role may
@@ -22,6 +32,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -30,15 +41,27 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/heliocloud/heliocloud-go/approval"
 )
 
 const (
 	// EnvTeams lists the instance's team names, comma-separated.
 	EnvTeams = "HELIOCLOUD_TEAMS"
-	// EnvClaim names the ID-token claim the trigger adds; the auth stack
-	// sets it, so the name has one source (stacks.TeamsClaim).
+	// EnvClaim names the teams claim the trigger adds, or is empty for no
+	// teams claim; the auth stack sets it, so the name has one source
+	// (stacks.TeamsClaim).
 	EnvClaim = "HELIOCLOUD_TEAMS_CLAIM"
+	// EnvApprovedGroup names the group of approved accounts
+	// (stacks.ApprovedGroup).
+	EnvApprovedGroup = "HELIOCLOUD_APPROVED_GROUP"
+	// EnvApprovedClaim names the claim set to "true" on approved users'
+	// tokens (stacks.ApprovedClaim).
+	EnvApprovedClaim = "HELIOCLOUD_APPROVED_CLAIM"
 )
+
+// errNotApproved is what Cognito shows, prefixed, when it refuses a token.
+var errNotApproved = errors.New("this account is not approved yet; an administrator of the instance must approve it")
 
 // event is the V1_0 pre-token-generation event. The response is declared
 // here rather than taken from aws-lambda-go, whose response always carries
@@ -54,10 +77,15 @@ type event struct {
 
 // request is the part of the event's request the trigger reads.
 type request struct {
+	UserAttributes     map[string]string `json:"userAttributes"`
 	GroupConfiguration struct {
 		GroupsToOverride []string `json:"groupsToOverride"`
 	} `json:"groupConfiguration"`
 }
+
+// statusAttribute is the user attribute in which Cognito passes triggers
+// the account's status (approval.ExternalStatus for federated users).
+const statusAttribute = "cognito:user_status"
 
 type response struct {
 	ClaimsOverrideDetails *claimsOverride `json:"claimsOverrideDetails,omitempty"`
@@ -68,13 +96,15 @@ type claimsOverride struct {
 }
 
 type handler struct {
-	claim string
-	teams map[string]bool
-	log   *slog.Logger
+	claim         string
+	approvedGroup string
+	approvedClaim string
+	teams         map[string]bool
+	log           *slog.Logger
 }
 
-func newHandler(claim, teamList string, log *slog.Logger) *handler {
-	h := &handler{claim: claim, teams: map[string]bool{}, log: log}
+func newHandler(claim, teamList, approvedGroup, approvedClaim string, log *slog.Logger) *handler {
+	h := &handler{claim: claim, approvedGroup: approvedGroup, approvedClaim: approvedClaim, teams: map[string]bool{}, log: log}
 	for _, t := range strings.Split(teamList, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			h.teams[t] = true
@@ -85,22 +115,32 @@ func newHandler(claim, teamList string, log *slog.Logger) *handler {
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	claim := os.Getenv(EnvClaim)
-	if claim == "" {
-		log.Error("configuration", "error", EnvClaim+" is not set")
+	group, claim := os.Getenv(EnvApprovedGroup), os.Getenv(EnvApprovedClaim)
+	if group == "" || claim == "" {
+		log.Error("configuration", "error", EnvApprovedGroup+" and "+EnvApprovedClaim+" must be set")
 		os.Exit(1)
 	}
-	lambda.Start(newHandler(claim, os.Getenv(EnvTeams), log).handle)
+	lambda.Start(newHandler(os.Getenv(EnvClaim), os.Getenv(EnvTeams), group, claim, log).handle)
 }
 
-// handle adds the claim for every kind of token issue (sign-in, refresh,
-// new password, device), so a refreshed token carries current teams.
+// handle runs for every kind of token issue (sign-in, refresh, new
+// password, device), so a refreshed token carries current teams and a
+// user whose approval was taken back gets no new token.
 func (h *handler) handle(_ context.Context, ev event) (event, error) {
 	var req request
 	if err := json.Unmarshal(ev.Request, &req); err != nil {
 		// Not an event Cognito sends; an error shows in the sign-in and
 		// the logs rather than a token quietly missing the claim.
 		return ev, fmt.Errorf("reading the request of %s: %w", ev.UserName, err)
+	}
+	if !approval.Approved(req.GroupConfiguration.GroupsToOverride, req.UserAttributes[statusAttribute], h.approvedGroup) {
+		h.log.Warn("token refused", "user", ev.UserName, "source", ev.TriggerSource, "status", req.UserAttributes[statusAttribute])
+		return ev, errNotApproved
+	}
+	claims := map[string]string{h.approvedClaim: "true"}
+	if h.claim == "" {
+		ev.Response = response{ClaimsOverrideDetails: &claimsOverride{ClaimsToAddOrOverride: claims}}
+		return ev, nil
 	}
 	var mine []string
 	for _, g := range req.GroupConfiguration.GroupsToOverride {
@@ -110,9 +150,8 @@ func (h *handler) handle(_ context.Context, ev event) (event, error) {
 	}
 	slices.Sort(mine)
 	mine = slices.Compact(mine)
-	ev.Response = response{ClaimsOverrideDetails: &claimsOverride{
-		ClaimsToAddOrOverride: map[string]string{h.claim: TeamsValue(mine)},
-	}}
+	claims[h.claim] = TeamsValue(mine)
+	ev.Response = response{ClaimsOverrideDetails: &claimsOverride{ClaimsToAddOrOverride: claims}}
 	h.log.Info("teams claim", "user", ev.UserName, "source", ev.TriggerSource, "teams", len(mine))
 	return ev, nil
 }
