@@ -188,6 +188,7 @@ var fieldDocs = map[string]string{
 	"PortalImage":                               "PortalImage is one operating system image.",
 	"PortalImage.Arch":                          "Arch maps each supported processor (x86_64, arm64) to the word the parameter uses for it (x86_64, amd64, arm64). A processor missing here cannot run the image.",
 	"PortalImage.Name":                          "Name shown on the launch page, such as \"Ubuntu 24.04 LTS\".",
+	"PortalImage.Owner":                         "Owner is who publishes the image, as IAM's ec2:Owner condition names it: \"amazon\" for AWS's own images, or the publisher's 12-digit account id (Canonical's is 099720109477 in the commercial regions). Users' credentials may launch images of these owners only.",
 	"PortalImage.Parameter":                     "Parameter is the public SSM parameter holding the image id, under /aws/service/; \"{arch}\" in it is replaced by the word Arch gives for the chosen type's processor.",
 	"PortalImage.User":                          "User is the login name on the image, for the SSH command shown.",
 	"PortalInstanceType":                        "PortalInstanceType is one machine size on the launch page.",

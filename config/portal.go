@@ -65,6 +65,11 @@ type PortalImage struct {
 	Arch map[string]string `yaml:"arch" required:"true"`
 	// User is the login name on the image, for the SSH command shown.
 	User string `yaml:"user" required:"true"`
+	// Owner is who publishes the image, as IAM's ec2:Owner condition
+	// names it: "amazon" for AWS's own images, or the publisher's
+	// 12-digit account id (Canonical's is 099720109477 in the commercial
+	// regions). Users' credentials may launch images of these owners only.
+	Owner string `yaml:"owner" required:"true"`
 }
 
 // PortalVolume is the range of root disk sizes, in GiB.
@@ -145,6 +150,9 @@ func (x *Portal) check(c *checker, cfg *Config) {
 		}
 		if len(im.Arch) > 1 && !strings.Contains(im.Parameter, "{arch}") {
 			c.errorf(path+".parameter", "lists %d processors in arch but has no {arch} placeholder to tell them apart", len(im.Arch))
+		}
+		if im.Owner != "amazon" && !accountRe.MatchString(im.Owner) {
+			c.errorf(path+".owner", "%q is neither amazon nor a 12-digit AWS account id", im.Owner)
 		}
 		for _, a := range slices.Sorted(maps.Keys(im.Arch)) {
 			if a != "x86_64" && a != "arm64" {

@@ -120,8 +120,14 @@ func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, s *Session)
 	var msg string
 	switch action {
 	case "approve":
+		// Membership of the approved group is what lets the account have
+		// tokens; it comes last, so a failure half way leaves the account
+		// still refused.
 		if _, err = p.aws.Users.AdminEnableUser(ctx, &cip.AdminEnableUserInput{UserPoolId: pool, Username: aws.String(name)}); err == nil && slices.Contains(current, p.cfg.PendingGroup) {
 			_, err = p.aws.Users.AdminRemoveUserFromGroup(ctx, &cip.AdminRemoveUserFromGroupInput{UserPoolId: pool, Username: aws.String(name), GroupName: aws.String(p.cfg.PendingGroup)})
+		}
+		if err == nil {
+			_, err = p.aws.Users.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: pool, Username: aws.String(name), GroupName: aws.String(p.cfg.ApprovedGroup)})
 		}
 		msg = "Approved " + name + "."
 	case "reject":

@@ -8,17 +8,29 @@ import (
 )
 
 // Tags the portal writes on every machine and key pair it creates. IAM
-// policies in the portal stack condition on TagOwner and TagInstance, so
-// these names are part of the security model, not decoration.
+// policies in the portal stack condition on TagOwner, TagInstance and
+// TagAutoStop, so these names are part of the security model, not
+// decoration.
 const (
-	TagOwner    = "Owner"
+	// TagOwner holds the owner's Cognito sub, which is never reused, unlike
+	// a user name a deleted account frees. The key is namespaced: IAM tag
+	// keys are case-insensitive, and institutions often tag with "owner".
+	TagOwner    = "heliocloud:owner"
 	TagInstance = "heliocloud:instance"
 	TagTeam     = "heliocloud:team"
 	TagImage    = "heliocloud:image"
-	// TagAutoStop set to AutoStopOff exempts a machine from auto-stop.
+	// TagUser holds the owner's user name when the machine was launched,
+	// only so that people reading cost reports see a name; nothing checks it.
+	TagUser = "heliocloud:user"
+	// TagAutoStop is on every machine: AutoStopOn, or AutoStopOff to exempt
+	// it from auto-stop. It is set at launch and cannot be changed later.
 	TagAutoStop = "heliocloud:autostop"
+	AutoStopOn  = "on"
 	AutoStopOff = "off"
 )
+
+// LaunchTagKeys are all the tag keys a launch may set; IAM refuses others.
+var LaunchTagKeys = []string{"Name", TagOwner, TagInstance, TagImage, TagTeam, TagUser, TagAutoStop}
 
 // Config is what the portal needs to know about its HelioCloud instance.
 // The portal stack renders it as JSON into the function's environment.
@@ -52,6 +64,9 @@ type Config struct {
 	// PendingGroup holds self-registered users awaiting approval. Disabled
 	// users are treated as pending too.
 	PendingGroup string `json:"pendingGroup"`
+	// ApprovedGroup holds the accounts an admin approved; only its members
+	// (and identity-provider users) get tokens. Approve adds the user to it.
+	ApprovedGroup string `json:"approvedGroup"`
 
 	Images        []Image        `json:"images"`
 	InstanceTypes []InstanceType `json:"instanceTypes"`
@@ -139,6 +154,7 @@ func (c *Config) validate() error {
 	need("identityPoolID", c.IdentityPoolID)
 	need("adminGroup", c.AdminGroup)
 	need("pendingGroup", c.PendingGroup)
+	need("approvedGroup", c.ApprovedGroup)
 	if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" || strings.HasSuffix(c.BaseURL, "/") {
 		errs = append(errs, fmt.Errorf("portal config: baseURL %q must be an absolute URL without a trailing slash", c.BaseURL))
 	}

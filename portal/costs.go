@@ -56,11 +56,11 @@ func (p *Portal) periods() (week, month, year cetypes.DateInterval) {
 }
 
 // query runs one Cost Explorer request, filtered to this HelioCloud
-// instance and, when user is not empty, to that user's Owner tag.
-func (p *Portal) query(ctx context.Context, user string, period cetypes.DateInterval, g cetypes.Granularity, groupBy string) (*costexplorer.GetCostAndUsageOutput, error) {
+// instance and, when owner (a Cognito sub) is not empty, to that owner's machines.
+func (p *Portal) query(ctx context.Context, owner string, period cetypes.DateInterval, g cetypes.Granularity, groupBy string) (*costexplorer.GetCostAndUsageOutput, error) {
 	filter := tagIs(TagInstance, p.cfg.Instance)
-	if user != "" {
-		filter = cetypes.Expression{And: []cetypes.Expression{tagIs(TagOwner, user), filter}}
+	if owner != "" {
+		filter = cetypes.Expression{And: []cetypes.Expression{tagIs(TagOwner, owner), filter}}
 	}
 	in := &costexplorer.GetCostAndUsageInput{
 		TimePeriod: &period, Granularity: g, Metrics: []string{"UnblendedCost"}, Filter: &filter,
@@ -68,7 +68,7 @@ func (p *Portal) query(ctx context.Context, user string, period cetypes.DateInte
 	if groupBy != "" {
 		in.GroupBy = []cetypes.GroupDefinition{{Type: cetypes.GroupDefinitionTypeTag, Key: aws.String(groupBy)}}
 	}
-	key := fmt.Sprintf("%s|%s|%s|%s|%s", user, aws.ToString(period.Start), aws.ToString(period.End), g, groupBy)
+	key := fmt.Sprintf("%s|%s|%s|%s|%s", owner, aws.ToString(period.Start), aws.ToString(period.End), g, groupBy)
 	if out, ok := p.spend.get(key, p.now()); ok {
 		return out, nil
 	}
@@ -137,10 +137,10 @@ func grouped(out *costexplorer.GetCostAndUsageOutput) []costPoint {
 	return pts
 }
 
-// monthSpend is the user's cost so far this month.
-func (p *Portal) monthSpend(ctx context.Context, user string) (float64, error) {
+// monthSpend is the owner's cost so far this month.
+func (p *Portal) monthSpend(ctx context.Context, owner string) (float64, error) {
 	_, month, _ := p.periods()
-	out, err := p.query(ctx, user, month, cetypes.GranularityMonthly, "")
+	out, err := p.query(ctx, owner, month, cetypes.GranularityMonthly, "")
 	if err != nil {
 		return 0, err
 	}
@@ -152,17 +152,17 @@ func (p *Portal) costs(w http.ResponseWriter, r *http.Request, s *Session) {
 	ctx := r.Context()
 	week, month, year := p.periods()
 	d := costData{Admin: p.isAdmin(s)}
-	out, err := p.query(ctx, s.Username, week, cetypes.GranularityDaily, "")
+	out, err := p.query(ctx, s.Subject, week, cetypes.GranularityDaily, "")
 	if err != nil {
 		p.awsFail(w, r, s, err)
 		return
 	}
 	d.Week, d.WeekTotal = series(out, func(s string) string { return s })
-	if d.Month, err = p.monthSpend(ctx, s.Username); err != nil {
+	if d.Month, err = p.monthSpend(ctx, s.Subject); err != nil {
 		p.awsFail(w, r, s, err)
 		return
 	}
-	if out, err = p.query(ctx, s.Username, year, cetypes.GranularityMonthly, ""); err != nil {
+	if out, err = p.query(ctx, s.Subject, year, cetypes.GranularityMonthly, ""); err != nil {
 		p.awsFail(w, r, s, err)
 		return
 	}
@@ -173,8 +173,8 @@ func (p *Portal) costs(w http.ResponseWriter, r *http.Request, s *Session) {
 			tag    string
 			dst    *[]costPoint
 		}{
-			{month, TagOwner, &d.UsersMonth}, {month, TagTeam, &d.TeamsMonth},
-			{year, TagOwner, &d.UsersYear}, {year, TagTeam, &d.TeamsYear},
+			{month, TagUser, &d.UsersMonth}, {month, TagTeam, &d.TeamsMonth},
+			{year, TagUser, &d.UsersYear}, {year, TagTeam, &d.TeamsYear},
 		} {
 			out, err := p.query(ctx, "", q.period, cetypes.GranularityMonthly, q.tag)
 			if err != nil {

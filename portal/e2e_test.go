@@ -165,10 +165,10 @@ func TestBrowserEndToEnd(t *testing.T) {
 		}
 	}
 	run := e.aws.called("RunInstances")
-	if len(run) != 1 || run[0].Creds != "ASIA-alice" {
+	if len(run) != 1 || run[0].Creds != "ASIA-sub-alice" {
 		t.Fatalf("RunInstances: %+v", run)
 	}
-	if tags := run[0].Input.(*ec2.RunInstancesInput).TagSpecifications[0].Tags; tagOf(tags, "Owner") != "alice" || tagOf(tags, "heliocloud:instance") != "test" {
+	if tags := run[0].Input.(*ec2.RunInstancesInput).TagSpecifications[0].Tags; tagOf(tags, "heliocloud:owner") != "sub-alice" || tagOf(tags, "heliocloud:instance") != "test" {
 		t.Errorf("launch tags %v", tags)
 	}
 
@@ -191,7 +191,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 	for _, api := range []string{"StopInstances", "TerminateInstances"} {
 		c := e.aws.called(api)
-		if len(c) != 1 || c[0].Creds != "ASIA-alice" {
+		if len(c) != 1 || c[0].Creds != "ASIA-sub-alice" {
 			t.Errorf("%s: %+v", api, c)
 		}
 	}

@@ -110,14 +110,15 @@ func apiErr(code, msg string) error { return &smithy.GenericAPIError{Code: code,
 
 type fakeIdentity struct{ f *fakeAWS }
 
-// userOf reads the cognito:username from an ID token without verifying it;
+// userOf reads the sub from an ID token without verifying it;
 // the portal verified it already, and the real service would too.
 func userOf(logins map[string]string) string {
 	for _, tok := range logins {
 		parts := strings.Split(tok, ".")
 		if len(parts) == 3 {
+			// The identity pool's principal tag "owner" comes from sub.
 			var c struct {
-				U string `json:"cognito:username"`
+				U string `json:"sub"`
 			}
 			if decodeJWTPart(parts[1], &c) == nil {
 				return c.U

@@ -47,7 +47,8 @@ func (e *env) addMachine(id, owner, instance string, state types.InstanceStateNa
 	e.aws.instances[id] = &types.Instance{
 		InstanceId: aws.String(id), InstanceType: types.InstanceTypeT3Medium, State: &types.InstanceState{Name: state},
 		LaunchTime: aws.Time(e.clk.Now()), PrivateIpAddress: aws.String("10.0.1.5"),
-		Tags: tags("Name", id+"-name", portal.TagOwner, owner, portal.TagInstance, instance),
+		// oidctest issues "sub-<user name>" as the sub, the owner tag's value.
+		Tags: tags("Name", id+"-name", portal.TagOwner, "sub-"+owner, portal.TagInstance, instance),
 	}
 }
 
@@ -211,17 +212,19 @@ func TestLaunchTagsOwnerAndInstanceAndUsesUserCredentials(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("RunInstances called %d times", len(runs))
 	}
-	if runs[0].Creds != "ASIA-alice" {
+	if runs[0].Creds != "ASIA-sub-alice" {
 		t.Errorf("RunInstances ran with %q, want the user's identity-pool credentials", runs[0].Creds)
 	}
-	want := tags("Name", "analysis", "Owner", "alice", "heliocloud:instance", "test", "heliocloud:image", "al2023", "heliocloud:team", "solar")
+	want := tags("Name", "analysis", "heliocloud:owner", "sub-alice", "heliocloud:user", "alice", "heliocloud:instance", "test", "heliocloud:image", "al2023",
+		"heliocloud:team", "solar", "heliocloud:autostop", "on")
 	wantIn := &ec2.RunInstancesInput{
 		ImageId: aws.String("ami-0al2023x86"), InstanceType: "t3.medium", MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 		SubnetId: aws.String("subnet-a"), SecurityGroupIds: []string{"sg-vm"}, ClientToken: aws.String("form-token-0123456789-0"),
 		IamInstanceProfile: &types.IamInstanceProfileSpecification{Arn: aws.String("arn:aws:iam::111122223333:instance-profile/test-team-solar")},
 		BlockDeviceMappings: []types.BlockDeviceMapping{{DeviceName: aws.String("/dev/xvda"), Ebs: &types.EbsBlockDevice{
 			VolumeSize: aws.Int32(64), VolumeType: types.VolumeTypeGp3, Encrypted: aws.Bool(true), DeleteOnTermination: aws.Bool(true)}}},
-		MetadataOptions:   &types.InstanceMetadataOptionsRequest{HttpTokens: types.HttpTokensStateRequired, HttpEndpoint: types.InstanceMetadataEndpointStateEnabled},
+		MetadataOptions: &types.InstanceMetadataOptionsRequest{HttpTokens: types.HttpTokensStateRequired, HttpEndpoint: types.InstanceMetadataEndpointStateEnabled,
+			HttpPutResponseHopLimit: aws.Int32(1)},
 		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: want}, {ResourceType: types.ResourceTypeVolume, Tags: want}},
 	}
 	if got := runs[0].Input.(*ec2.RunInstancesInput); !reflect.DeepEqual(got, wantIn) {
@@ -315,7 +318,7 @@ func TestLaunchLimits(t *testing.T) {
 			TimePeriod:  &cetypes.DateInterval{Start: aws.String("2026-11-01"), End: aws.String("2026-11-26")},
 			Granularity: cetypes.GranularityMonthly, Metrics: []string{"UnblendedCost"},
 			Filter: &cetypes.Expression{And: []cetypes.Expression{
-				{Tags: &cetypes.TagValues{Key: aws.String("Owner"), Values: []string{"alice"}, MatchOptions: []cetypes.MatchOption{"EQUALS"}}},
+				{Tags: &cetypes.TagValues{Key: aws.String("heliocloud:owner"), Values: []string{"sub-alice"}, MatchOptions: []cetypes.MatchOption{"EQUALS"}}},
 				{Tags: &cetypes.TagValues{Key: aws.String("heliocloud:instance"), Values: []string{"test"}, MatchOptions: []cetypes.MatchOption{"EQUALS"}}},
 			}},
 		}
@@ -384,7 +387,7 @@ func TestActionsCheckOwnershipFirst(t *testing.T) {
 	e := newEnv(t)
 	e.addMachine("i-00000000000000b0", "bob", "test", types.InstanceStateNameRunning)
 	e.addMachine("i-00000000000000a0", "alice", "other-instance", types.InstanceStateNameRunning)
-	e.aws.keys["bobs-key"] = &types.KeyPairInfo{KeyName: aws.String("bobs-key"), KeyPairId: aws.String("key-b"), Tags: tags("Owner", "bob", "heliocloud:instance", "test")}
+	e.aws.keys["bobs-key"] = &types.KeyPairInfo{KeyName: aws.String("bobs-key"), KeyPairId: aws.String("key-b"), Tags: tags(portal.TagOwner, "sub-bob", "heliocloud:instance", "test")}
 	a, _, tok := e.signIn("alice", "alice-pw")
 	e.aws.reset()
 	for _, id := range []string{"i-00000000000000b0", "i-00000000000000a0", "i-doesnotexist000"} {
@@ -406,7 +409,7 @@ func TestActionsCheckOwnershipFirst(t *testing.T) {
 	// Each check looked the resource up by id with alice's credentials.
 	for _, c := range e.aws.called("DescribeInstances") {
 		in := c.Input.(*ec2.DescribeInstancesInput)
-		if c.Creds != "ASIA-alice" || len(in.InstanceIds) != 1 {
+		if c.Creds != "ASIA-sub-alice" || len(in.InstanceIds) != 1 {
 			t.Errorf("ownership lookup %+v with %s", in, c.Creds)
 		}
 	}
@@ -437,7 +440,7 @@ func TestStopStartTerminateOwnMachine(t *testing.T) {
 		"TerminateInstances": &ec2.TerminateInstancesInput{InstanceIds: []string{id}},
 	} {
 		c := e.aws.called(api)
-		if len(c) != 1 || !reflect.DeepEqual(c[0].Input, in) || c[0].Creds != "ASIA-alice" {
+		if len(c) != 1 || !reflect.DeepEqual(c[0].Input, in) || c[0].Creds != "ASIA-sub-alice" {
 			t.Errorf("%s: %+v", api, c)
 		}
 	}
@@ -486,8 +489,8 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("new key page: %d %s", p.Status, p.Body)
 	}
 	want := &ec2.CreateKeyPairInput{KeyName: aws.String("laptop"), KeyType: types.KeyTypeEd25519, KeyFormat: types.KeyFormatPem,
-		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeKeyPair, Tags: tags("Owner", "alice", "heliocloud:instance", "test")}}}
-	if c := e.aws.called("CreateKeyPair"); len(c) != 1 || !reflect.DeepEqual(c[0].Input, want) || c[0].Creds != "ASIA-alice" {
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeKeyPair, Tags: tags(portal.TagOwner, "sub-alice", "heliocloud:instance", "test")}}}
+	if c := e.aws.called("CreateKeyPair"); len(c) != 1 || !reflect.DeepEqual(c[0].Input, want) || c[0].Creds != "ASIA-sub-alice" {
 		t.Errorf("CreateKeyPair: %+v", c)
 	}
 	list := a.get("/keys")
@@ -523,7 +526,7 @@ func TestCostsPage(t *testing.T) {
 	}
 	for _, c := range e.aws.called("GetCostAndUsage") {
 		in := c.Input.(*costexplorer.GetCostAndUsageInput)
-		if len(in.Filter.And) != 2 || aws.ToString(in.Filter.And[0].Tags.Key) != "Owner" || in.Filter.And[0].Tags.Values[0] != "alice" || in.GroupBy != nil {
+		if len(in.Filter.And) != 2 || aws.ToString(in.Filter.And[0].Tags.Key) != "heliocloud:owner" || in.Filter.And[0].Tags.Values[0] != "sub-alice" || in.GroupBy != nil {
 			t.Errorf("user cost query not limited to alice: %+v", in.Filter)
 		}
 	}
@@ -551,7 +554,7 @@ func TestCostsPage(t *testing.T) {
 			}
 		}
 	}
-	if !reflect.DeepEqual(groups, []string{"Owner", "heliocloud:team", "Owner", "heliocloud:team"}) {
+	if !reflect.DeepEqual(groups, []string{"heliocloud:user", "heliocloud:team", "heliocloud:user", "heliocloud:team"}) {
 		t.Errorf("admin grouped queries %v", groups)
 	}
 }
@@ -585,6 +588,12 @@ func TestAdmin(t *testing.T) {
 	}
 	if c := e.aws.called("AdminRemoveUserFromGroup"); len(c) != 1 || aws.ToString(c[0].Input.(*cip.AdminRemoveUserFromGroupInput).GroupName) != "pending" {
 		t.Errorf("approval must remove the pending group: %+v", c)
+	}
+	// Approval is positive: the account joins the approved group, the one
+	// the token trigger requires, after it is enabled.
+	if c := e.aws.called("AdminAddUserToGroup"); len(c) != 1 || !reflect.DeepEqual(c[0].Input,
+		&cip.AdminAddUserToGroupInput{UserPoolId: aws.String("us-east-1_pool"), Username: aws.String("carol"), GroupName: aws.String("approved")}) {
+		t.Errorf("approval must add the approved group: %+v", c)
 	}
 	if p := adm.post("/admin/users/alice/reject", url.Values{"csrf": {atok}}); p.Status != http.StatusConflict {
 		t.Errorf("rejecting an approved user: %d", p.Status)
@@ -650,8 +659,8 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
-// A federated user is shown by their readable name, while the Owner tag
-// keeps the stable cognito:username.
+// A federated user is shown by their readable name, while the owner tag
+// keeps the immutable sub.
 func TestFederatedUserNameAndOwner(t *testing.T) {
 	e := newEnv(t)
 	e.idp.AddUser(oidctest.User{Username: "launchpad_0a1b2c", Password: "pw", PreferredUsername: "jdoe"})
@@ -661,7 +670,7 @@ func TestFederatedUserNameAndOwner(t *testing.T) {
 	}
 	a.post("/launch", launchForm(tok, "team", ""))
 	run := e.aws.called("RunInstances")
-	if len(run) != 1 || tagOf(run[0].Input.(*ec2.RunInstancesInput).TagSpecifications[0].Tags, "Owner") != "launchpad_0a1b2c" {
+	if len(run) != 1 || tagOf(run[0].Input.(*ec2.RunInstancesInput).TagSpecifications[0].Tags, "heliocloud:owner") != "sub-launchpad_0a1b2c" {
 		t.Errorf("launch: %+v", run)
 	}
 }

@@ -51,7 +51,7 @@ func testConfig() portal.Config {
 	return portal.Config{
 		Instance: "test", Region: "us-east-1", ClientID: "portal-client",
 		UserPoolID: "us-east-1_pool", IdentityPoolID: "us-east-1:pool-id",
-		AdminGroup: "admins", PendingGroup: "pending",
+		AdminGroup: "admins", PendingGroup: "pending", ApprovedGroup: "approved",
 		Images: []portal.Image{
 			{Key: "al2023", Name: "Amazon Linux 2023", User: "ec2-user", Parameter: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}", Arch: map[string]string{"x86_64": "x86_64", "arm64": "arm64"}},
 			{Key: "ubuntu", Name: "Ubuntu 24.04 LTS", User: "ubuntu", Parameter: "/aws/service/canonical/ubuntu/server/24.04/stable/current/{arch}/hvm/ebs-gp3/ami-id", Arch: map[string]string{"x86_64": "amd64", "arm64": "arm64"}},

@@ -21,13 +21,13 @@ type keyInfo struct {
 var validKeyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 func (p *Portal) listKeys(ctx context.Context, c EC2, s *Session) ([]keyInfo, error) {
-	out, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: p.ownerFilters(s.Username)})
+	out, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: p.ownerFilters(s.Subject)})
 	if err != nil {
 		return nil, err
 	}
 	var keys []keyInfo
 	for _, k := range out.KeyPairs {
-		if !p.owned(k.Tags, s.Username) {
+		if !p.owned(k.Tags, s.Subject) {
 			continue
 		}
 		ki := keyInfo{Name: aws.ToString(k.KeyName), ID: aws.ToString(k.KeyPairId), Type: string(k.KeyType), Fingerprint: aws.ToString(k.KeyFingerprint)}
@@ -79,7 +79,7 @@ func (p *Portal) createKey(w http.ResponseWriter, r *http.Request, s *Session) {
 		return
 	}
 	tags := []types.Tag{
-		{Key: aws.String(TagOwner), Value: aws.String(s.Username)},
+		{Key: aws.String(TagOwner), Value: aws.String(s.Subject)},
 		{Key: aws.String(TagInstance), Value: aws.String(p.cfg.Instance)},
 	}
 	out, err := c.CreateKeyPair(r.Context(), &ec2.CreateKeyPairInput{
@@ -139,7 +139,7 @@ func (p *Portal) ownedKey(ctx context.Context, c EC2, s *Session, name string) (
 		return "", err
 	}
 	for _, k := range out.KeyPairs {
-		if aws.ToString(k.KeyName) == name && p.owned(k.Tags, s.Username) {
+		if aws.ToString(k.KeyName) == name && p.owned(k.Tags, s.Subject) {
 			return aws.ToString(k.KeyPairId), nil
 		}
 	}

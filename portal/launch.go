@@ -225,7 +225,7 @@ func (p *Portal) launch(w http.ResponseWriter, r *http.Request, s *Session) {
 		return
 	}
 	if p.cfg.MonthlySpendLimit > 0 {
-		spent, err := p.monthSpend(ctx, s.Username)
+		spent, err := p.monthSpend(ctx, s.Subject)
 		if err != nil {
 			p.log.Error("spend check", "err", err)
 			again(http.StatusServiceUnavailable, "Could not check your spending this month, so the launch was not started. Try again in a minute.")
@@ -259,6 +259,11 @@ func (p *Portal) launch(w http.ResponseWriter, r *http.Request, s *Session) {
 
 var errNoCapacity = errors.New("no capacity")
 
+// MetadataHopLimit is the instance metadata hop limit of every machine: 1
+// keeps the machine's role credentials from containers behind a bridge on
+// it. The portal stack's IAM policy refuses launches asking for more.
+const MetadataHopLimit = 1
+
 func (p *Portal) runInstance(ctx context.Context, c EC2, s *Session, f launchRequest) (string, error) {
 	im, _ := p.cfg.image(f.Image)
 	ami, err := p.resolveImage(ctx, im, Arch(f.Type))
@@ -280,16 +285,19 @@ func (p *Portal) runInstance(ctx context.Context, c EC2, s *Session, f launchReq
 	}
 	tags := []types.Tag{
 		{Key: aws.String("Name"), Value: aws.String(f.Name)},
-		{Key: aws.String(TagOwner), Value: aws.String(s.Username)},
+		{Key: aws.String(TagOwner), Value: aws.String(s.Subject)},
+		{Key: aws.String(TagUser), Value: aws.String(s.Username)},
 		{Key: aws.String(TagInstance), Value: aws.String(p.cfg.Instance)},
 		{Key: aws.String(TagImage), Value: aws.String(f.Image)},
 	}
 	if f.Team != "" {
 		tags = append(tags, types.Tag{Key: aws.String(TagTeam), Value: aws.String(f.Team)})
 	}
+	autoStop := AutoStopOn
 	if f.KeepRunning {
-		tags = append(tags, types.Tag{Key: aws.String(TagAutoStop), Value: aws.String(AutoStopOff)})
+		autoStop = AutoStopOff
 	}
+	tags = append(tags, types.Tag{Key: aws.String(TagAutoStop), Value: aws.String(autoStop)})
 	in := &ec2.RunInstancesInput{
 		ImageId: aws.String(ami), InstanceType: types.InstanceType(f.Type),
 		MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
@@ -303,6 +311,7 @@ func (p *Portal) runInstance(ctx context.Context, c EC2, s *Session, f launchReq
 		}},
 		MetadataOptions: &types.InstanceMetadataOptionsRequest{
 			HttpTokens: types.HttpTokensStateRequired, HttpEndpoint: types.InstanceMetadataEndpointStateEnabled,
+			HttpPutResponseHopLimit: aws.Int32(MetadataHopLimit),
 		},
 		TagSpecifications: []types.TagSpecification{
 			{ResourceType: types.ResourceTypeInstance, Tags: tags},

@@ -54,7 +54,7 @@ func (p *Portal) ownerFilters(user string) []types.Filter {
 
 // listMachines returns the user's machines that are not terminated.
 func (p *Portal) listMachines(ctx context.Context, c EC2, s *Session) ([]types.Instance, error) {
-	in := &ec2.DescribeInstancesInput{Filters: append(p.ownerFilters(s.Username),
+	in := &ec2.DescribeInstancesInput{Filters: append(p.ownerFilters(s.Subject),
 		types.Filter{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped", "shutting-down"}},
 	)}
 	var out []types.Instance
@@ -67,7 +67,7 @@ func (p *Portal) listMachines(ctx context.Context, c EC2, s *Session) ([]types.I
 			for _, i := range r.Instances {
 				// The filter already asks for these tags; checking again
 				// keeps a mis-scoped response from showing others' machines.
-				if p.owned(i.Tags, s.Username) {
+				if p.owned(i.Tags, s.Subject) {
 					out = append(out, i)
 				}
 			}
@@ -178,7 +178,7 @@ func (p *Portal) ownedMachine(ctx context.Context, c EC2, s *Session, id string)
 	}
 	for _, r := range out.Reservations {
 		for _, i := range r.Instances {
-			if aws.ToString(i.InstanceId) == id && p.owned(i.Tags, s.Username) {
+			if aws.ToString(i.InstanceId) == id && p.owned(i.Tags, s.Subject) {
 				return i, nil
 			}
 		}

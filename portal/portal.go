@@ -138,7 +138,10 @@ func (p *Portal) formActionOrigins() string {
 // session returns the request's session if it has one that has not expired.
 func (p *Portal) session(r *http.Request) (Session, bool) {
 	var s Session
-	ok := p.seal.readCookie(r, sessionCookie, &s) && p.now().Before(s.Expires)
+	// Every ownership tag and cost filter is the subject: a session
+	// without one must not act, or it would match untagged resources or
+	// everyone's costs.
+	ok := p.seal.readCookie(r, sessionCookie, &s) && p.now().Before(s.Expires) && s.Subject != ""
 	return s, ok
 }
 
@@ -271,8 +274,8 @@ func (p *Portal) logout(w http.ResponseWriter, r *http.Request, s *Session) {
 }
 
 // ec2For returns an EC2 client that acts as the user: the identity pool
-// turns the user's ID token into credentials whose principal tags IAM
-// compares with each machine's Owner and instance tags.
+// turns the user's ID token into credentials whose principal tag "owner"
+// (the token's sub) IAM compares with each machine's TagOwner.
 func (p *Portal) ec2For(ctx context.Context, s *Session) (EC2, error) {
 	p.credMu.Lock()
 	c, ok := p.creds[s.IDToken]

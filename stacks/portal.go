@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
@@ -28,6 +30,7 @@ import (
 	"github.com/heliocloud/heliocloud-go/constructs/golambda"
 	"github.com/heliocloud/heliocloud-go/portal"
 	"github.com/heliocloud/heliocloud-go/portal/autostop"
+	"github.com/heliocloud/heliocloud-go/portal/guard"
 )
 
 // PortalStack is the self-service dashboard: a Go web app on Lambda behind
@@ -61,8 +64,8 @@ func init() {
 // Principal tags the identity pool sets on a user's credentials from claims
 // of the ID token.
 const (
-	// ownerTag comes from cognito:username; IAM compares it with each
-	// resource's Owner tag.
+	// ownerTag comes from the ID token's sub, which Cognito never reuses;
+	// IAM compares it with each resource's portal.TagOwner.
 	ownerTag = "owner"
 	// teamsTag comes from the auth stack's TeamsClaim (":mms:sdo:"); IAM
 	// lets the user pass a team's machine role only when it matches
@@ -152,13 +155,27 @@ func NewPortalStack(scope constructs.Construct, inst *Instance) *PortalStack {
 	awscognito.NewCfnIdentityPoolPrincipalTag(stack, jsii.String("PrincipalTags"), &awscognito.CfnIdentityPoolPrincipalTagProps{
 		IdentityPoolId:       p.IdentityPool.Ref(),
 		IdentityProviderName: jsii.String(provider),
-		PrincipalTags:        map[string]string{ownerTag: "cognito:username", teamsTag: inst.Auth.TeamsClaim},
+		PrincipalTags:        map[string]string{ownerTag: "sub", teamsTag: inst.Auth.TeamsClaim},
 		UseDefaults:          jsii.Bool(false),
 	})
-	p.userRole(inst)
+	p.userRole(inst, vpc)
+	// Only tokens carrying ApprovedClaim, which the auth stack's token
+	// trigger adds for approved users alone, map to the user role; any
+	// other token gets no credentials (Deny), so credentials fail closed
+	// even if the trigger were detached from the pool.
 	awscognito.NewCfnIdentityPoolRoleAttachment(stack, jsii.String("IdentityPoolRoles"), &awscognito.CfnIdentityPoolRoleAttachmentProps{
 		IdentityPoolId: p.IdentityPool.Ref(),
 		Roles:          map[string]any{"authenticated": p.UserRole.RoleArn()},
+		RoleMappings: map[string]any{"approved": &awscognito.CfnIdentityPoolRoleAttachment_RoleMappingProperty{
+			Type:                    jsii.String("Rules"),
+			IdentityProvider:        jsii.String(provider + ":" + *p.Client.UserPoolClientId()),
+			AmbiguousRoleResolution: jsii.String("Deny"),
+			RulesConfiguration: &awscognito.CfnIdentityPoolRoleAttachment_RulesConfigurationTypeProperty{
+				Rules: []any{&awscognito.CfnIdentityPoolRoleAttachment_MappingRuleProperty{
+					Claim: jsii.String(ApprovedClaim), MatchType: jsii.String("Equals"), Value: jsii.String("true"), RoleArn: p.UserRole.RoleArn(),
+				}},
+			},
+		}},
 	})
 	p.machineRoles(inst)
 
@@ -219,15 +236,18 @@ func NewPortalStack(scope constructs.Construct, inst *Instance) *PortalStack {
 	}
 
 	p.schedules(inst)
+	p.guard(inst, pool)
 	awscdk.NewCfnOutput(stack, jsii.String("PortalUrl"), &awscdk.CfnOutputProps{Value: p.URL, Description: jsii.String("Open the portal here")})
 	return p
 }
 
 // userRole is what the identity pool hands a signed-in user. Every EC2
-// change is conditioned on tags: the caller's principal tag "owner" must
-// equal the resource's Owner tag (or the Owner tag requested at creation),
-// and the resource must carry this instance's tag.
-func (p *PortalStack) userRole(inst *Instance) {
+// change is conditioned on tags: the caller's principal tag "owner" (their
+// Cognito sub) must equal the resource's portal.TagOwner (or the one
+// requested at creation), and the resource must carry this instance's tag.
+// Launches are also held to the launch page's limits (launchStatements),
+// so credentials used outside the portal cannot exceed them.
+func (p *PortalStack) userRole(inst *Instance, vpc awsec2.IVpc) {
 	cfg := inst.Config
 	stack := p.Stack
 	principal := awsiam.NewFederatedPrincipal(jsii.String("cognito-identity.amazonaws.com"), &map[string]any{
@@ -240,35 +260,11 @@ func (p *PortalStack) userRole(inst *Instance) {
 		AssumedBy:          principal,
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
 	})
-	owner := "${aws:PrincipalTag/" + ownerTag + "}"
-	requestTags := map[string]any{"StringEquals": map[string]any{
-		"aws:RequestTag/" + portal.TagOwner:    owner,
-		"aws:RequestTag/" + portal.TagInstance: cfg.Name,
-	}}
-	resourceTags := map[string]any{"StringEquals": map[string]any{
-		"aws:ResourceTag/" + portal.TagOwner:    owner,
-		"aws:ResourceTag/" + portal.TagInstance: cfg.Name,
-	}}
-	statements := []awsiam.PolicyStatement{
+	statements := append(p.launchStatements(inst, vpc),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ListOnly"),
 			Actions:   jsii.Strings("ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeKeyPairs"),
 			Resources: jsii.Strings("*"),
-		}),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("LaunchTaggedAsOwner"),
-			Actions:    jsii.Strings("ec2:RunInstances"),
-			Resources:  jsii.Strings(arn("ec2", "instance/*"), arn("ec2", "volume/*")),
-			Conditions: &requestTags,
-		}),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:     jsii.String("LaunchWith"),
-			Actions: jsii.Strings("ec2:RunInstances"),
-			Resources: jsii.Strings(
-				arn("ec2", "network-interface/*"), arn("ec2", "subnet/*"), arn("ec2", "key-pair/*"),
-				arn("ec2", "security-group/"+*p.MachineSecurityGroup.SecurityGroupId()),
-				"arn:"+*awscdk.Aws_PARTITION()+":ec2:"+*awscdk.Aws_REGION()+"::image/*",
-			),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("TagOnlyAtCreation"),
@@ -280,19 +276,19 @@ func (p *PortalStack) userRole(inst *Instance) {
 			Sid:        jsii.String("OwnMachines"),
 			Actions:    jsii.Strings("ec2:StartInstances", "ec2:StopInstances", "ec2:TerminateInstances"),
 			Resources:  jsii.Strings(arn("ec2", "instance/*")),
-			Conditions: &resourceTags,
+			Conditions: ownResource("aws:ResourceTag/", cfg.Name),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("CreateKeysTaggedAsOwner"),
 			Actions:    jsii.Strings("ec2:CreateKeyPair"),
 			Resources:  jsii.Strings(arn("ec2", "key-pair/*")),
-			Conditions: &requestTags,
+			Conditions: ownResource("aws:RequestTag/", cfg.Name),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("OwnKeys"),
 			Actions:    jsii.Strings("ec2:DeleteKeyPair"),
 			Resources:  jsii.Strings(arn("ec2", "key-pair/*")),
-			Conditions: &resourceTags,
+			Conditions: ownResource("aws:ResourceTag/", cfg.Name),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("PassUserMachineRole"),
@@ -300,14 +296,134 @@ func (p *PortalStack) userRole(inst *Instance) {
 			Resources:  jsii.Strings(roleARN(inst.Data.UserRoleName())),
 			Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ec2.amazonaws.com"}},
 		}),
-	}
+		// Session Manager checks ssm:StartSession on the target machine and
+		// on the session document. ssm:resourceTag reads the machine's EC2
+		// tags, so only the owner of a machine can open a shell on it.
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("SessionsOnOwnMachines"),
+			Actions:    jsii.Strings("ssm:StartSession"),
+			Resources:  jsii.Strings(arn("ec2", "instance/*")),
+			Conditions: ownResource("ssm:resourceTag/", cfg.Name),
+		}),
+		// The shell (aws ssm start-session), SSH through Session Manager and
+		// a port of the machine itself forwarded to the laptop (Jupyter,
+		// VNC), the commands docs/portal.md shows. Forwarding to other hosts
+		// (AWS-StartPortForwardingSessionToRemoteHost) is not granted: it
+		// would turn a machine into a way into the VPC.
+		// TerminateSession and ResumeSession are not granted either: a
+		// session's id starts with the caller's role session name, which the
+		// identity pool sets to the same value for every user, so no
+		// condition can tell one user's sessions from another's, and
+		// ResumeSession would reattach to someone else's shell.
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:     jsii.String("SessionDocuments"),
+			Actions: jsii.Strings("ssm:StartSession"),
+			Resources: jsii.Strings(
+				arn("ssm", "document/"+SessionShellDocument),
+				"arn:"+*awscdk.Aws_PARTITION()+":ssm:"+*awscdk.Aws_REGION()+"::document/"+SessionSSHDocument,
+				"arn:"+*awscdk.Aws_PARTITION()+":ssm:"+*awscdk.Aws_REGION()+"::document/"+SessionPortDocument,
+			),
+		}),
+	)
 	policy := awsiam.NewPolicy(stack, jsii.String("UserPolicy"), &awsiam.PolicyProps{Statements: &statements, Roles: &[]awsiam.IRole{p.UserRole}})
 	p.teamRolePolicies(inst)
 	cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("EC2 Describe actions support no resource scoping. Every action that changes something is limited by tag conditions (Owner equal to the caller's principal tag, heliocloud:instance equal to this instance) " +
-			"on instance, volume and key-pair ARNs whose ids are unknown before creation; RunInstances also needs the subnets, images and network interfaces it uses, which carry no owner."),
+		Reason: jsii.String("EC2 Describe actions support no resource scoping. Every action that changes something is limited by tag conditions (" + portal.TagOwner + " equal to the caller's principal tag, heliocloud:instance equal to this instance) " +
+			"on instance, volume and key-pair ARNs whose ids are unknown before creation; RunInstances also needs the images, network interfaces and key pairs it uses, which carry no owner and are limited by owner, subnet and launch conditions instead."),
 	}}, jsii.Bool(false))
+}
+
+// Session documents users may start sessions with: the account's default
+// shell document (Session Manager creates it with the account's
+// preferences), AWS's SSH document and AWS's forwarding of a port of the
+// target machine itself.
+const (
+	SessionShellDocument = "SSM-SessionManagerRunShell"
+	SessionSSHDocument   = "AWS-StartSSHSession"
+	SessionPortDocument  = "AWS-StartPortForwardingSession"
+)
+
+// ownResource is the condition that a resource (or, with prefix
+// aws:RequestTag/, the request creating it) belongs to the caller and to
+// this instance.
+func ownResource(prefix, instance string) *map[string]any {
+	return &map[string]any{"StringEquals": map[string]any{
+		prefix + portal.TagOwner:    "${aws:PrincipalTag/" + ownerTag + "}",
+		prefix + portal.TagInstance: instance,
+	}}
+}
+
+// launchStatements allow ec2:RunInstances only within the launch page's
+// limits, each resource of the launch checked on its own: the instance (type,
+// IMDSv2 with hop limit 1, shared tenancy, owner and auto-stop tags, no other
+// tags), its volumes (gp3, encrypted, within the volume bounds, baseline
+// performance), the private subnets, network interfaces in them, the
+// portal's security group, and images of the configured owners. Machines
+// at once and spending cannot be written as IAM conditions; the guard
+// function (guard) stops machines beyond them.
+func (p *PortalStack) launchStatements(inst *Instance, vpc awsec2.IVpc) []awsiam.PolicyStatement {
+	cfg := inst.Config
+	pc := cfg.Portal
+	var subnets []string
+	for _, s := range *vpc.PrivateSubnets() {
+		subnets = append(subnets, arn("ec2", "subnet/"+*s.SubnetId()))
+	}
+	owners := map[string]bool{}
+	for _, im := range pc.Images {
+		owners[im.Owner] = true
+	}
+	tagged := func(extra map[string]any) *map[string]any {
+		cond := *ownResource("aws:RequestTag/", cfg.Name)
+		maps.Copy(cond["StringEquals"].(map[string]any), extra)
+		cond["ForAllValues:StringEquals"] = map[string]any{"aws:TagKeys": portal.LaunchTagKeys}
+		return &cond
+	}
+	machine := tagged(map[string]any{
+		"ec2:InstanceType":                     slices.Sorted(maps.Keys(pc.InstanceTypes)),
+		"ec2:MetadataHttpTokens":               "required",
+		"ec2:Tenancy":                          "default",
+		"aws:RequestTag/" + portal.TagAutoStop: []string{portal.AutoStopOn, portal.AutoStopOff},
+	})
+	(*machine)["NumericLessThanEquals"] = map[string]any{"ec2:MetadataHttpPutResponseHopLimit": portal.MetadataHopLimit}
+	volume := tagged(map[string]any{"ec2:VolumeType": "gp3"})
+	(*volume)["Bool"] = map[string]any{"ec2:Encrypted": "true"}
+	(*volume)["NumericGreaterThanEquals"] = map[string]any{"ec2:VolumeSize": pc.Volume.MinGiB}
+	(*volume)["NumericLessThanEquals"] = map[string]any{"ec2:VolumeSize": pc.Volume.MaxGiB}
+	// gp3's baseline; more IOPS or throughput is billed extra.
+	(*volume)["NumericLessThanEqualsIfExists"] = map[string]any{"ec2:VolumeIops": 3000, "ec2:VolumeThroughput": 125}
+	return []awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("LaunchMachine"), Actions: jsii.Strings("ec2:RunInstances"),
+			Resources: jsii.Strings(arn("ec2", "instance/*")), Conditions: machine,
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("LaunchVolume"), Actions: jsii.Strings("ec2:RunInstances"),
+			Resources: jsii.Strings(arn("ec2", "volume/*")), Conditions: volume,
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("LaunchInPrivateSubnets"), Actions: jsii.Strings("ec2:RunInstances"),
+			Resources: jsii.Strings(subnets...),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("LaunchInterfaceInPrivateSubnets"), Actions: jsii.Strings("ec2:RunInstances"),
+			Resources:  jsii.Strings(arn("ec2", "network-interface/*")),
+			Conditions: &map[string]any{"StringEquals": map[string]any{"ec2:Subnet": subnets}},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("LaunchWithMachineSecurityGroup"), Actions: jsii.Strings("ec2:RunInstances"),
+			Resources: jsii.Strings(arn("ec2", "security-group/"+*p.MachineSecurityGroup.SecurityGroupId())),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("LaunchImagesOfConfiguredOwners"), Actions: jsii.Strings("ec2:RunInstances"),
+			Resources:  jsii.Strings("arn:" + *awscdk.Aws_PARTITION() + ":ec2:" + *awscdk.Aws_REGION() + "::image/*"),
+			Conditions: &map[string]any{"StringEquals": map[string]any{"ec2:Owner": slices.Sorted(maps.Keys(owners))}},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("LaunchWithKeyPairs"), Actions: jsii.Strings("ec2:RunInstances"),
+			Resources: jsii.Strings(arn("ec2", "key-pair/*")),
+		}),
+	}
 }
 
 // teamRolePolicies let a user pass a team's machine role, and so launch a
@@ -379,7 +495,7 @@ func (p *PortalStack) appConfig(inst *Instance, vpc awsec2.IVpc, pool awscognito
 		AuthorizeURL: hosted + "/oauth2/authorize", TokenURL: hosted + "/oauth2/token",
 		JWKSURL: *issuer + "/.well-known/jwks.json", LogoutURL: hosted + "/logout",
 		UserPoolID: *pool.UserPoolId(), IdentityPoolID: *p.IdentityPool.Ref(),
-		AdminGroup: AdminsGroup, PendingGroup: PendingGroup,
+		AdminGroup: AdminsGroup, PendingGroup: PendingGroup, ApprovedGroup: ApprovedGroup,
 		Volume:             portal.VolumeBounds{MinGiB: int32(pc.Volume.MinGiB), MaxGiB: int32(pc.Volume.MaxGiB), DefaultGiB: int32(pc.Volume.DefaultGiB)},
 		InstanceProfileARN: "arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":instance-profile/" + inst.Data.UserRoleName(),
 		SecurityGroupIDs:   []string{*p.MachineSecurityGroup.SecurityGroupId()},
@@ -501,4 +617,103 @@ func (p *PortalStack) schedules(inst *Instance) {
 		Id:     jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("The grant names the one portal function; the \":*\" form only adds its versions and aliases."),
 	}}, jsii.Bool(true))
+}
+
+// guard makes the function that holds the limits IAM cannot express and
+// revokes machines and sessions of users who lost access (package
+// portal/guard): on every EC2 launch or start, on Cognito admin calls that
+// take access away, every five minutes, and hourly with a spending check.
+// The Cognito events reach EventBridge through CloudTrail, which needs a
+// trail in the account; the five-minute sweep holds without one.
+func (p *PortalStack) guard(inst *Instance, pool awscognito.IUserPool) {
+	cfg := inst.Config
+	pc := cfg.Portal
+	gc := guard.Config{
+		Instance: cfg.Name, UserPoolID: *pool.UserPoolId(), ApprovedGroup: ApprovedGroup,
+		UserProfile: inst.Data.UserRoleName(), TeamProfiles: map[string]string{},
+		MaxRunning: pc.Limits.RunningMachines, MonthlySpendLimit: pc.Limits.MonthlySpendUSD,
+	}
+	for team := range cfg.Teams {
+		gc.TeamProfiles[inst.Data.TeamRoleName(team)] = TeamGroup(team)
+	}
+	gcJSON, err := json.Marshal(gc)
+	if err != nil {
+		panic(err)
+	}
+	fn := golambda.New(p.Stack, "Guard", &golambda.Props{
+		Package:      "./lambda/portalguard",
+		Description:  "Stops portal machines of " + cfg.Name + " beyond the limits or of users who lost access, and ends their sessions",
+		Environment:  map[string]string{"GUARD_CONFIG": string(gcJSON)},
+		MemoryMiB:    256,
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(120)),
+		LogRetention: Retention(pc.LogRetentionDays),
+	})
+	policy := awsiam.NewPolicy(p.Stack, jsii.String("GuardPolicy"), &awsiam.PolicyProps{Roles: &[]awsiam.IRole{fn.Role}, Statements: &[]awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("Read"),
+			Actions:   jsii.Strings("ec2:DescribeInstances", "ssm:DescribeSessions", "ce:GetCostAndUsage"),
+			Resources: jsii.Strings("*"),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("StopThisInstancesMachines"),
+			Actions:    jsii.Strings("ec2:StopInstances"),
+			Resources:  jsii.Strings(arn("ec2", "instance/*")),
+			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + portal.TagInstance: cfg.Name}},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("EndSessions"),
+			Actions:   jsii.Strings("ssm:TerminateSession"),
+			Resources: jsii.Strings(arn("ssm", "session/*")),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("Users"),
+			Actions:   jsii.Strings("cognito-idp:ListUsers", "cognito-idp:AdminListGroupsForUser", "cognito-idp:AdminUserGlobalSignOut"),
+			Resources: jsii.Strings(*pool.UserPoolArn()),
+		}),
+	}})
+	cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("EC2 DescribeInstances, SSM DescribeSessions and Cost Explorer support no resource scoping; StopInstances covers machines unknown at deploy time and is limited to this instance's tag; " +
+			"session ids are made per connection and carry no tag, so ending the sessions on a revoked machine needs session/*."),
+	}}, jsii.Bool(false))
+
+	target := func(input map[string]string) awsevents.IRuleTarget {
+		props := &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(2)}
+		if input != nil {
+			props.Event = awsevents.RuleTargetInput_FromObject(input)
+		}
+		return awseventstargets.NewLambdaFunction(fn.Function, props)
+	}
+	awsevents.NewRule(p.Stack, jsii.String("GuardLaunches"), &awsevents.RuleProps{
+		Description: jsii.String("Portal guard of " + cfg.Name + ": every machine EC2 starts"),
+		EventPattern: &awsevents.EventPattern{
+			Source: jsii.Strings("aws.ec2"), DetailType: jsii.Strings("EC2 Instance State-change Notification"),
+			Detail: &map[string]any{"state": []string{"pending", "running"}},
+		},
+		Targets: &[]awsevents.IRuleTarget{target(nil)},
+	})
+	awsevents.NewRule(p.Stack, jsii.String("GuardRevocations"), &awsevents.RuleProps{
+		Description: jsii.String("Portal guard of " + cfg.Name + ": an admin disabled, deleted or removed a user from a group"),
+		EventPattern: &awsevents.EventPattern{
+			Source: jsii.Strings("aws.cognito-idp"), DetailType: jsii.Strings("AWS API Call via CloudTrail"),
+			Detail: &map[string]any{
+				"eventSource":       []string{"cognito-idp.amazonaws.com"},
+				"eventName":         []string{"AdminDisableUser", "AdminDeleteUser", "AdminRemoveUserFromGroup"},
+				"requestParameters": map[string]any{"userPoolId": []string{*pool.UserPoolId()}},
+			},
+		},
+		Targets: &[]awsevents.IRuleTarget{target(nil)},
+	})
+	awsevents.NewRule(p.Stack, jsii.String("GuardSweep"), &awsevents.RuleProps{
+		Description: jsii.String("Portal guard of " + cfg.Name + ": every machine, every five minutes"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(5))),
+		Targets:     &[]awsevents.IRuleTarget{target(map[string]string{"guard": guard.ModeSweep})},
+	})
+	if pc.Limits.MonthlySpendUSD > 0 {
+		awsevents.NewRule(p.Stack, jsii.String("GuardSpend"), &awsevents.RuleProps{
+			Description: jsii.String("Portal guard of " + cfg.Name + ": spending, hourly"),
+			Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1))),
+			Targets:     &[]awsevents.IRuleTarget{target(map[string]string{"guard": guard.ModeSpend})},
+		})
+	}
 }

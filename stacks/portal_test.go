@@ -59,10 +59,27 @@ func strs(v any) []string {
 	return []string{string(b)}
 }
 
+// userStatements are the user role's own policy's statements by Sid.
+func userStatements(t *testing.T, tpl assertions.Template) map[string]map[string]any {
+	t.Helper()
+	bySid := map[string]map[string]any{}
+	for id, sts := range statements(tpl) {
+		if strings.HasPrefix(id, "UserPolicy") {
+			for _, s := range sts {
+				bySid[s["Sid"].(string)] = s
+			}
+		}
+	}
+	if len(bySid) == 0 {
+		t.Fatal("no user policy")
+	}
+	return bySid
+}
+
 // Actions that AWS cannot scope to a resource, the only ones allowed on "*".
 var unscopable = []string{
 	"ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeKeyPairs", "cloudwatch:GetMetricData",
-	"pricing:GetProducts", "ce:GetCostAndUsage",
+	"pricing:GetProducts", "ce:GetCostAndUsage", "ssm:DescribeSessions",
 	"ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
 	"ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel", "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage",
 	"ec2messages:FailMessage", "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
@@ -73,10 +90,13 @@ func TestPortalStack(t *testing.T) {
 
 	t.Run("function", func(t *testing.T) {
 		fns := resources(tpl, "AWS::Lambda::Function")
-		if len(fns) != 1 {
-			t.Fatalf("%d functions", len(fns))
+		if len(fns) != 2 {
+			t.Fatalf("%d functions, want the portal and its guard", len(fns))
 		}
-		for _, fn := range fns {
+		for id, fn := range fns {
+			if strings.HasPrefix(id, "Guard") {
+				continue
+			}
 			p := props(fn)
 			if p["Runtime"] != "provided.al2023" || !slices.Equal(strs(p["Architectures"]), []string{"arm64"}) || p["Timeout"] != float64(29) {
 				t.Errorf("function %v %v %v", p["Runtime"], p["Architectures"], p["Timeout"])
@@ -93,7 +113,7 @@ func TestPortalStack(t *testing.T) {
 				}
 			}
 			for _, want := range []string{`"instance":"gsfc"`, `"region":"us-east-1"`, `"ssh":true`, `"maxRunning":2`, `"monthlySpendLimit":250`,
-				`"adminGroup":"admins","pendingGroup":"pending"`, `instance-profile/gsfc-team-solar"`, `instance-profile/gsfc-user"`,
+				`"adminGroup":"admins","pendingGroup":"pending","approvedGroup":"approved"`, `instance-profile/gsfc-team-solar"`, `instance-profile/gsfc-user"`,
 				`"tokenURL":"https://heliocloud-gsfc.auth.us-east-1.amazoncognito.com/oauth2/token"`, `"dailyTime":"19:30 America/New_York"`,
 				`{"name":"g5.xlarge","group":"gpu"}`, `"volume":{"minGiB":32,"maxGiB":512,"defaultGiB":64}`} {
 				if !strings.Contains(literal.String(), want) {
@@ -127,52 +147,116 @@ func TestPortalStack(t *testing.T) {
 	})
 
 	t.Run("user role acts only on own tagged resources", func(t *testing.T) {
-		var user []map[string]any
-		for id, sts := range statements(tpl) {
-			if strings.HasPrefix(id, "UserPolicy") {
-				user = sts
-			}
+		bySid := userStatements(t, tpl)
+		own := func(prefix string) string {
+			return `{"StringEquals":{"` + prefix + `heliocloud:instance":"gsfc","` + prefix + `heliocloud:owner":"${aws:PrincipalTag/owner}"}}`
 		}
-		bySid := map[string]map[string]any{}
-		for _, s := range user {
-			bySid[s["Sid"].(string)] = s
-		}
-		owner := map[string]any{"aws:ResourceTag/Owner": "${aws:PrincipalTag/owner}", "aws:ResourceTag/heliocloud:instance": "gsfc"}
-		request := map[string]any{"aws:RequestTag/Owner": "${aws:PrincipalTag/owner}", "aws:RequestTag/heliocloud:instance": "gsfc"}
 		for sid, want := range map[string]struct {
 			actions []string
-			cond    map[string]any
+			cond    string
 		}{
-			"OwnMachines":             {[]string{"ec2:StartInstances", "ec2:StopInstances", "ec2:TerminateInstances"}, owner},
-			"OwnKeys":                 {[]string{"ec2:DeleteKeyPair"}, owner},
-			"LaunchTaggedAsOwner":     {[]string{"ec2:RunInstances"}, request},
-			"CreateKeysTaggedAsOwner": {[]string{"ec2:CreateKeyPair"}, request},
+			"OwnMachines":             {[]string{"ec2:StartInstances", "ec2:StopInstances", "ec2:TerminateInstances"}, own("aws:ResourceTag/")},
+			"OwnKeys":                 {[]string{"ec2:DeleteKeyPair"}, own("aws:ResourceTag/")},
+			"CreateKeysTaggedAsOwner": {[]string{"ec2:CreateKeyPair"}, own("aws:RequestTag/")},
+			// A user cannot open a shell on another user's machine: Session
+			// Manager checks StartSession against the target's tags.
+			"SessionsOnOwnMachines": {[]string{"ssm:StartSession"}, own("ssm:resourceTag/")},
 		} {
 			s, ok := bySid[sid]
 			if !ok {
 				t.Errorf("no statement %s", sid)
 				continue
 			}
-			got, _ := json.Marshal(s["Condition"].(map[string]any)["StringEquals"])
-			wantCond, _ := json.Marshal(want.cond)
-			if !slices.Equal(strs(s["Action"]), want.actions) || string(got) != string(wantCond) {
-				t.Errorf("%s: actions %v condition %s", sid, s["Action"], got)
+			if got := toJSON(t, s["Condition"]); !slices.Equal(strs(s["Action"]), want.actions) || got != want.cond {
+				t.Errorf("%s: actions %v condition %s, want %v %s", sid, s["Action"], got, want.actions, want.cond)
 			}
 		}
-		tags, _ := json.Marshal(bySid["TagOnlyAtCreation"]["Condition"])
-		if string(tags) != `{"StringEquals":{"ec2:CreateAction":["RunInstances","CreateKeyPair"]}}` {
+		if r := toJSON(t, bySid["SessionsOnOwnMachines"]["Resource"]); r != `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":ec2:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":instance/*"]]}` {
+			t.Errorf("StartSession on machines: resource %s", r)
+		}
+		docs := toJSON(t, bySid["SessionDocuments"]["Resource"])
+		if docs != `[{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":ssm:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":document/SSM-SessionManagerRunShell"]]},`+
+			`{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":ssm:",{"Ref":"AWS::Region"},"::document/AWS-StartSSHSession"]]},`+
+			`{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":ssm:",{"Ref":"AWS::Region"},"::document/AWS-StartPortForwardingSession"]]}]` {
+			t.Errorf("session documents %s", docs)
+		}
+		// No statement lets users end, resume or list sessions, or start
+		// one anywhere else: session ids do not tell identity-pool users apart.
+		for _, st := range bySid {
+			for _, a := range strs(st["Action"]) {
+				if strings.HasPrefix(a, "ssm:") && a != "ssm:StartSession" {
+					t.Errorf("%s grants %s", st["Sid"], a)
+				}
+			}
+			if slices.Contains(strs(st["Action"]), "ssm:StartSession") && st["Sid"] != "SessionsOnOwnMachines" && st["Sid"] != "SessionDocuments" {
+				t.Errorf("%s also grants ssm:StartSession", st["Sid"])
+			}
+		}
+		tags := toJSON(t, bySid["TagOnlyAtCreation"]["Condition"])
+		if tags != `{"StringEquals":{"ec2:CreateAction":["RunInstances","CreateKeyPair"]}}` {
 			t.Errorf("CreateTags condition %s", tags)
 		}
-		pass, _ := json.Marshal(bySid["PassUserMachineRole"])
-		if !strings.Contains(string(pass), `"Condition":{"StringEquals":{"iam:PassedToService":"ec2.amazonaws.com"}}`) ||
-			!strings.Contains(string(pass), `":role/gsfc-user"]]}`) {
+		pass := toJSON(t, bySid["PassUserMachineRole"])
+		if !strings.Contains(pass, `"Condition":{"StringEquals":{"iam:PassedToService":"ec2.amazonaws.com"}}`) ||
+			!strings.Contains(pass, `":role/gsfc-user"]]}`) {
 			t.Errorf("PassRole of the user machine role %s", pass)
 		}
-		// Every action of the user role that changes something has a condition or names one resource.
-		for _, s := range user {
-			if s["Condition"] == nil && s["Sid"] != "ListOnly" && s["Sid"] != "LaunchWith" {
-				t.Errorf("%s has no condition", s["Sid"])
+		// Every action of the user role that changes something has a
+		// condition or names its resources exactly.
+		for sid, s := range bySid {
+			if s["Condition"] == nil && !slices.Contains([]string{"ListOnly", "LaunchInPrivateSubnets", "LaunchWithMachineSecurityGroup", "LaunchWithKeyPairs", "SessionDocuments"}, sid) {
+				t.Errorf("%s has no condition", sid)
 			}
+		}
+	})
+
+	t.Run("launches held to the launch page's limits", func(t *testing.T) {
+		bySid := userStatements(t, tpl)
+		types := `["c7i.2xlarge","c7i.4xlarge","c7i.xlarge","g4dn.2xlarge","g4dn.xlarge","g5.2xlarge","g5.xlarge","g6.4xlarge","g6.xlarge","m7g.large","m7g.xlarge",` +
+			`"m7i.2xlarge","m7i.large","m7i.xlarge","r7i.2xlarge","r7i.4xlarge","r7i.large","r7i.xlarge","t3.large","t3.medium","t3.xlarge"]`
+		tagKeys := `"ForAllValues:StringEquals":{"aws:TagKeys":["Name","heliocloud:owner","heliocloud:instance","heliocloud:image","heliocloud:team","heliocloud:user","heliocloud:autostop"]}`
+		for sid, want := range map[string]string{
+			"LaunchMachine": `{` + tagKeys + `,"NumericLessThanEquals":{"ec2:MetadataHttpPutResponseHopLimit":1},"StringEquals":{` +
+				`"aws:RequestTag/heliocloud:autostop":["on","off"],"aws:RequestTag/heliocloud:instance":"gsfc","aws:RequestTag/heliocloud:owner":"${aws:PrincipalTag/owner}",` +
+				`"ec2:InstanceType":` + types + `,"ec2:MetadataHttpTokens":"required","ec2:Tenancy":"default"}}`,
+			"LaunchVolume": `{"Bool":{"ec2:Encrypted":"true"},` + tagKeys + `,"NumericGreaterThanEquals":{"ec2:VolumeSize":32},"NumericLessThanEquals":{"ec2:VolumeSize":512},` +
+				`"NumericLessThanEqualsIfExists":{"ec2:VolumeIops":3000,"ec2:VolumeThroughput":125},` +
+				`"StringEquals":{"aws:RequestTag/heliocloud:instance":"gsfc","aws:RequestTag/heliocloud:owner":"${aws:PrincipalTag/owner}","ec2:VolumeType":"gp3"}}`,
+			"LaunchImagesOfConfiguredOwners": `{"StringEquals":{"ec2:Owner":["099720109477","amazon"]}}`,
+		} {
+			if got := toJSON(t, bySid[sid]["Condition"]); got != want {
+				t.Errorf("%s condition\n got %s\nwant %s", sid, got, want)
+			}
+		}
+		// Only the private subnets: each ARN is taken from the base stack's
+		// parameter of private subnet ids, none from the public one.
+		subnets := strs(bySid["LaunchInPrivateSubnets"]["Resource"])
+		nic := toJSON(t, bySid["LaunchInterfaceInPrivateSubnets"]["Condition"])
+		if len(subnets) != 2 || strings.Contains(nic, "public") {
+			t.Errorf("subnets %v, interface condition %s", subnets, nic)
+		}
+		for _, sn := range subnets {
+			if !strings.Contains(sn, ":subnet/") || !strings.Contains(sn, "private") || strings.Contains(sn, "public") || !strings.Contains(nic, sn) {
+				t.Errorf("launch subnet %s is not a private subnet (interfaces: %s)", sn, nic)
+			}
+		}
+		if sg := toJSON(t, bySid["LaunchWithMachineSecurityGroup"]["Resource"]); !strings.Contains(sg, `security-group/",{"Fn::GetAtt":["MachineSecurityGroup`) {
+			t.Errorf("security group %s", sg)
+		}
+		// RunInstances reaches no resource beyond these statements.
+		var launch []string
+		for sid, s := range bySid {
+			if slices.Contains(strs(s["Action"]), "ec2:RunInstances") {
+				launch = append(launch, sid)
+				if len(strs(s["Action"])) != 1 {
+					t.Errorf("%s grants %v with RunInstances", sid, s["Action"])
+				}
+			}
+		}
+		slices.Sort(launch)
+		if !slices.Equal(launch, []string{"LaunchImagesOfConfiguredOwners", "LaunchInPrivateSubnets", "LaunchInterfaceInPrivateSubnets", "LaunchMachine",
+			"LaunchVolume", "LaunchWithKeyPairs", "LaunchWithMachineSecurityGroup"}) {
+			t.Errorf("RunInstances statements %v", launch)
 		}
 	})
 
@@ -186,11 +270,22 @@ func TestPortalStack(t *testing.T) {
 			"CognitoIdentityProviders":       []any{assertions.Match_ObjectLike(&map[string]any{"ServerSideTokenCheck": true})},
 		})
 		tpl.HasResourceProperties(jsii.String("AWS::Cognito::IdentityPoolPrincipalTag"), map[string]any{
-			"PrincipalTags": map[string]any{"owner": "cognito:username", "teams": "heliocloud:teams"}, "UseDefaults": false,
+			"PrincipalTags": map[string]any{"owner": "sub", "teams": "heliocloud:teams"}, "UseDefaults": false,
 		})
-		tpl.HasResourceProperties(jsii.String("AWS::Cognito::IdentityPoolRoleAttachment"), map[string]any{
-			"Roles": map[string]any{"authenticated": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^UserRole")), "Arn"}}},
-		})
+		// Credentials only for tokens with the approval claim; any other
+		// token is denied rather than given the default role.
+		for _, r := range resources(tpl, "AWS::Cognito::IdentityPoolRoleAttachment") {
+			p := props(r)
+			m := p["RoleMappings"].(map[string]any)["approved"].(map[string]any)
+			rule := toJSON(t, m["RulesConfiguration"])
+			if m["Type"] != "Rules" || m["AmbiguousRoleResolution"] != "Deny" || len(m) != 4 ||
+				!regexp.MustCompile(`^\{"Rules":\[\{"Claim":"heliocloud:approved","MatchType":"Equals","RoleARN":\{"Fn::GetAtt":\["UserRole[0-9A-F]+","Arn"\]\},"Value":"true"\}\]\}$`).MatchString(rule) {
+				t.Errorf("role mapping %s", toJSON(t, m))
+			}
+			if idp := toJSON(t, m["IdentityProvider"]); !strings.Contains(idp, `":",{"Ref":"PortalClient`) {
+				t.Errorf("role mapping for provider %s, want the portal's client", idp)
+			}
+		}
 		tpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{
 			"RoleName":           "gsfc-portal-user",
 			"MaxSessionDuration": 3600,
@@ -210,6 +305,10 @@ func TestPortalStack(t *testing.T) {
 			"CallbackURLs":      []any{map[string]any{"Fn::Join": []any{"", []any{assertions.Match_AnyValue(), "/callback"}}}},
 			"LogoutURLs":        []any{map[string]any{"Fn::Join": []any{"", []any{assertions.Match_AnyValue(), "/signed-out"}}}},
 		})
+	})
+
+	t.Run("guard", func(t *testing.T) {
+		checkGuard(t, tpl)
 	})
 
 	t.Run("network", func(t *testing.T) {
@@ -381,5 +480,73 @@ func TestPortalManyTeams(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("%d team policies for 22 teams, want 2", n)
+	}
+}
+
+// checkGuard asserts the guard function of the gsfc instance of portalYAML:
+// its configuration, what its role may do, and the events that run it.
+func checkGuard(t *testing.T, tpl assertions.Template) {
+	t.Helper()
+	var env string
+	for id, fn := range resources(tpl, "AWS::Lambda::Function") {
+		if strings.HasPrefix(id, "Guard") {
+			env = toJSON(t, props(fn)["Environment"])
+		}
+	}
+	for _, want := range []string{`\"instance\":\"gsfc\"`, `\"approvedGroup\":\"approved\"`, `\"userProfile\":\"gsfc-user\"`,
+		`\"teamProfiles\":{\"gsfc-team-magneto\":\"magneto\",\"gsfc-team-solar\":\"solar\"}`, `\"maxRunning\":2`, `\"monthlySpendLimit\":250`} {
+		if !strings.Contains(env, want) {
+			t.Errorf("guard environment lacks %s: %s", want, env)
+		}
+	}
+	var guard []map[string]any
+	for id, sts := range statements(tpl) {
+		if strings.HasPrefix(id, "GuardPolicy") {
+			guard = sts
+		}
+	}
+	bySid := map[string]string{}
+	for _, s := range guard {
+		bySid[s["Sid"].(string)] = toJSON(t, s["Action"]) + " " + toJSON(t, s["Condition"])
+	}
+	for sid, want := range map[string]string{
+		// It may stop only this instance's machines.
+		"StopThisInstancesMachines": `"ec2:StopInstances" {"StringEquals":{"aws:ResourceTag/heliocloud:instance":"gsfc"}}`,
+		"EndSessions":               `"ssm:TerminateSession" null`,
+		"Users":                     `["cognito-idp:ListUsers","cognito-idp:AdminListGroupsForUser","cognito-idp:AdminUserGlobalSignOut"] null`,
+		"Read":                      `["ec2:DescribeInstances","ssm:DescribeSessions","ce:GetCostAndUsage"] null`,
+	} {
+		if bySid[sid] != want {
+			t.Errorf("guard statement %s: %s, want %s", sid, bySid[sid], want)
+		}
+	}
+	if len(bySid) != 4 {
+		t.Errorf("guard statements %v", bySid)
+	}
+	rules := map[string]string{}
+	for id, r := range resources(tpl, "AWS::Events::Rule") {
+		p := props(r)
+		key := toJSON(t, p["EventPattern"])
+		if p["ScheduleExpression"] != nil {
+			key = p["ScheduleExpression"].(string) + " " + p["Targets"].([]any)[0].(map[string]any)["Input"].(string)
+		}
+		if !strings.HasPrefix(toJSON(t, p["Targets"].([]any)[0].(map[string]any)["Arn"]), `{"Fn::GetAtt":["Guard`) {
+			t.Errorf("rule %s does not invoke the guard", id)
+		}
+		rules[id[:len(id)-8]] = key
+	}
+	for id, want := range map[string]string{
+		"GuardLaunches": `{"detail":{"state":["pending","running"]},"detail-type":["EC2 Instance State-change Notification"],"source":["aws.ec2"]}`,
+		"GuardRevocations": `{"detail":{"eventName":["AdminDisableUser","AdminDeleteUser","AdminRemoveUserFromGroup"],"eventSource":["cognito-idp.amazonaws.com"],` +
+			`"requestParameters":{"userPoolId":[{"Ref":"SsmParameterValueheliocloudgsfcauthuserpoolid`,
+		"GuardSweep": `rate(5 minutes) {"guard":"sweep"}`,
+		"GuardSpend": `rate(1 hour) {"guard":"spend"}`,
+	} {
+		if !strings.HasPrefix(rules[id], want) {
+			t.Errorf("rule %s: %s, want %s", id, rules[id], want)
+		}
+	}
+	if len(rules) != 4 {
+		t.Errorf("rules %v", rules)
 	}
 }

@@ -80,7 +80,7 @@ func TestIdleStopsOnlyIdleMachines(t *testing.T) {
 	}
 	wantFilter := []types.Filter{
 		{Name: aws.String("tag:heliocloud:instance"), Values: []string{"gsfc"}},
-		{Name: aws.String("tag-key"), Values: []string{"Owner"}},
+		{Name: aws.String("tag-key"), Values: []string{"heliocloud:owner"}},
 		{Name: aws.String("instance-state-name"), Values: []string{"running"}},
 	}
 	if len(f.describe) != 1 || !reflect.DeepEqual(f.describe[0].Filters, wantFilter) {
