@@ -142,27 +142,50 @@ func appendField(dst []byte, s string) []byte {
 // ErrNoHeader is returned for an index file whose first line is not a header.
 var ErrNoHeader = errors.New("first line is not a start,stop,datakey,filesize header")
 
+var errCR = errors.New("CR line ending: the client needs LF")
+
+// crFinder notes a carriage return in what it reads, which the CSV reader
+// would drop silently.
+type crFinder struct {
+	r     io.Reader
+	found bool
+}
+
+func (c *crFinder) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if bytes.IndexByte(p[:n], '\r') >= 0 {
+		c.found = true
+	}
+	return n, err
+}
+
 // ReadIndex parses an index file. It requires the header line, four leading
 // columns, Z times in one client format and rows sorted by start; the format
 // is returned ("" for a header-only file).
 func ReadIndex(data []byte) ([]Row, TimeFormat, error) {
+	if bytes.Contains(data, []byte("\r")) {
+		return nil, "", errCR
+	}
 	var rows []Row
-	format, err := ScanIndex(data, func(r Row) { rows = append(rows, r) })
+	format, err := ScanIndex(bytes.NewReader(data), func(r Row) { rows = append(rows, r) })
 	if err != nil {
 		return nil, "", err
 	}
 	return rows, format, nil
 }
 
-// ScanIndex reads an index file as ReadIndex does, handing each row to fn
-// instead of keeping them: a rebuild merges a year file of millions of rows
-// without holding a second copy of it. Rows before an error have been handed
-// over.
-func ScanIndex(data []byte, fn func(Row)) (TimeFormat, error) {
-	if bytes.Contains(data, []byte("\r")) {
-		return "", errors.New("CR line ending: the client needs LF")
-	}
-	r := csv.NewReader(bytes.NewReader(data))
+// ScanIndex reads an index file as ReadIndex does, from a stream, handing
+// each row to fn instead of keeping them: a rebuild merges a year file of
+// millions of rows without holding it. Rows before an error have been handed
+// over; a carriage return anywhere fails the file once it is read.
+func ScanIndex(in io.Reader, fn func(Row)) (format TimeFormat, err error) {
+	cr := &crFinder{r: in}
+	defer func() {
+		if cr.found {
+			format, err = "", errCR
+		}
+	}()
+	r := csv.NewReader(cr)
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
 	head, err := r.Read()
@@ -175,7 +198,6 @@ func ScanIndex(data []byte, fn func(Row)) (TimeFormat, error) {
 	if len(head) < 4 || strings.TrimPrefix(head[0], "#") != "start" || head[1] != "stop" || head[2] != "datakey" || head[3] != "filesize" {
 		return "", ErrNoHeader
 	}
-	var format TimeFormat
 	var prev time.Time
 	for line := 2; ; line++ {
 		rec, err := r.Read()

@@ -3,7 +3,6 @@ package registry
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -369,7 +368,7 @@ func (ix *Indexer) rewriteYear(ctx context.Context, d *Dataset, y int, mutate fu
 		if mutate != nil {
 			rows = mutate(rows)
 		}
-		wrote, done, err := ix.writeYear(ctx, d, y, data, etag, exists, len(rows), func(w io.Writer, next time.Time, hasNext bool) error {
+		wrote, done, err := ix.writeYear(ctx, d, y, digestOf(data), etag, exists, len(rows), func(w io.Writer, next time.Time, hasNext bool) error {
 			d.setStops(rows, next, hasNext)
 			_, err := w.Write(catalog.AppendIndex(nil, rows, d.Format()))
 			return err
@@ -381,12 +380,12 @@ func (ix *Indexer) rewriteYear(ctx context.Context, d *Dataset, y int, mutate fu
 }
 
 // writeYear is one attempt to write year y's file of n rows, which render
-// writes given the first start after the year, over the current file (data,
-// etag; exists false when there is none). The file is rendered into a scratch
+// writes given the first start after the year, over the current file (its
+// digest and etag; exists false when there is none). The file is rendered into a scratch
 // file, not memory, since a rebuilt year can hold millions of rows. It writes
 // nothing when the bytes are the same, and reports done false when the next
 // year's first start moved during the write, so that the caller redoes it.
-func (ix *Indexer) writeYear(ctx context.Context, d *Dataset, y int, data []byte, etag string, exists bool, n int, render func(w io.Writer, next time.Time, hasNext bool) error) (wrote, done bool, err error) {
+func (ix *Indexer) writeYear(ctx context.Context, d *Dataset, y int, cur digest, etag string, exists bool, n int, render func(w io.Writer, next time.Time, hasNext bool) error) (wrote, done bool, err error) {
 	if !exists && n == 0 {
 		return false, true, nil
 	}
@@ -402,7 +401,7 @@ func (ix *Indexer) writeYear(ctx context.Context, d *Dataset, y int, data []byte
 		return false, false, err
 	}
 	defer out.close()
-	if exists && out.size == int64(len(data)) && out.sum == sha256.Sum256(data) {
+	if exists && out.digest == cur {
 		return false, true, nil
 	}
 	if err := ix.store().putBody(ctx, d.Bucket, d.IndexKey(y), out.f, out.size, "text/csv", true, etag); err != nil {
@@ -420,14 +419,34 @@ func (ix *Indexer) writeYear(ctx context.Context, d *Dataset, y int, data []byte
 // until attempt reports done. A lost race (errConflict) backs off before the
 // next round; any other error ends the update.
 func (ix *Indexer) update(ctx context.Context, bucket, key string, attempt func(data []byte, etag string, exists bool) (done bool, err error)) error {
+	return ix.updateStream(ctx, bucket, key, func(body io.Reader, size int64, etag string, exists bool) (bool, error) {
+		var data []byte
+		if exists {
+			var buf bytes.Buffer
+			buf.Grow(int(size))
+			if _, err := buf.ReadFrom(body); err != nil {
+				return false, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+			}
+			data = buf.Bytes()
+		}
+		return attempt(data, etag, exists)
+	})
+}
+
+// updateStream is update with the current object as a stream, for a year
+// file too large to hold beside its rebuilt rows.
+func (ix *Indexer) updateStream(ctx context.Context, bucket, key string, attempt func(body io.Reader, size int64, etag string, exists bool) (done bool, err error)) error {
 	conflicts := 0
 	for range maxAttempts {
-		data, etag, err := ix.store().get(ctx, bucket, key)
+		body, etag, size, err := ix.store().open(ctx, bucket, key)
 		exists := err == nil
 		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 			return err
 		}
-		done, err := attempt(data, etag, exists)
+		done, err := attempt(body, size, etag, exists)
+		if body != nil {
+			body.Close()
+		}
 		if errors.Is(err, errConflict) {
 			conflicts++
 			if err := backoff(ctx, conflicts); err != nil {

@@ -342,7 +342,7 @@ func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []e
 	var at map[string]int
 	prefix := d.DataKey("")
 	changed := false
-	err := ix.update(ctx, d.Bucket, d.IndexKey(y), func(data []byte, etag string, exists bool) (bool, error) {
+	err := ix.updateStream(ctx, d.Bucket, d.IndexKey(y), func(body io.Reader, _ int64, etag string, exists bool) (bool, error) {
 		// A doubt is a row to ask S3 about: a rebuilt one (i >= 0) or one
 		// only the current file has (i = -1).
 		type doubt struct {
@@ -351,6 +351,9 @@ func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []e
 		}
 		var doubts []doubt
 		seen := make([]bool, len(rebuilt))
+		// The current file is read once, as a stream, and known after
+		// that by its digest.
+		cur := newDigestWriter()
 		if exists && at == nil {
 			at = make(map[string]int, len(rebuilt))
 			for i, e := range rebuilt {
@@ -359,7 +362,8 @@ func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []e
 		}
 		if exists {
 			only := map[string]bool{}
-			_, err := catalog.ScanIndex(data, func(r catalog.Row) {
+			tee := io.TeeReader(body, cur)
+			_, err := catalog.ScanIndex(tee, func(r catalog.Row) {
 				i, ok := at[r.Key]
 				switch {
 				case !ok && !only[r.Key]:
@@ -372,6 +376,9 @@ func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []e
 					seen[i] = true
 				}
 			})
+			if _, cerr := io.Copy(io.Discard, tee); cerr != nil {
+				return false, fmt.Errorf("get s3://%s/%s: %w", d.Bucket, d.IndexKey(y), cerr)
+			}
 			if err != nil {
 				// A current file that is not a valid index is rebuilt as if
 				// it were empty: rebuilds exist to fix those.
@@ -430,7 +437,7 @@ func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []e
 			}
 			out = append(out, extra...)
 		}
-		wrote, done, err := ix.writeYear(ctx, d, y, data, etag, exists, len(out), func(w io.Writer, next time.Time, hasNext bool) error {
+		wrote, done, err := ix.writeYear(ctx, d, y, cur.digest(), etag, exists, len(out), func(w io.Writer, next time.Time, hasNext bool) error {
 			return d.writeYear(w, out, next, hasNext)
 		})
 		changed = changed || wrote

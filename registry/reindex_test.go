@@ -250,15 +250,7 @@ func TestReindexInventoryRepairsSize(t *testing.T) {
 	// The year file says 5 bytes (a stale or hand-edited row), the report
 	// 6, and the object really has 7.
 	f.putIn(f.bucket, "sdo/aia/aia_0094_2020.csv", []byte("#start,stop,datakey,filesize\n2020-01-01T00:00:00Z,2020-01-01T00:00:00Z,s3://"+f.bucket+"/"+k+",5\n"))
-	inv := s3test.Bucket(t, f.c, "inventory")
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	fmt.Fprintf(zw, "%q,%q,%q\n", f.bucket, url.QueryEscape(k), "6")
-	zw.Close()
-	f.putIn(inv, "data/1.csv.gz", gz.Bytes())
-	f.putIn(inv, "manifest.json", []byte(fmt.Sprintf(`{"sourceBucket": %q, "destinationBucket": "arn:aws:s3:::%s", "fileFormat": "CSV",
-	 "fileSchema": "Bucket, Key, Size", "files": [{"key": "data/1.csv.gz"}]}`, f.bucket, inv)))
-	if _, err := f.indexer().ReindexInventory(context.Background(), &f.cfg.Datasets[0], "s3://"+inv+"/manifest.json"); err != nil {
+	if _, err := f.indexer().ReindexInventory(context.Background(), &f.cfg.Datasets[0], f.putInventory([]string{k}, []int{6})); err != nil {
 		t.Fatal(err)
 	}
 	equalLines(t, "2020", f.rows("sdo/aia/aia_0094_2020.csv"), []string{
@@ -319,4 +311,35 @@ func TestReindexThroughScratchFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// putInventory writes a one-file CSV inventory report (Bucket, Key, Size) of
+// the fixture's bucket listing keys with their sizes, and returns its
+// manifest's URI.
+func (f *fixture) putInventory(keys []string, sizes []int) string {
+	f.t.Helper()
+	inv := s3test.Bucket(f.t, f.c, "inventory")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	for i, k := range keys {
+		fmt.Fprintf(zw, "%q,%q,%q\n", f.bucket, url.QueryEscape(k), fmt.Sprint(sizes[i]))
+	}
+	zw.Close()
+	f.putIn(inv, "data/1.csv.gz", gz.Bytes())
+	f.putIn(inv, "manifest.json", []byte(fmt.Sprintf(`{"sourceBucket": %q, "destinationBucket": "arn:aws:s3:::%s", "fileFormat": "CSV",
+	 "fileSchema": "Bucket, Key, Size", "files": [{"key": "data/1.csv.gz"}]}`, f.bucket, inv)))
+	return "s3://" + inv + "/manifest.json"
+}
+
+// A year file the client cannot read (CR line endings, a hand edit) is
+// rebuilt from the report, as if it were empty.
+func TestReindexInventoryReplacesUnreadableYearFile(t *testing.T) {
+	f := newFixture(t)
+	keys := seedSeveralYears(f)
+	f.putIn(f.bucket, "sdo/aia/aia_0094_2019.csv", []byte("#start,stop,datakey,filesize\r\n2019-01-01T00:00:00Z,2019-01-01T00:00:00Z,s3://"+f.bucket+"/gone.fits,1\r\n"))
+	res, err := f.indexer().ReindexInventory(context.Background(), &f.cfg.Datasets[0], f.putInventory(append(keys, "sdo/aia/0094/notes.txt"), []int{1, 2, 3, 4, 5, 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.checkSeveralYears(res)
 }

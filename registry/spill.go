@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -230,11 +231,37 @@ func (d *Dataset) writeYear(w io.Writer, es []entry, next time.Time, hasNext boo
 	return err
 }
 
-// scratchFile is a rendered file on disk, ready to be uploaded.
-type scratchFile struct {
-	f    *os.File
+// digest tells two versions of a file apart without holding both.
+type digest struct {
 	size int64
 	sum  [sha256.Size]byte
+}
+
+func digestOf(data []byte) digest { return digest{int64(len(data)), sha256.Sum256(data)} }
+
+// digestWriter computes the digest of what is written to it.
+type digestWriter struct {
+	h    hash.Hash
+	size int64
+}
+
+func newDigestWriter() *digestWriter { return &digestWriter{h: sha256.New()} }
+
+func (w *digestWriter) Write(p []byte) (int, error) {
+	w.size += int64(len(p))
+	return w.h.Write(p)
+}
+
+func (w *digestWriter) digest() digest {
+	d := digest{size: w.size}
+	w.h.Sum(d.sum[:0])
+	return d
+}
+
+// scratchFile is a rendered file on disk, ready to be uploaded.
+type scratchFile struct {
+	f *os.File
+	digest
 }
 
 // renderScratch writes what render writes to a new scratch file, and
@@ -245,14 +272,11 @@ func renderScratch(render func(w io.Writer) error) (*scratchFile, error) {
 		return nil, fmt.Errorf("scratch file: %w", err)
 	}
 	out := &scratchFile{f: f}
-	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<16)
+	dw := newDigestWriter()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, dw), 1<<16)
 	err = render(bw)
 	if err == nil {
 		err = bw.Flush()
-	}
-	if err == nil {
-		out.size, err = f.Seek(0, io.SeekCurrent)
 	}
 	if err == nil {
 		_, err = f.Seek(0, io.SeekStart)
@@ -261,7 +285,7 @@ func renderScratch(render func(w io.Writer) error) (*scratchFile, error) {
 		out.close()
 		return nil, fmt.Errorf("scratch file: %w", err)
 	}
-	h.Sum(out.sum[:0])
+	out.digest = dw.digest()
 	return out, nil
 }
 

@@ -99,22 +99,29 @@ type store struct{ c *s3.Client }
 
 // get returns an object's bytes and ETag, or catalog.ErrNotFound.
 func (s store) get(ctx context.Context, bucket, key string) ([]byte, string, error) {
+	body, etag, size, err := s.open(ctx, bucket, key)
+	if err != nil {
+		return nil, "", err
+	}
+	defer body.Close()
+	var buf bytes.Buffer
+	buf.Grow(int(size))
+	if _, err := buf.ReadFrom(body); err != nil {
+		return nil, "", fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+	}
+	return buf.Bytes(), etag, nil
+}
+
+// open returns an object's body, ETag and size, or catalog.ErrNotFound.
+func (s store) open(ctx context.Context, bucket, key string) (io.ReadCloser, string, int64, error) {
 	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
 	if err != nil {
 		if isNotFound(err) {
-			return nil, "", catalog.ErrNotFound
+			return nil, "", 0, catalog.ErrNotFound
 		}
-		return nil, "", fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+		return nil, "", 0, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
 	}
-	defer out.Body.Close()
-	var buf bytes.Buffer
-	if out.ContentLength != nil && *out.ContentLength > 0 {
-		buf.Grow(int(*out.ContentLength))
-	}
-	if _, err := buf.ReadFrom(out.Body); err != nil {
-		return nil, "", fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
-	}
-	return buf.Bytes(), aws.ToString(out.ETag), nil
+	return out.Body, aws.ToString(out.ETag), max(0, aws.ToInt64(out.ContentLength)), nil
 }
 
 // getRange reads part of an object ("bytes=0-8191", "bytes=-8192") and
