@@ -19,6 +19,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 	"github.com/heliocloud/heliocloud-go/config"
+	"github.com/heliocloud/heliocloud-go/daskhub/hubcheck"
 	"github.com/heliocloud/heliocloud-go/daskhub/values"
 	"github.com/heliocloud/heliocloud-go/internal/modroot"
 )
@@ -45,6 +46,11 @@ type DaskhubStack struct {
 	ready []constructs.IDependable
 	// agent is the Pod Identity agent add-on, which associations need.
 	agent awseksv2.CfnAddon
+	// releases are the Helm releases the deploy check follows, checkSpec
+	// what it checks, and releaseInputs what makes it check again.
+	releases      []constructs.IDependable
+	checkSpec     hubcheck.Spec
+	releaseInputs []any
 }
 
 func init() {
@@ -491,7 +497,7 @@ func (d *DaskhubStack) autoscaler() {
 		"metadata": map[string]any{"name": values.AutoscalerServiceAccount, "namespace": "kube-system"},
 	})
 	caValues := values.ClusterAutoscaler(d.inst.Config, name, *d.Stack.Region())
-	chart := d.Cluster.AddHelmChart(jsii.String("ClusterAutoscaler"), &awseksv2.HelmChartOptions{
+	chart := d.release("ClusterAutoscaler", &awseksv2.HelmChartOptions{
 		Chart:      jsii.String("cluster-autoscaler"),
 		Repository: jsii.String("https://kubernetes.github.io/autoscaler"),
 		Version:    jsii.String(d.cfg.Charts.ClusterAutoscaler),
@@ -500,7 +506,7 @@ func (d *DaskhubStack) autoscaler() {
 		Values:     &caValues,
 		// kube-system always exists.
 		CreateNamespace: jsii.Bool(false),
-	})
+	}, autoscalerWorkload)
 	chart.Node().AddDependency(sa, assoc)
 	d.waitForReady(chart)
 }
@@ -511,7 +517,7 @@ func (d *DaskhubStack) devicePlugin() {
 		return
 	}
 	pluginValues := values.NvidiaDevicePlugin(d.inst.Config)
-	chart := d.Cluster.AddHelmChart(jsii.String("NvidiaDevicePlugin"), &awseksv2.HelmChartOptions{
+	chart := d.release("NvidiaDevicePlugin", &awseksv2.HelmChartOptions{
 		Chart:           jsii.String("nvidia-device-plugin"),
 		Repository:      jsii.String("https://nvidia.github.io/k8s-device-plugin"),
 		Version:         jsii.String(d.cfg.Charts.NvidiaDevicePlugin),
@@ -519,6 +525,6 @@ func (d *DaskhubStack) devicePlugin() {
 		Namespace:       jsii.String("kube-system"),
 		Values:          &pluginValues,
 		CreateNamespace: jsii.Bool(false),
-	})
+	}, devicePluginWorkload)
 	d.waitForReady(chart)
 }

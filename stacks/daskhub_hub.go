@@ -40,7 +40,7 @@ func (d *DaskhubStack) hub() {
 	deps = append(deps, d.Cluster.AddManifest(jsii.String("UserSchedulerRBAC"), &rbac[0], &rbac[1]))
 
 	hubValues := values.Jupyterhub(d.inst.Config, signIn)
-	hub := d.Cluster.AddHelmChart(jsii.String("Jupyterhub"), &awseksv2.HelmChartOptions{
+	hub := d.release("Jupyterhub", &awseksv2.HelmChartOptions{
 		Chart:      jsii.String("jupyterhub"),
 		Repository: jsii.String("https://hub.jupyter.org/helm-chart/"),
 		Version:    jsii.String(d.cfg.Charts.Jupyterhub),
@@ -49,13 +49,12 @@ func (d *DaskhubStack) hub() {
 		Values:     &hubValues,
 		// The namespace is a manifest of this stack, made before the service accounts in it.
 		CreateNamespace: jsii.Bool(false),
-		Timeout:         awscdk.Duration_Minutes(jsii.Number(15)),
-	})
+	}, hubWorkloads(ns, hubValues)...)
 	hub.Node().AddDependency(deps...)
 	d.waitForReady(hub)
 
 	gatewayValues := values.DaskGateway(d.inst.Config)
-	gateway := d.Cluster.AddHelmChart(jsii.String("DaskGateway"), &awseksv2.HelmChartOptions{
+	gateway := d.release("DaskGateway", &awseksv2.HelmChartOptions{
 		Chart:           jsii.String("dask-gateway"),
 		Repository:      jsii.String("https://helm.dask.org"),
 		Version:         jsii.String(d.cfg.Charts.DaskGateway),
@@ -63,10 +62,12 @@ func (d *DaskhubStack) hub() {
 		Namespace:       jsii.String(ns),
 		Values:          &gatewayValues,
 		CreateNamespace: jsii.Bool(false),
-		Timeout:         awscdk.Duration_Minutes(jsii.Number(15)),
-	})
+	}, gatewayWorkloads(ns)...)
 	// The gateway reads its API token from the hub's secret.
 	gateway.Node().AddDependency(hub)
+
+	d.checkSpec.Endpoints = hubEndpoints(d.inst.Config)
+	d.deployCheck(namespace)
 
 	d.dns(hub)
 	awscdk.NewCfnOutput(d.Stack, jsii.String("HubUrl"), &awscdk.CfnOutputProps{

@@ -12,6 +12,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -36,6 +37,14 @@ type Props struct {
 	LogRetention awslogs.RetentionDays
 	// ReservedConcurrency caps simultaneous invocations. Default: no cap.
 	ReservedConcurrency int
+	// Vpc puts the function in a VPC, for what only the VPC reaches (a
+	// private EKS endpoint). Default: outside any VPC.
+	Vpc awsec2.IVpc
+	// VpcSubnets are the subnets of Vpc. Default: its private subnets.
+	VpcSubnets *awsec2.SubnetSelection
+	// SecurityGroups of the function in Vpc. Default: one that CDK makes,
+	// allowing all outbound traffic.
+	SecurityGroups []awsec2.ISecurityGroup
 }
 
 // Function is a built Go Lambda function with its role and log group.
@@ -98,6 +107,13 @@ func New(scope constructs.Construct, id string, props *Props) *Function {
 	}
 	if props.ReservedConcurrency > 0 {
 		fnProps.ReservedConcurrentExecutions = jsii.Number(props.ReservedConcurrency)
+	}
+	if props.Vpc != nil {
+		fnProps.Vpc = props.Vpc
+		fnProps.VpcSubnets = props.VpcSubnets
+		if len(props.SecurityGroups) > 0 {
+			fnProps.SecurityGroups = &props.SecurityGroups
+		}
 	}
 	fn := awslambda.NewFunction(c, jsii.String("Function"), fnProps)
 	return &Function{Construct: c, Function: fn, Role: role, LogGroup: logGroup}
