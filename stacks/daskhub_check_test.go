@@ -238,28 +238,6 @@ func TestDaskhubDeployCheck(t *testing.T) {
 	})
 }
 
-// Without GPU groups there is no device plugin to wait for.
-func TestDaskhubDeployCheckWithoutGPUs(t *testing.T) {
-	tpl := synthYAML(t, `
-name: t2
-teams: {ml: {}}
-auth: {enabled: true}
-daskhub:
-  enabled: true
-  endpoint: {access: private}
-  nodeGroups: {gpu-user: null, dask-gpu-worker: null}
-  profiles: {gpu-pytorch: null, gpu-tensorflow: null}
-  dask: {gpuWorkerNodeGroup: ""}
-`, Options{})["daskhub"]
-	for _, r := range resources(tpl, "Custom::HeliocloudDaskhubCheck") {
-		if spec := props(r)["Spec"].(string); strings.Contains(spec, "nvidia") || !strings.Contains(spec, "cluster-autoscaler-aws-cluster-autoscaler") {
-			t.Errorf("spec without GPUs: %s", spec)
-		}
-		return
-	}
-	t.Fatal("no deploy check")
-}
-
 // A changed chart version or value checks again; tokens, whose text is an
 // artefact of synthesis, do not.
 func TestDeployCheckRevision(t *testing.T) {

@@ -424,6 +424,13 @@ daskhub:
 			t.Errorf("device plugin installed without GPU groups")
 		}
 	}
+	// Nor does the deploy check wait for one.
+	tpl.ResourceCountIs(jsii.String("Custom::HeliocloudDaskhubCheck"), jsii.Number(1))
+	for _, r := range resources(tpl, "Custom::HeliocloudDaskhubCheck") {
+		if spec := props(r)["Spec"].(string); strings.Contains(spec, "nvidia") || !strings.Contains(spec, "cluster-autoscaler-aws-cluster-autoscaler") {
+			t.Errorf("deploy check without GPUs: %s", spec)
+		}
+	}
 	tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolClient"), map[string]any{
 		"CallbackURLs": []any{"http://localhost:8080/hub/oauth_callback"},
 	})

@@ -2,7 +2,6 @@ package hubcheck
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -74,13 +73,4 @@ func (f *fakeAPI) count(method, path string) int {
 		}
 	}
 	return n
-}
-
-func mustJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
