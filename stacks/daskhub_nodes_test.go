@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/heliocloud/heliocloud-go/config"
 	"github.com/heliocloud/heliocloud-go/internal/modroot"
 )
 
@@ -310,6 +311,19 @@ func podIdentityTrust(t *testing.T, tpl, data assertions.Template) {
 		got := toJSON(t, props(resources(data, "AWS::IAM::Role")[roles[role]])["AssumeRolePolicyDocument"])
 		if !strings.Contains(got, trust("daskhub", sa)) || strings.Count(got, "pods.eks.amazonaws.com") != 1 {
 			t.Errorf("data role %s trust\n got %s\nwant the statement %s", role, got, trust("daskhub", sa))
+		}
+	}
+}
+
+// A GPU model without the autoscaler's name would stop the synth (see
+// acceleratorType); the table must cover every GPU type the config allows.
+func TestEveryGPUModelHasAnAcceleratorName(t *testing.T) {
+	for name, it := range config.InstanceTypes {
+		if it.GPUs == 0 {
+			continue
+		}
+		if _, ok := acceleratorTypes[it.GPUModel]; !ok {
+			t.Errorf("%s: GPU model %q has no entry in acceleratorTypes", name, it.GPUModel)
 		}
 	}
 }
