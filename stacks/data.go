@@ -240,10 +240,20 @@ func (d *DataStack) bucket(ref config.BucketRef, logs awss3.IBucket) awss3.IBuck
 			Actions:    jsii.Strings(append(s3ReadObjectActions, s3ReadBucketActions...)...),
 			Resources:  jsii.Strings(*b.BucketArn(), *b.ArnForObjects(jsii.String("*"))),
 		}))
+		// A partner account may use the bucket's key only through S3 and
+		// for this bucket's objects, not to decrypt anything it can reach
+		// directly with the key.
 		if key, ok := d.keys[ref.Physical]; ok {
-			for _, p := range principals {
-				key.GrantDecrypt(p)
-			}
+			key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("ReaderAccountsThroughS3"),
+				Principals: &principals,
+				Actions:    jsii.Strings("kms:Decrypt"),
+				Resources:  jsii.Strings("*"),
+				Conditions: &map[string]any{
+					"StringEquals": map[string]any{"kms:ViaService": "s3." + *awscdk.Aws_REGION() + ".amazonaws.com"},
+					"StringLike":   map[string]any{"kms:EncryptionContext:aws:s3:arn": []string{d.bucketARN(ref.Physical), d.bucketARN(ref.Physical) + "/*"}},
+				},
+			}), nil)
 		}
 	}
 	if s.requesterPays {

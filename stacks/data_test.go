@@ -176,6 +176,27 @@ func TestDataBuckets(t *testing.T) {
 	})
 	tpl.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(1))
 	tpl.HasResourceProperties(jsii.String("AWS::KMS::Alias"), map[string]any{"AliasName": "alias/t1/t1-mms"})
+	// The partner may decrypt only through S3 and only this bucket's
+	// objects: no statement of the key gives it the key unconditioned.
+	partner := `{"AWS":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::222233334444:root"]]}}`
+	for _, k := range resources(tpl, "AWS::KMS::Key") {
+		found := 0
+		for _, st := range props(k)["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			if toJSON(t, st["Principal"]) != partner {
+				continue
+			}
+			found++
+			want := `{"StringEquals":{"kms:ViaService":{"Fn::Join":["",["s3.",{"Ref":"AWS::Region"},".amazonaws.com"]]}},` +
+				`"StringLike":{"kms:EncryptionContext:aws:s3:arn":[{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::t1-mms"]]},{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::t1-mms/*"]]}]}}`
+			if got := toJSON(t, st["Condition"]); st["Action"] != "kms:Decrypt" || got != want {
+				t.Errorf("partner key statement %s %s, want kms:Decrypt with %s", st["Action"], got, want)
+			}
+		}
+		if found != 1 {
+			t.Errorf("%d key statements for the partner, want 1", found)
+		}
+	}
 
 	// Requester-pays is set by an SDK call on mms only, and undone when
 	// the option goes.

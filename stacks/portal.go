@@ -113,12 +113,18 @@ func NewPortalStack(scope constructs.Construct, inst *Instance) *PortalStack {
 		Reason: jsii.String("The secret only keys session cookies that live at most as long as an ID token (an hour by default); rotating it would sign everyone out and protect nothing longer-lived. Replace it by hand to revoke all sessions."),
 	}}, jsii.Bool(false))
 
+	// With a custom domain the API's own execute-api URL is switched off,
+	// so the portal is reached only by the name the institution chose (and
+	// its certificate); without one that URL is the only address.
 	p.Api = awsapigatewayv2.NewHttpApi(stack, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
-		ApiName:     jsii.String(cfg.Name + "-portal"),
-		Description: jsii.String("HelioCloud " + cfg.Name + " portal"),
+		ApiName:                   jsii.String(cfg.Name + "-portal"),
+		Description:               jsii.String("HelioCloud " + cfg.Name + " portal"),
+		DisableExecuteApiEndpoint: jsii.Bool(pc.Domain.Name != ""),
 	})
-	defaultURL := p.Api.ApiEndpoint()
-	urls := []string{*defaultURL}
+	var urls []string
+	if pc.Domain.Name == "" {
+		urls = []string{*p.Api.ApiEndpoint()}
+	}
 	var domain awsapigatewayv2.DomainName
 	if d := pc.Domain; d.Name != "" {
 		domain = awsapigatewayv2.NewDomainName(stack, jsii.String("Domain"), &awsapigatewayv2.DomainNameProps{
@@ -128,7 +134,7 @@ func NewPortalStack(scope constructs.Construct, inst *Instance) *PortalStack {
 		awsapigatewayv2.NewApiMapping(stack, jsii.String("DomainMapping"), &awsapigatewayv2.ApiMappingProps{
 			Api: p.Api, DomainName: domain, Stage: p.Api.DefaultStage(),
 		})
-		urls = append([]string{"https://" + d.Name}, urls...)
+		urls = []string{"https://" + d.Name}
 	}
 	p.URL = jsii.String(urls[0])
 

@@ -319,7 +319,8 @@ func TestPortalStack(t *testing.T) {
 	})
 
 	t.Run("api", func(t *testing.T) {
-		tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Api"), map[string]any{"Name": "gsfc-portal", "ProtocolType": "HTTP"})
+		// Without a custom domain the execute-api URL is the only address.
+		tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Api"), map[string]any{"Name": "gsfc-portal", "ProtocolType": "HTTP", "DisableExecuteApiEndpoint": false})
 		tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), map[string]any{
 			"StageName":            "$default",
 			"AutoDeploy":           true,
@@ -387,9 +388,12 @@ portal:
 			"Name": "portal.helio.example.org.", "Type": typ, "HostedZoneId": "Z0123456789ABCDEFGHIJ",
 		})
 	}
-	// The custom domain comes first; the API's own URL keeps working.
+	// The API's own execute-api URL is off: the custom domain is the only
+	// way in, and the only sign-in callback.
+	tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Api"), map[string]any{"Name": "gsfc-portal", "DisableExecuteApiEndpoint": true})
 	tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolClient"), map[string]any{
-		"CallbackURLs": []any{"https://portal.helio.example.org/callback", assertions.Match_AnyValue()},
+		"CallbackURLs": []any{"https://portal.helio.example.org/callback"},
+		"LogoutURLs":   []any{"https://portal.helio.example.org/signed-out"},
 	})
 	tpl.ResourceCountIs(jsii.String("AWS::Scheduler::Schedule"), jsii.Number(0))
 	tpl.ResourcePropertiesCountIs(jsii.String("AWS::EC2::SecurityGroup"), map[string]any{"SecurityGroupIngress": assertions.Match_AnyValue()}, jsii.Number(0))
