@@ -96,6 +96,11 @@ type RegistryDataset struct {
 	Tags []string `yaml:"tags"`
 	// Collections this dataset belongs to, for searches.
 	Collections []string `yaml:"collections"`
+	// LargestYear is the most files the dataset holds, or is expected to
+	// hold, in one year. A rebuild holds one year's rows at a time, so this
+	// sizes the indexer's memory (see registry.indexer.memoryMiB).
+	// Default: 0, not known, not checked.
+	LargestYear int `yaml:"largestYear"`
 }
 
 // RegistryTime reads a start time from a key (relative to the dataset
@@ -133,9 +138,11 @@ type RegistryIndexer struct {
 	// MaxConcurrency caps simultaneous invocations from the queue (2 to
 	// 1000); few writers mean few conflicting writes of the same file.
 	MaxConcurrency int `yaml:"maxConcurrency" default:"5"`
-	// MemoryMiB is the function's memory; a rebuild holds a dataset's rows
-	// (about 25 MB per 100,000 files).
-	MemoryMiB int `yaml:"memoryMiB" default:"1024"`
+	// MemoryMiB is the function's memory (128 to 10240). A rebuild holds
+	// the rows of a dataset's largest year: it needs 128 MiB plus 400 bytes
+	// per file of the largest registry.datasets.<id>.largestYear.
+	// Default: 0, that much, and at least 1024.
+	MemoryMiB int `yaml:"memoryMiB"`
 	// MaxReceiveCount is how often a message is tried before it moves to the
 	// dead-letter queue, which raises an alarm.
 	MaxReceiveCount int `yaml:"maxReceiveCount" default:"5"`
@@ -144,6 +151,54 @@ type RegistryIndexer struct {
 	LogRetentionDays int `yaml:"logRetentionDays" default:"365"`
 	// AlarmEmails are told when a message lands in the dead-letter queue.
 	AlarmEmails []string `yaml:"alarmEmails"`
+}
+
+// maxLambdaMemoryMiB is the most memory a Lambda function can have.
+const maxLambdaMemoryMiB = 10240
+
+// defaultIndexerMemoryMiB is the indexer's memory when nothing asks for
+// more: it also buys CPU, which ingest's copies and large merges use.
+const defaultIndexerMemoryMiB = 1024
+
+// IndexerMemoryMiB is the indexer function's memory: registry.indexer.memoryMiB,
+// or else enough to rebuild the largest declared year, at least
+// defaultIndexerMemoryMiB, in steps of 64 MiB.
+func (x *Registry) IndexerMemoryMiB() int {
+	if x.Indexer.MemoryMiB != 0 {
+		return x.Indexer.MemoryMiB
+	}
+	need := defaultIndexerMemoryMiB
+	for _, ds := range x.Datasets {
+		if m := registry.RebuildMemoryMiB(ds.LargestYear); m <= maxLambdaMemoryMiB {
+			need = max(need, (m+63)/64*64)
+		}
+	}
+	return need
+}
+
+// checkRebuildMemory refuses a dataset whose largest year the indexer's
+// memory cannot rebuild, and warns of one no Lambda function can.
+func (x *Registry) checkRebuildMemory(c *checker) {
+	for _, id := range slices.Sorted(maps.Keys(x.Datasets)) {
+		n := x.Datasets[id].LargestYear
+		p := "registry.datasets." + id + ".largestYear"
+		if n < 0 {
+			c.errorf(p, "must not be negative, got %d", n)
+			continue
+		}
+		need := registry.RebuildMemoryMiB(n)
+		switch mem := x.IndexerMemoryMiB(); {
+		case need > maxLambdaMemoryMiB:
+			c.warnf(p, "rebuilding %d files in one year needs about %d MiB, more than a Lambda function has (%d MiB): rebuild dataset %s with `heliocloud registry reindex` on a machine with that much memory free; events are indexed as usual", n, need, maxLambdaMemoryMiB, id)
+		case need > mem:
+			c.errorf(p, "rebuilding %d files in one year needs about %d MiB, but registry.indexer.memoryMiB is %d: raise it to %d or more (or remove it, to derive it from largestYear), or rebuild dataset %s with `heliocloud registry reindex` from a machine with that much memory free and leave largestYear unset, which skips this check (the indexer can rebuild %d files in one year)", n, need, mem, need, id, x.indexerCapacity())
+		}
+	}
+}
+
+// indexerCapacity is how many files in one year the indexer can rebuild.
+func (x *Registry) indexerCapacity() int {
+	return max(0, (x.IndexerMemoryMiB()-registry.RebuildBaseMiB)<<20/registry.RebuildBytesPerObject)
 }
 
 // maxLambdaEnvironment is Lambda's limit on all environment variables of a
@@ -324,6 +379,7 @@ func (x *Registry) check(c *checker, cfg *Config) {
 		c.errorf("registry.ingest.prefix", "%q must be a folder: end in '/' and not start with '/'", p)
 	}
 	x.Indexer.check(c)
+	x.checkRebuildMemory(c)
 	if x.Enabled && len(x.Datasets) > 0 {
 		if n := len(cfg.RegistryJSON()); n > maxLambdaEnvironment-256 {
 			c.errorf("registry.datasets", "the datasets' description takes %d bytes, more than the indexer's environment holds (%d): shorten descriptions or split the datasets over instances", n, maxLambdaEnvironment-256)
@@ -356,7 +412,9 @@ func (ix *RegistryIndexer) check(c *checker) {
 	rangeCheck("batchSize", ix.BatchSize, 1, 10000)
 	rangeCheck("batchWindowSeconds", ix.BatchWindowSeconds, 0, 300)
 	rangeCheck("maxConcurrency", ix.MaxConcurrency, 2, 1000)
-	rangeCheck("memoryMiB", ix.MemoryMiB, 128, 10240)
+	if ix.MemoryMiB != 0 {
+		rangeCheck("memoryMiB", ix.MemoryMiB, 128, maxLambdaMemoryMiB)
+	}
 	rangeCheck("maxReceiveCount", ix.MaxReceiveCount, 1, 1000)
 	if ix.BatchSize > 10 && ix.BatchWindowSeconds == 0 {
 		c.errorf(p+"batchWindowSeconds", "must be at least 1 when batchSize is above 10 (an SQS rule)")

@@ -101,6 +101,10 @@ func TestRegistryErrors(t *testing.T) {
 			`registry.indexer.logRetentionDays: 42 is not a retention CloudWatch Logs allows`},
 		{"alarm e-mail", "", "", "  indexer: {alarmEmails: [ops]}\n",
 			`registry.indexer.alarmEmails[0]: "ops" is not an e-mail address`},
+		{"largest year too big for the indexer's memory", "    big: {title: B, bucket: helio-public, prefix: big/, filetype: fits, time: {layout: '20060102'}, largestYear: 5000000}\n", "", "  indexer: {memoryMiB: 1024}\n",
+			"test.yaml:11: error: registry.datasets.big.largestYear: rebuilding 5000000 files in one year needs about 2036 MiB, but registry.indexer.memoryMiB is 1024: raise it to 2036 or more (or remove it, to derive it from largestYear), or rebuild dataset big with `heliocloud registry reindex` from a machine with that much memory free and leave largestYear unset, which skips this check (the indexer can rebuild 2348810 files in one year)"},
+		{"negative largest year", "    big: {title: B, bucket: helio-public, prefix: big/, filetype: fits, time: {layout: '20060102'}, largestYear: -1}\n", "", "",
+			"test.yaml:11: error: registry.datasets.big.largestYear: must not be negative, got -1"},
 		{"too big for the environment", "    big: {title: B, bucket: helio-public, prefix: big/, filetype: fits, time: {layout: '20060102'}, description: '" + strings.Repeat("x", 4000) + "'}\n", "", "",
 			`registry.datasets: the datasets' description takes`},
 	}
@@ -108,6 +112,24 @@ func TestRegistryErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			wantProblem(t, reg(tc.datasets, tc.catalogs, tc.rest), tc.want)
 		})
+	}
+}
+
+// The indexer's memory follows the largest declared year unless set, and a
+// year no Lambda function can rebuild is sent to the command line.
+func TestRegistryIndexerMemory(t *testing.T) {
+	for _, tc := range []struct {
+		largest string
+		want    int
+	}{{"", 1024}, {"largestYear: 1000000, ", 1024}, {"largestYear: 5000000, ", 2048}, {"largestYear: 30000000, ", 1024}} {
+		cfg := mustLoad(t, reg("    big: {"+tc.largest+"title: B, bucket: helio-public, prefix: big/, filetype: fits, time: {layout: '20060102'}}\n", "", ""))
+		if got := cfg.Registry.IndexerMemoryMiB(); got != tc.want {
+			t.Errorf("%q: memory %d MiB, want %d", tc.largest, got, tc.want)
+		}
+	}
+	cfg := mustLoad(t, reg("    big: {largestYear: 30000000, title: B, bucket: helio-public, prefix: big/, filetype: fits, time: {layout: '20060102'}}\n", "", ""))
+	if want := "test.yaml:11: warning: registry.datasets.big.largestYear: rebuilding 30000000 files in one year needs about 11573 MiB, more than a Lambda function has (10240 MiB): rebuild dataset big with `heliocloud registry reindex` on a machine with that much memory free; events are indexed as usual"; !strings.Contains(warningsText(cfg), want) {
+		t.Errorf("warnings:\n%s\nwant a line containing:\n%s", warningsText(cfg), want)
 	}
 }
 

@@ -82,7 +82,7 @@ func NewRegistryStack(scope constructs.Construct, inst *Instance) *RegistryStack
 		Package:      "./lambda/registry",
 		Description:  "Indexes the datasets of " + cfg.Name + " in the CloudCatalog format; invoke with {\"action\":\"reindex\",\"all\":true} to rebuild",
 		Environment:  map[string]string{registry.EnvConfig: cfg.RegistryJSON()},
-		MemoryMiB:    x.Indexer.MemoryMiB,
+		MemoryMiB:    x.IndexerMemoryMiB(),
 		Timeout:      awscdk.Duration_Minutes(jsii.Number(indexerTimeoutMinutes)),
 		LogRetention: Retention(x.Indexer.LogRetentionDays),
 	})

@@ -24,7 +24,7 @@ registry:
     helio-public: {name: GSFC public data, contact: data@example.org}
     archive: {name: GSFC archive, contact: data@example.org}
   datasets:
-    aia_0094: {title: SDO AIA 94, bucket: helio-public, prefix: sdo/aia/0094/, filetype: fits, time: {layout: "2006/01/02/aia_0094_20060102_150405"}}
+    aia_0094: {title: SDO AIA 94, bucket: helio-public, prefix: sdo/aia/0094/, filetype: fits, time: {layout: "2006/01/02/aia_0094_20060102_150405"}, largestYear: 4000000}
     mms1_fgm: {title: MMS1 FGM, bucket: archive, prefix: mms1/fgm/, indexPrefix: index/, filetype: cdf, time: {layout: "20060102150405"}}
   indexer: {alarmEmails: [ops@example.org]}
 `
@@ -37,7 +37,9 @@ func TestRegistryStack(t *testing.T) {
 		"Architectures": []any{"arm64"},
 		"Handler":       "bootstrap",
 		"Timeout":       900,
-		"MemorySize":    1024,
+		// Derived from largestYear: 128 MiB + 4,000,000 x 400 bytes, in
+		// steps of 64 MiB.
+		"MemorySize": 1664,
 		"Environment": map[string]any{"Variables": map[string]any{
 			"HELIOCLOUD_REGISTRY": assertions.Match_StringLikeRegexp(jsii.String(`"id":"aia_0094".*"bucket":"gsfc-helio-public-eb805c6c","prefix":"sdo/aia/0094/","indexPrefix":"sdo/aia/"`)),
 		}},
