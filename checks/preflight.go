@@ -37,7 +37,7 @@ const MinBootstrapVersion = 6
 // without the CLI linking the portal's EC2 client).
 const (
 	tagInstance = "heliocloud:instance"
-	tagOwner    = "Owner"
+	tagOwner    = "heliocloud:owner"
 )
 
 // billingRegion is where Cost Explorer and its cost allocation tags answer

@@ -127,7 +127,7 @@ func TestPreflightHealthyAccount(t *testing.T) {
 		t.Errorf("Cost Explorer asked in %s with %v", c.Region, c.JSON)
 	}
 	keys := f.only("ce:ListCostAllocationTags").JSON["TagKeys"]
-	for _, want := range []string{"heliocloud:instance", "Owner", "cost-center", "project", "owner"} {
+	for _, want := range []string{"heliocloud:instance", "heliocloud:owner", "cost-center", "project", "owner"} {
 		if !strings.Contains(strings.Join(toStrings(keys), ","), want) {
 			t.Errorf("cost allocation tags asked %v, lacking %s", keys, want)
 		}
@@ -219,7 +219,7 @@ func TestPreflightCostTags(t *testing.T) {
 	f := newFakeAWS(t)
 	f.answer("ce:ListCostAllocationTags", jsonReply(map[string]any{"CostAllocationTags": []any{
 		map[string]any{"TagKey": "heliocloud:instance", "Type": "UserDefined", "Status": "Inactive"},
-		map[string]any{"TagKey": "Owner", "Type": "UserDefined", "Status": "Active"},
+		map[string]any{"TagKey": "heliocloud:owner", "Type": "UserDefined", "Status": "Active"},
 	}}))
 	r := runNamed(t, Preflight(loadInstance(t, "gsfc"), f.env()), "cost allocation tags")
 	wantResult(t, r, Fail, "heliocloud:instance is inactive", "TagKey=heliocloud:instance,Status=Active", "cost-center is not known to Billing yet")
