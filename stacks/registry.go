@@ -20,6 +20,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/heliocloud/heliocloud-go/config"
 	"github.com/heliocloud/heliocloud-go/constructs/golambda"
 	"github.com/heliocloud/heliocloud-go/registry"
 )
@@ -96,7 +97,7 @@ func NewRegistryStack(scope constructs.Construct, inst *Instance) *RegistryStack
 		MaxConcurrency:          jsii.Number(x.Indexer.MaxConcurrency),
 	}))
 	r.grant(inst)
-	r.notifications(inst)
+	r.notifications(inst, key)
 	r.alarm(inst, key)
 
 	awscdk.NewCfnOutput(stack, jsii.String("IndexerFunction"), &awscdk.CfnOutputProps{
@@ -114,9 +115,28 @@ func NewRegistryStack(scope constructs.Construct, inst *Instance) *RegistryStack
 // prefix to the queue. The buckets belong to the data stack, so CDK updates
 // their notification configuration through a custom resource that keeps
 // notifications it did not make.
-func (r *RegistryStack) notifications(inst *Instance) {
+//
+// The destination lets s3.amazonaws.com use the queue's key with no
+// condition; the override limits it to this account's dataset buckets, so
+// no other bucket's events can be encrypted into, or read from, this
+// queue's key. CDK gives no handle on that statement, so the override names
+// its place in the key policy (third: after the account's own and the first
+// bucket's send grant, which CDK conditions on that bucket's ARN);
+// TestRegistryStack fails if any statement for S3 is left without a
+// condition.
+func (r *RegistryStack) notifications(inst *Instance, key awskms.Key) {
 	cfg := inst.Config
 	dest := awss3notifications.NewSqsDestination(r.Queue)
+	var buckets []string
+	for _, name := range uniqueSorted(registryBuckets(cfg)) {
+		buckets = append(buckets, "arn:"+*awscdk.Aws_PARTITION()+":s3:::"+cfg.DatasetBucketName(name))
+	}
+	if len(buckets) > 0 {
+		key.Node().DefaultChild().(awskms.CfnKey).AddPropertyOverride(jsii.String("KeyPolicy.Statement.2.Condition"), map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": *awscdk.Aws_ACCOUNT_ID()},
+			"ArnLike":      map[string]any{"aws:SourceArn": buckets},
+		})
+	}
 	for _, id := range slices.Sorted(maps.Keys(cfg.Registry.Datasets)) {
 		ds := cfg.Registry.Datasets[id]
 		bucket := inst.Data.DatasetBucket(r.Stack, ds.Bucket)
@@ -284,4 +304,13 @@ func sidPart(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// registryBuckets are the dataset buckets of the registry's datasets.
+func registryBuckets(cfg *config.Config) []string {
+	var out []string
+	for _, ds := range cfg.Registry.Datasets {
+		out = append(out, ds.Bucket)
+	}
+	return out
 }

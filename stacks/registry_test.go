@@ -65,7 +65,8 @@ func TestRegistryStack(t *testing.T) {
 	})
 	tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Endpoint": "ops@example.org", "Protocol": "email"})
 	tpl.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 365})
-	// S3 may use the queue's key to send events.
+	// S3 may use the queue's key to send events, for this account's
+	// dataset buckets only.
 	tpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{
 		"EnableKeyRotation": true,
 		"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{map[string]any{
@@ -73,8 +74,24 @@ func TestRegistryStack(t *testing.T) {
 			"Effect":    "Allow",
 			"Principal": map[string]any{"Service": "s3.amazonaws.com"},
 			"Resource":  "*",
+			"Condition": map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": map[string]any{"Ref": "AWS::AccountId"}},
+				"ArnLike": map[string]any{"aws:SourceArn": []any{
+					map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":s3:::gsfc-archive-eb805c6c"}}},
+					map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":s3:::gsfc-helio-public-eb805c6c"}}},
+				}},
+			},
 		}})},
 	})
+	// No statement lets S3 use the key without those conditions.
+	for _, k := range resources(tpl, "AWS::KMS::Key") {
+		for _, st := range props(k)["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			if toJSON(t, st["Principal"]) == `{"Service":"s3.amazonaws.com"}` && st["Condition"] == nil {
+				t.Errorf("S3 may use the queue key unconditioned: %s", toJSON(t, st))
+			}
+		}
+	}
 
 	// One created and one removed notification per dataset prefix.
 	for _, c := range []struct{ bucket, prefix string }{{"gsfc-helio-public-eb805c6c", "sdo/aia/0094/"}, {"gsfc-archive-eb805c6c", "mms1/fgm/"}} {
