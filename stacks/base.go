@@ -80,9 +80,13 @@ func (b *BaseStack) newVpc(stack awscdk.Stack, inst *Instance) awsec2.IVpc {
 		awscdk.Tags_Of(s).Add(jsii.String("kubernetes.io/role/internal-elb"), jsii.String("1"), nil)
 	}
 	if v.FlowLogs {
+		// Flow logs are the network's audit trail: kept until their
+		// retention ends even when the stack goes or flow logs are
+		// switched off. CloudFormation names the group, so switching them
+		// on again makes a new one instead of failing on the kept name.
 		logs := awslogs.NewLogGroup(stack, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
 			Retention:     Retention(v.FlowLogRetentionDays),
-			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		})
 		vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
 			Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(logs, nil),

@@ -93,11 +93,13 @@ func (d *DaskhubStack) cluster() {
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	// EKS writes control-plane logs to this group; made here so that it
-	// has a retention period and goes with the stack.
+	// has a retention period. It holds the Kubernetes audit log, so it
+	// outlives the cluster (docs/daskhub.md: making the cluster again
+	// needs the kept group out of the way, as EKS fixes its name).
 	awslogs.NewLogGroup(stack, jsii.String("ControlPlaneLogs"), &awslogs.LogGroupProps{
 		LogGroupName:  jsii.String("/aws/eks/" + name + "/cluster"),
 		Retention:     Retention(d.cfg.LogRetentionDays),
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	root, err := modroot.Dir()
 	if err != nil {

@@ -571,9 +571,16 @@ func (p *PortalStack) functionPolicy(inst *Instance, pool awscognito.IUserPool) 
 
 // stageSettings logs every request and throttles the default stage.
 func (p *PortalStack) stageSettings(inst *Instance) {
+	// The access log is the record of who called the portal: kept after
+	// the stack is gone. Under /aws/vendedlogs/, API Gateway needs no
+	// entry in the account's log resource policy, whose size limit a busy
+	// account reaches. The stack's own id ends the name, so a portal
+	// deleted and deployed again gets a new group beside the kept one.
+	stackID := awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), awscdk.Aws_STACK_ID(), nil))
 	logs := awslogs.NewLogGroup(p.Stack, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
+		LogGroupName:  awscdk.Fn_Join(jsii.String(""), jsii.Strings(accessLogPrefix(inst.Config.Name), *stackID)),
 		Retention:     Retention(inst.Config.Portal.LogRetentionDays),
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	stage := p.Api.DefaultStage().Node().DefaultChild().(awsapigatewayv2.CfnStage)
 	format, _ := json.Marshal(map[string]string{
@@ -583,6 +590,11 @@ func (p *PortalStack) stageSettings(inst *Instance) {
 	})
 	stage.SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{DestinationArn: logs.LogGroupArn(), Format: jsii.String(string(format))})
 	stage.SetDefaultRouteSettings(&awsapigatewayv2.CfnStage_RouteSettingsProperty{ThrottlingBurstLimit: jsii.Number(100), ThrottlingRateLimit: jsii.Number(50)})
+}
+
+// accessLogPrefix begins the name of the portal's API access log group.
+func accessLogPrefix(instance string) string {
+	return "/aws/vendedlogs/heliocloud/" + instance + "/portal-access/"
 }
 
 // schedules invoke the function for auto-stop: hourly for idle machines,

@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -336,6 +337,35 @@ func TestPortalStack(t *testing.T) {
 			t.Errorf("routes %v", keys)
 		}
 		tpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::DomainName"), jsii.Number(0))
+	})
+
+	// Outside /aws/vendedlogs/ the stage would need a statement in the
+	// account's log resource policy, whose size limit a busy account has
+	// reached; the stage must log to the group named so, which is kept.
+	t.Run("access log group", func(t *testing.T) {
+		groups := resources(tpl, "AWS::Logs::LogGroup")
+		var accessID string
+		for id, g := range groups {
+			name := toJSON(t, props(g)["LogGroupName"])
+			if strings.Contains(name, "portal-access") {
+				accessID = id
+				if !strings.Contains(name, `{"Fn::Join":["",["/aws/vendedlogs/heliocloud/gsfc/portal-access/",{"Fn::Select":[2,{"Fn::Split":["/",{"Ref":"AWS::StackId"}]}]}]]}`) {
+					t.Errorf("access log group name %s: want /aws/vendedlogs/heliocloud/gsfc/portal-access/<stack id>", name)
+				}
+				if g["DeletionPolicy"] != "Retain" {
+					t.Errorf("access log group DeletionPolicy %v, want Retain", g["DeletionPolicy"])
+				}
+			}
+		}
+		if accessID == "" {
+			t.Fatalf("no portal-access log group among %v", slices.Sorted(maps.Keys(groups)))
+		}
+		for _, s := range resources(tpl, "AWS::ApiGatewayV2::Stage") {
+			dest := toJSON(t, props(s)["AccessLogSettings"].(map[string]any)["DestinationArn"])
+			if dest != `{"Fn::GetAtt":["`+accessID+`","Arn"]}` {
+				t.Errorf("stage logs to %s, want the access log group %s", dest, accessID)
+			}
+		}
 	})
 
 	t.Run("auto-stop schedules", func(t *testing.T) {

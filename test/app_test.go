@@ -279,13 +279,20 @@ func TestNoCrossStackExports(t *testing.T) {
 	}
 }
 
-// Everything that holds users' data survives a stack deletion or a
-// replacement in the full GSFC deployment.
+// Everything that holds users' data, and every log (a record of who did
+// what: sign-ups, flow logs, Kubernetes audit, API calls, indexing),
+// survives a stack deletion or a replacement in the full GSFC deployment.
 func TestStatefulResourcesAreRetained(t *testing.T) {
 	stateful := map[string]bool{
 		"AWS::S3::Bucket": true, "AWS::EFS::FileSystem": true, "AWS::Cognito::UserPool": true,
 		"AWS::KMS::Key": true, "AWS::ECR::Repository": true, "AWS::DynamoDB::Table": true,
+		"AWS::Logs::LogGroup": true,
 	}
+	// gsfc writes seven logs: flow logs, the sign-up and teams-claim
+	// triggers, the indexer, the portal's function and API, EKS's control
+	// plane. Fewer means one went unchecked.
+	const wantLogGroups = 7
+	logGroups := 0
 	outdir, stderr, err := synth(t, map[string]string{"instance": "gsfc"})
 	if err != nil {
 		t.Fatalf("synth: %v\n%s", err, stderr)
@@ -298,6 +305,9 @@ func TestStatefulResourcesAreRetained(t *testing.T) {
 				continue
 			}
 			seen++
+			if res["Type"] == "AWS::Logs::LogGroup" {
+				logGroups++
+			}
 			if res["DeletionPolicy"] != "Retain" || res["UpdateReplacePolicy"] != "Retain" {
 				t.Errorf("%s/%s (%s): DeletionPolicy %v, UpdateReplacePolicy %v; want Retain", stack, id, res["Type"], res["DeletionPolicy"], res["UpdateReplacePolicy"])
 			}
@@ -305,6 +315,9 @@ func TestStatefulResourcesAreRetained(t *testing.T) {
 	}
 	if seen == 0 {
 		t.Fatal("no stateful resources in gsfc: the test checks nothing")
+	}
+	if logGroups < wantLogGroups {
+		t.Errorf("%d log groups in gsfc, want at least %d", logGroups, wantLogGroups)
 	}
 }
 

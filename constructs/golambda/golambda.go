@@ -1,6 +1,7 @@
 // Package golambda builds a Go main package from this repository into an
 // AWS Lambda function during synth: linux/arm64, provided.al2023, with a
-// log group of its own and a role that may write only to that log group.
+// log group of its own (kept when the function goes) and a role that may
+// write only to that log group.
 //
 // The build is reproducible (-trimpath, no VCS stamp, no build id) and the
 // package is a zip made here (executable `bootstrap`, fixed time), so the
@@ -54,7 +55,8 @@ type Function struct {
 	Function awslambda.Function
 	// Role is the function's execution role; grant it what the code needs.
 	Role awsiam.Role
-	// LogGroup receives the function's logs.
+	// LogGroup receives the function's logs; it is retained when the
+	// function is deleted.
 	LogGroup awslogs.LogGroup
 }
 
@@ -70,9 +72,15 @@ func New(scope constructs.Construct, id string, props *Props) *Function {
 	if logRetention == "" {
 		logRetention = awslogs.RetentionDays_THREE_MONTHS
 	}
+	// The logs are a record (who signed up, what was indexed, who launched
+	// what) that must outlive the function: deleting the function or its
+	// stack, or switching its feature off, keeps the group until its
+	// retention ends. CloudFormation names the group
+	// (<stack>-<construct path>-<suffix>), so a function made again later
+	// gets a group of its own instead of failing on the kept one's name.
 	logGroup := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     logRetention,
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
