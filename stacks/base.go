@@ -24,6 +24,9 @@ type BaseStack struct {
 	cfg *config.Config
 	// azCount is how many zones the network spans, known at synth time.
 	azCount int
+	// azs are the new network's zones when known at synth time (the
+	// YAML's, or the region's first ones); empty when environment-agnostic.
+	azs []string
 }
 
 // NewBaseStack builds the network (new or existing) and the budget.
@@ -38,6 +41,7 @@ func NewBaseStack(scope constructs.Construct, inst *Instance) *BaseStack {
 	} else {
 		b.Vpc = b.newVpc(stack, inst)
 		b.azCount = len(*b.Vpc.AvailabilityZones())
+		b.azs = inst.AvailabilityZones()
 		b.shareVpc(stack)
 	}
 	awscdk.NewCfnOutput(stack, jsii.String("VpcId"), &awscdk.CfnOutputProps{
@@ -160,6 +164,13 @@ func subnetIDs(groups ...*[]awsec2.ISubnet) *[]*string {
 // ImportVpc gives another stack the instance's VPC. A new VPC is read
 // through SSM parameters resolved at deploy time (no export locks the base
 // stack); an existing VPC is named by the ids in the YAML.
+//
+// The imported new VPC has its id, zones and private subnets only: each
+// value read becomes a template parameter, and one no resource uses is a
+// warning at every synth (W2001) and a needless read at every deploy. No
+// stack uses the CIDR or the public subnets (asking for them fails the
+// synth loudly); they stay in SSM for tools outside the deployment. Zones
+// known at synth time are written in, not read.
 func (b *BaseStack) ImportVpc(scope constructs.Construct) awsec2.IVpc {
 	v := b.cfg.Base.VPC
 	if v.Mode == "existing" {
@@ -169,12 +180,14 @@ func (b *BaseStack) ImportVpc(scope constructs.Construct) awsec2.IVpc {
 		return awsssm.StringParameter_ValueForStringParameter(scope, b.vpcParam(key), nil)
 	}
 	n := jsii.Number(b.azCount)
+	azs := jsii.Strings(b.azs...)
+	if len(b.azs) == 0 {
+		azs = awscdk.Fn_Split(jsii.String(","), read("azs"), n)
+	}
 	return awsec2.Vpc_FromVpcAttributes(scope, jsii.String("BaseVpc"), &awsec2.VpcAttributes{
 		VpcId:             read("id"),
-		VpcCidrBlock:      read("cidr"),
-		AvailabilityZones: awscdk.Fn_Split(jsii.String(","), read("azs"), n),
+		AvailabilityZones: azs,
 		PrivateSubnetIds:  awscdk.Fn_Split(jsii.String(","), read("private"), n),
-		PublicSubnetIds:   awscdk.Fn_Split(jsii.String(","), read("public"), n),
 	})
 }
 
