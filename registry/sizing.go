@@ -2,8 +2,8 @@ package registry
 
 // The memory a rebuild needs, from BenchmarkReindexInventory1M and 5M (see
 // docs/performance.md): the peak resident memory of the process grew by
-// about 250 bytes per file of the largest year between 67,000 and 333,000
-// files a year, from about 90 MB. The rule below adds a margin for keys
+// about 310 bytes per file of the largest year between 67,000 and 333,000
+// files a year, from about 65 MB. The rule below adds a margin for keys
 // longer than the benchmark's 75 bytes (a key is held once, beside a 32-byte
 // entry, and the garbage collector lets the heap reach twice what is live)
 // and for a Lambda function's own overhead.
