@@ -35,11 +35,17 @@ func Teardown(stackStatus string) bool {
 // block deleting the VPC. When ctx ends first, the error names the Services
 // left and the cloud provider's last warnings about them.
 func RemoveLoadBalancers(ctx context.Context, c *Client, namespace string, interval time.Duration) error {
+	// seen is what the last complete listing left: when ctx ends in the
+	// middle of a request, that, not the cut request, is the reason.
+	var seen []service
 	for {
 		var list serviceList
 		err := c.getJSON(ctx, "/api/v1/namespaces/"+namespace+"/services", nil, &list)
 		if isNotFound(err) {
 			return nil
+		}
+		if err != nil && ctx.Err() != nil && seen != nil {
+			return stuck(c, namespace, seen)
 		}
 		if err != nil {
 			return fmt.Errorf("listing the Services of namespace %s: %w", namespace, err)
@@ -53,11 +59,15 @@ func RemoveLoadBalancers(ctx context.Context, c *Client, namespace string, inter
 		if len(left) == 0 {
 			return nil
 		}
+		seen = left
 		for _, s := range left {
 			if s.Metadata.DeletionTimestamp != "" {
 				continue
 			}
 			_, err := c.do(ctx, http.MethodDelete, "/api/v1/namespaces/"+namespace+"/services/"+s.Metadata.Name, nil)
+			if err != nil && ctx.Err() != nil {
+				return stuck(c, namespace, left)
+			}
 			if err != nil && !isNotFound(err) {
 				return fmt.Errorf("deleting Service %s/%s: %w", namespace, s.Metadata.Name, err)
 			}

@@ -74,7 +74,9 @@ func TestRemoveLoadBalancersReportsWhatIsStuck(t *testing.T) {
 		return 200, `{"items":[{"type":"Normal","reason":"DeletingLoadBalancer","message":"Deleting load balancer"},
 		{"type":"Warning","reason":"DeleteLoadBalancerFailed","message":"Error deleting load balancer: DependencyViolation: resource sg-0abc has a dependent object"}]}`
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	// Long enough for one listing on a loaded machine; the deadline may
+	// then cut a later request, which must not hide the reason.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := RemoveLoadBalancers(ctx, c, ns, 10*time.Millisecond)
 	if err == nil {
