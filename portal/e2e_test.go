@@ -71,9 +71,10 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 
 func mustRun(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	// Each step gets its own bound, so that a missing element fails fast
-	// with the page it was missing from.
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	// Each step gets its own bound, so that a missing element fails with
+	// the page it was missing from; a minute, because a step of several
+	// page loads took over 20 s on a heavily loaded CI machine.
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(sctx, actions...); err != nil {
 		loc, _ := chromedp.Run(ctx, chromedp.Location())
