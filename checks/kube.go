@@ -11,41 +11,22 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
-)
-
-// Token format of EKS, as aws-iam-authenticator v0.7.18 makes and checks
-// it (pkg/token/token.go): a presigned sts:GetCallerIdentity URL that signs
-// the x-k8s-aws-id header naming the cluster, base64url without padding,
-// after the prefix k8s-aws-v1.
-const (
-	eksTokenPrefix    = "k8s-aws-v1."
-	eksClusterHeader  = "x-k8s-aws-id"
-	eksPresignExpires = "60" // ignored by STS; the authenticator wants 0-900
+	"github.com/heliocloud/heliocloud-go/daskhub/hubcheck"
 )
 
 // eksToken is a bearer token for the Kubernetes API of cluster, from the
-// admin's credentials. The URL is signed for STS's regional endpoint in
-// region: the authenticator sends it there, so a test endpoint must not
-// leak into it.
+// admin's credentials, made as the deploy check makes its own
+// (hubcheck.EKSToken, aws-iam-authenticator v0.7.18's format). The URL is
+// signed for STS's regional endpoint in region: the authenticator sends it
+// there, so a test endpoint must not leak into it.
 func eksToken(ctx context.Context, cfg aws.Config, region, cluster string) (string, error) {
-	client := sts.NewFromConfig(cfg, func(o *sts.Options) {
-		o.Region = region
-		o.BaseEndpoint = nil
-	})
-	req, err := sts.NewPresignClient(client).PresignGetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, func(po *sts.PresignOptions) {
-		po.ClientOptions = append(po.ClientOptions, func(o *sts.Options) {
-			o.APIOptions = append(o.APIOptions,
-				smithyhttp.SetHeaderValue(eksClusterHeader, cluster),
-				// x-amz-* headers are hoisted into the presigned query.
-				smithyhttp.SetHeaderValue("X-Amz-Expires", eksPresignExpires))
-		})
-	})
+	cfg = cfg.Copy()
+	cfg.Region, cfg.BaseEndpoint = region, nil
+	token, err := hubcheck.EKSToken(cfg, cluster)(ctx)
 	if err != nil {
 		return "", fmt.Errorf("signing an EKS token: %w", err)
 	}
-	return eksTokenPrefix + base64.RawURLEncoding.EncodeToString([]byte(req.URL)), nil
+	return token, nil
 }
 
 // kube is a minimal client of one cluster's Kubernetes API: GETs with the
