@@ -32,14 +32,19 @@ func TestIndexRoundTrip(t *testing.T) {
 
 func TestReadIndexRejectsWhatTheClientCannotRead(t *testing.T) {
 	for name, data := range map[string]string{
-		"no header":     "2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a,1\n",
-		"three columns": "#start,stop,datakey,filesize\n2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a\n",
-		"no Z":          "#start,stop,datakey,filesize\n2015-09-01T12:11:14,2015-09-01T12:11:14,s3://b/a,1\n",
-		"mixed formats": "#start,stop,datakey,filesize\n2015-09-01T12:11:14Z,2015-09-01T12:11:14.000Z,s3://b/a,1\n",
-		"CRLF":          "#start,stop,datakey,filesize\r\n2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a,1\r\n",
-		"unsorted":      "#start,stop,datakey,filesize\n2015-09-02T00:00:00Z,2015-09-02T00:00:00Z,s3://b/a,1\n2015-09-01T00:00:00Z,2015-09-01T00:00:00Z,s3://b/b,1\n",
-		"size":          "#start,stop,datakey,filesize\n2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a,1.5\n",
-		"old shape":     "\"start\",\"stop\",\"key\"\n",
+		"no header":        "2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a,1\n",
+		"three columns":    "#start,stop,datakey,filesize\n2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a\n",
+		"no Z":             "#start,stop,datakey,filesize\n2015-09-01T12:11:14,2015-09-01T12:11:14,s3://b/a,1\n",
+		"mixed formats":    "#start,stop,datakey,filesize\n2015-09-01T12:11:14Z,2015-09-01T12:11:14.000Z,s3://b/a,1\n",
+		"CRLF":             "#start,stop,datakey,filesize\r\n2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a,1\r\n",
+		"unsorted":         "#start,stop,datakey,filesize\n2015-09-02T00:00:00Z,2015-09-02T00:00:00Z,s3://b/a,1\n2015-09-01T00:00:00Z,2015-09-01T00:00:00Z,s3://b/b,1\n",
+		"size":             "#start,stop,datakey,filesize\n2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a,1.5\n",
+		"old shape":        "\"start\",\"stop\",\"key\"\n",
+		"start renamed":    "#begin,stop,datakey,filesize\n",
+		"stop renamed":     "#start,end,datakey,filesize\n",
+		"datakey renamed":  "#start,stop,key,filesize\n",
+		"filesize renamed": "#start,stop,datakey,size\n",
+		"empty":            "",
 	} {
 		if _, _, err := ReadIndex([]byte(data)); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -171,5 +176,13 @@ func TestSortRowsByStartThenKey(t *testing.T) {
 	SortRows(rows)
 	if rows[0].Key != "s3://b/b" || rows[1].Key != "s3://b/c" || rows[2].Key != "s3://b/a" {
 		t.Errorf("sorted %+v", rows)
+	}
+}
+
+// Errors name the file's line, counting the header as line 1.
+func TestReadIndexNamesTheLine(t *testing.T) {
+	data := Header + "\n2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a,1\n2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/b,x\n"
+	if _, _, err := ReadIndex([]byte(data)); err == nil || !strings.HasPrefix(err.Error(), "line 3: filesize") {
+		t.Errorf("got %v, want an error at line 3", err)
 	}
 }
