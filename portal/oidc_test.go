@@ -69,6 +69,17 @@ func code(t *testing.T, idp *oidctest.Provider, o *oidcClient, ls loginState) st
 	return back.Query().Get("code")
 }
 
+// signInTampered runs a whole sign-in in which the provider's ID token is
+// changed by tamper before it is signed.
+func signInTampered(t *testing.T, idp *oidctest.Provider, tamper func(*oidctest.Token)) (*claims, string, error) {
+	t.Helper()
+	idp.Tamper = tamper
+	defer func() { idp.Tamper = nil }()
+	o := newClient(providerConfig(idp))
+	ls := newLoginState()
+	return o.exchange(context.Background(), code(t, idp, o, ls), ls)
+}
+
 func newLoginState() loginState {
 	return loginState{State: randomString(24), Nonce: randomString(24), Verifier: "v-" + randomString(40)}
 }
@@ -164,11 +175,7 @@ func TestSignInRefusesBadTokens(t *testing.T) {
 		{"no nonce", func(tk *oidctest.Token) { delete(tk.Claims, "nonce") }, "nonce does not match"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			idp.Tamper = tc.tamper
-			defer func() { idp.Tamper = nil }()
-			o := newClient(providerConfig(idp))
-			ls := newLoginState()
-			c, raw, err := o.exchange(context.Background(), code(t, idp, o, ls), ls)
+			c, raw, err := signInTampered(t, idp, tc.tamper)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %+v %q %v, want an error with %q", c, raw, err, tc.want)
 			}
@@ -190,11 +197,7 @@ func TestSignInAcceptsOptionalClaimsMissing(t *testing.T) {
 		{"expires this second", func(tk *oidctest.Token) { tk.Claims["exp"] = signInNow.Unix() }, func(c *claims) bool { return c.Expires == signInNow.Unix() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			idp.Tamper = tc.tamper
-			defer func() { idp.Tamper = nil }()
-			o := newClient(providerConfig(idp))
-			ls := newLoginState()
-			c, _, err := o.exchange(context.Background(), code(t, idp, o, ls), ls)
+			c, _, err := signInTampered(t, idp, tc.tamper)
 			if err != nil || !tc.check(c) {
 				t.Fatalf("got %+v %v", c, err)
 			}
