@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/heliocloud/heliocloud-go/catalog"
-	"github.com/heliocloud/heliocloud-go/registry"
+	"github.com/heliocloud/heliocloud-go/registry/registryconfig"
 )
 
 // Registry keeps the datasets of the dataset buckets indexed in the
@@ -169,7 +169,7 @@ func (x *Registry) IndexerMemoryMiB() int {
 	}
 	need := defaultIndexerMemoryMiB
 	for _, ds := range x.Datasets {
-		if m := registry.RebuildMemoryMiB(ds.LargestYear); m <= maxLambdaMemoryMiB {
+		if m := registryconfig.RebuildMemoryMiB(ds.LargestYear); m <= maxLambdaMemoryMiB {
 			need = max(need, (m+63)/64*64)
 		}
 	}
@@ -186,7 +186,7 @@ func (x *Registry) checkRebuildMemory(c *checker) {
 			c.errorf(p, "must not be negative, got %d", n)
 			continue
 		}
-		need := registry.RebuildMemoryMiB(n)
+		need := registryconfig.RebuildMemoryMiB(n)
 		switch mem := x.IndexerMemoryMiB(); {
 		case need > maxLambdaMemoryMiB:
 			c.warnf(p, "rebuilding %d files in one year needs about %d MiB, more than a Lambda function has (%d MiB): rebuild dataset %s with `heliocloud registry reindex` on a machine with that much memory free; events are indexed as usual", n, need, maxLambdaMemoryMiB, id)
@@ -198,7 +198,7 @@ func (x *Registry) checkRebuildMemory(c *checker) {
 
 // indexerCapacity is how many files in one year the indexer can rebuild.
 func (x *Registry) indexerCapacity() int {
-	return max(0, (x.IndexerMemoryMiB()-registry.RebuildBaseMiB)<<20/registry.RebuildBytesPerObject)
+	return max(0, (x.IndexerMemoryMiB()-registryconfig.RebuildBaseMiB)<<20/registryconfig.RebuildBytesPerObject)
 }
 
 // maxLambdaEnvironment is Lambda's limit on all environment variables of a
@@ -247,23 +247,23 @@ var timeFormats = map[string]catalog.TimeFormat{"seconds": catalog.Seconds, "mil
 // RegistryConfig is the indexer's view of the registry section: physical
 // bucket names, defaults applied. The CLI runs with it and the stack hands
 // it to the Lambda function as JSON.
-func (cfg *Config) RegistryConfig() *registry.Config {
+func (cfg *Config) RegistryConfig() *registryconfig.Config {
 	x := &cfg.Registry
-	out := &registry.Config{Catalogs: map[string]registry.CatalogInfo{}, Extensions: x.Extensions}
+	out := &registryconfig.Config{Catalogs: map[string]registryconfig.CatalogInfo{}, Extensions: x.Extensions}
 	for _, b := range slices.Sorted(maps.Keys(x.Catalogs)) {
 		c := x.Catalogs[b]
-		out.Catalogs[cfg.DatasetBucketName(b)] = registry.CatalogInfo{
+		out.Catalogs[cfg.DatasetBucketName(b)] = registryconfig.CatalogInfo{
 			Name: c.Name, Contact: c.Contact, Egress: cfg.CatalogEgress(b), Description: c.Description, Citation: c.Citation,
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(x.Datasets)) {
 		ds := x.Datasets[id]
 		d, _ := time.ParseDuration(ds.Duration)
-		out.Datasets = append(out.Datasets, registry.Dataset{
+		out.Datasets = append(out.Datasets, registryconfig.Dataset{
 			ID: id, Title: ds.Title, Bucket: cfg.DatasetBucketName(ds.Bucket),
 			Prefix: x.DatasetPrefix(id), IndexPrefix: x.DatasetIndexPrefix(id),
-			FileType: ds.FileType, Time: registry.TimeRule{Layout: ds.Time.Layout, Pattern: ds.Time.Pattern},
-			Duration: registry.Duration(d), TimeFormat: timeFormats[ds.TimeFormat],
+			FileType: ds.FileType, Time: registryconfig.TimeRule{Layout: ds.Time.Layout, Pattern: ds.Time.Pattern},
+			Duration: registryconfig.Duration(d), TimeFormat: timeFormats[ds.TimeFormat],
 			Description: ds.Description, Resource: ds.Resource, Citation: ds.Citation, Contact: ds.Contact,
 			About: ds.About, Tags: ds.Tags, Collections: ds.Collections,
 		})
@@ -319,7 +319,7 @@ func (x *Registry) check(c *checker, cfg *Config) {
 		if ds.FileType != "" && !catalog.ValidFileType(ds.FileType) {
 			c.errorf(p+".filetype", "%q: use one or more of %s, comma-separated without spaces", ds.FileType, strings.Join(catalog.FileTypes, ", "))
 		}
-		if _, err := (registry.TimeRule{Layout: ds.Time.Layout, Pattern: ds.Time.Pattern}).Compile(); err != nil {
+		if _, err := (registryconfig.TimeRule{Layout: ds.Time.Layout, Pattern: ds.Time.Pattern}).Compile(); err != nil {
 			at := p + ".time"
 			if ds.Time.Pattern != "" && ds.Time.Layout == "" {
 				at += ".pattern"

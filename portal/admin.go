@@ -149,7 +149,7 @@ func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, s *Session)
 		}
 		want := r.PostForm["team"]
 		for _, t := range want {
-			if _, ok := p.cfg.team(t); !ok {
+			if _, ok := p.cfg.Team(t); !ok {
 				p.fail(w, r, s, http.StatusUnprocessableEntity, "Unknown team "+t+".")
 				return
 			}

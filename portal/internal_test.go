@@ -29,7 +29,7 @@ func TestOnDemandUSD(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	err := (&Config{BaseURL: "https://x/", Volume: VolumeBounds{MinGiB: 64, MaxGiB: 32, DefaultGiB: 8}}).validate()
+	err := (&Config{BaseURL: "https://x/", Volume: VolumeBounds{MinGiB: 64, MaxGiB: 32, DefaultGiB: 8}}).Validate()
 	for _, want := range []string{"instance is required", "region is required", "issuer is required", "clientID is required", "identityPoolID is required", "without a trailing slash", "at least one subnet", "volume bounds"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("validation error lacks %q: %v", want, err)

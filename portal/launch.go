@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/heliocloud/heliocloud-go/portal/portalconfig"
 	"net/http"
 	"regexp"
 	"slices"
@@ -154,10 +155,10 @@ func (p *Portal) check(f launchRequest, d *launchData) []string {
 	if !validName.MatchString(f.Name) {
 		probs = append(probs, "Name: use 1 to 63 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit.")
 	}
-	if _, ok := p.cfg.image(f.Image); !ok {
+	if _, ok := p.cfg.Image(f.Image); !ok {
 		probs = append(probs, "Operating system: pick one from the list.")
 	}
-	if _, ok := p.cfg.instanceType(f.Type); !ok {
+	if _, ok := p.cfg.InstanceType(f.Type); !ok {
 		probs = append(probs, "Machine type: pick one from the list.")
 	}
 	if f.VolumeGiB < p.cfg.Volume.MinGiB || f.VolumeGiB > p.cfg.Volume.MaxGiB {
@@ -259,13 +260,10 @@ func (p *Portal) launch(w http.ResponseWriter, r *http.Request, s *Session) {
 
 var errNoCapacity = errors.New("no capacity")
 
-// MetadataHopLimit is the instance metadata hop limit of every machine: 1
-// keeps the machine's role credentials from containers behind a bridge on
-// it. The portal stack's IAM policy refuses launches asking for more.
-const MetadataHopLimit = 1
+const MetadataHopLimit = portalconfig.MetadataHopLimit
 
 func (p *Portal) runInstance(ctx context.Context, c EC2, s *Session, f launchRequest) (string, error) {
-	im, _ := p.cfg.image(f.Image)
+	im, _ := p.cfg.Image(f.Image)
 	ami, err := p.resolveImage(ctx, im, Arch(f.Type))
 	if err != nil {
 		return "", err
@@ -280,7 +278,7 @@ func (p *Portal) runInstance(ctx context.Context, c EC2, s *Session, f launchReq
 	rootDevice := aws.ToString(imgs.Images[0].RootDeviceName)
 
 	profile := p.cfg.InstanceProfileARN
-	if t, ok := p.cfg.team(f.Team); ok {
+	if t, ok := p.cfg.Team(f.Team); ok {
 		profile = t.InstanceProfileARN
 	}
 	tags := []types.Tag{

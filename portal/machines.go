@@ -128,7 +128,7 @@ func (p *Portal) machineRow(ctx context.Context, i types.Instance) machine {
 		}
 	}
 	user := "ec2-user"
-	if im, ok := p.cfg.image(m.Image); ok && im.User != "" {
+	if im, ok := p.cfg.Image(m.Image); ok && im.User != "" {
 		user = im.User
 	}
 	if m.State == "running" {

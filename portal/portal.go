@@ -63,7 +63,7 @@ type Portal struct {
 
 // New checks cfg and returns the portal.
 func New(cfg Config, clients AWS, opts Options) (*Portal, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	s, err := newSealer(opts.SessionSecret)

@@ -130,10 +130,10 @@ func (ix *Indexer) Apply(ctx context.Context, events []Event) *ApplyResult {
 	starts := map[*Dataset]map[string]time.Time{}
 	var order []*Dataset
 	for i, e := range events {
-		if ix.Config.isOutput(e.Bucket, e.Key) {
+		if ix.Config.IsOutput(e.Bucket, e.Key) {
 			continue
 		}
-		d := ix.Config.route(e.Bucket, e.Key)
+		d := ix.Config.Route(e.Bucket, e.Key)
 		if d == nil {
 			res.Skipped = append(res.Skipped, Skipped{e.Bucket, e.Key, "not in any dataset prefix"})
 			continue
@@ -323,19 +323,19 @@ func truncate(t time.Time, f catalog.TimeFormat) time.Time {
 // setStops fills in stop times: start+Duration, else the next row's start,
 // the first start of a later year (next) for the last row, or its own start
 // when there is none.
-func (d *Dataset) setStops(rows []catalog.Row, next time.Time, hasNext bool) {
+func setStops(d *Dataset, rows []catalog.Row, next time.Time, hasNext bool) {
 	for i := range rows {
 		after, has := next, hasNext
 		if i+1 < len(rows) {
 			after, has = rows[i+1].Start, true
 		}
-		rows[i].Stop = d.stopOf(rows[i].Start, after, has)
+		rows[i].Stop = stopOf(d, rows[i].Start, after, has)
 	}
 }
 
 // stopOf is the stop of a row starting at start and followed by a row (or a
 // later year's first row) starting at next, when hasNext.
-func (d *Dataset) stopOf(start, next time.Time, hasNext bool) time.Time {
+func stopOf(d *Dataset, start, next time.Time, hasNext bool) time.Time {
 	switch {
 	case d.Duration > 0:
 		return truncate(start.Add(time.Duration(d.Duration)), d.Format())
@@ -369,7 +369,7 @@ func (ix *Indexer) rewriteYear(ctx context.Context, d *Dataset, y int, mutate fu
 			rows = mutate(rows)
 		}
 		wrote, done, err := ix.writeYear(ctx, d, y, digestOf(data), etag, exists, len(rows), func(w io.Writer, next time.Time, hasNext bool) error {
-			d.setStops(rows, next, hasNext)
+			setStops(d, rows, next, hasNext)
 			_, err := w.Write(catalog.AppendIndex(nil, rows, d.Format()))
 			return err
 		})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/heliocloud/heliocloud-go/registry/registryconfig"
 	"io"
 	"net/http"
 	"path"
@@ -35,9 +36,9 @@ const (
 
 // Ingest file names, relative to the ingest prefix.
 const (
-	EntriesFile  = "entries.json"
-	ManifestFile = "manifest.csv" // under <id>/
-	ReportFile   = "report.json"
+	EntriesFile  = registryconfig.EntriesFile
+	ManifestFile = registryconfig.ManifestFile
+	ReportFile   = registryconfig.ReportFile
 )
 
 // IngestProblem is one thing wrong with an upload.

@@ -55,7 +55,7 @@ func (ix *Indexer) newCollector(d *Dataset) *collector {
 }
 
 func (c *collector) add(key string, size int64) error {
-	if c.cfg.isOutput(c.d.Bucket, key) {
+	if c.cfg.IsOutput(c.d.Bucket, key) {
 		return nil
 	}
 	start, ok := c.d.StartOf(key)
@@ -237,7 +237,7 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 	if len(sp.years) > 0 {
 		data := slices.Sorted(maps.Keys(sp.years))
 		last := time.UnixMilli(sp.years[data[len(data)-1]].last).UTC()
-		for y := data[0]; y <= d.stopOf(last, time.Time{}, false).Year(); y++ {
+		for y := data[0]; y <= stopOf(d, last, time.Time{}, false).Year(); y++ {
 			span[y] = true
 		}
 	}
@@ -269,7 +269,7 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 			if err != nil {
 				return err
 			}
-			out, err := renderScratch(func(w io.Writer) error { return d.writeYear(w, es, next[y].t, next[y].ok) })
+			out, err := renderScratch(func(w io.Writer) error { return writeYear(d, w, es, next[y].t, next[y].ok) })
 			if err != nil {
 				return err
 			}
@@ -438,7 +438,7 @@ func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []e
 			out = append(out, extra...)
 		}
 		wrote, done, err := ix.writeYear(ctx, d, y, cur.digest(), etag, exists, len(out), func(w io.Writer, next time.Time, hasNext bool) error {
-			return d.writeYear(w, out, next, hasNext)
+			return writeYear(d, w, out, next, hasNext)
 		})
 		changed = changed || wrote
 		return done, err

@@ -210,7 +210,7 @@ func (s *spill) load(y int) ([]entry, error) {
 
 // writeYear renders a year file of sorted entries to w; next is the first
 // start after them (hasNext false: none), for the last row's stop.
-func (d *Dataset) writeYear(w io.Writer, es []entry, next time.Time, hasNext bool) error {
+func writeYear(d *Dataset, w io.Writer, es []entry, next time.Time, hasNext bool) error {
 	f := d.Format()
 	buf := catalog.AppendIndex(make([]byte, 0, 64<<10), nil, f)
 	for i, e := range es {
@@ -219,7 +219,7 @@ func (d *Dataset) writeYear(w io.Writer, es []entry, next time.Time, hasNext boo
 			after, has = es[i+1].startTime(), true
 		}
 		start := e.startTime()
-		buf = catalog.AppendRow(buf, catalog.Row{Start: start, Stop: d.stopOf(start, after, has), Key: e.key, Size: e.size}, f)
+		buf = catalog.AppendRow(buf, catalog.Row{Start: start, Stop: stopOf(d, start, after, has), Key: e.key, Size: e.size}, f)
 		if len(buf) > 60<<10 {
 			if _, err := w.Write(buf); err != nil {
 				return err

@@ -28,9 +28,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/heliocloud/heliocloud-go/constructs/golambda"
-	"github.com/heliocloud/heliocloud-go/portal"
-	"github.com/heliocloud/heliocloud-go/portal/autostop"
-	"github.com/heliocloud/heliocloud-go/portal/guard"
+	"github.com/heliocloud/heliocloud-go/portal/portalconfig"
 )
 
 // PortalStack is the self-service dashboard: a Go web app on Lambda behind
@@ -65,7 +63,7 @@ func init() {
 // of the ID token.
 const (
 	// ownerTag comes from the ID token's sub, which Cognito never reuses;
-	// IAM compares it with each resource's portal.TagOwner.
+	// IAM compares it with each resource's portalconfig.TagOwner.
 	ownerTag = "owner"
 	// teamsTag comes from the auth stack's TeamsClaim (":mms:sdo:"); IAM
 	// lets the user pass a team's machine role only when it matches
@@ -249,7 +247,7 @@ func NewPortalStack(scope constructs.Construct, inst *Instance) *PortalStack {
 
 // userRole is what the identity pool hands a signed-in user. Every EC2
 // change is conditioned on tags: the caller's principal tag "owner" (their
-// Cognito sub) must equal the resource's portal.TagOwner (or the one
+// Cognito sub) must equal the resource's portalconfig.TagOwner (or the one
 // requested at creation), and the resource must carry this instance's tag.
 // Launches are also held to the launch page's limits (launchStatements),
 // so credentials used outside the portal cannot exceed them.
@@ -335,7 +333,7 @@ func (p *PortalStack) userRole(inst *Instance, vpc awsec2.IVpc) {
 	p.teamRolePolicies(inst)
 	cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("EC2 Describe actions support no resource scoping. Every action that changes something is limited by tag conditions (" + portal.TagOwner + " equal to the caller's principal tag, heliocloud:instance equal to this instance) " +
+		Reason: jsii.String("EC2 Describe actions support no resource scoping. Every action that changes something is limited by tag conditions (" + portalconfig.TagOwner + " equal to the caller's principal tag, heliocloud:instance equal to this instance) " +
 			"on instance, volume and key-pair ARNs whose ids are unknown before creation; RunInstances also needs the images, network interfaces and key pairs it uses, which carry no owner and are limited by owner, subnet and launch conditions instead."),
 	}}, jsii.Bool(false))
 }
@@ -355,8 +353,8 @@ const (
 // this instance.
 func ownResource(prefix, instance string) *map[string]any {
 	return &map[string]any{"StringEquals": map[string]any{
-		prefix + portal.TagOwner:    "${aws:PrincipalTag/" + ownerTag + "}",
-		prefix + portal.TagInstance: instance,
+		prefix + portalconfig.TagOwner:    "${aws:PrincipalTag/" + ownerTag + "}",
+		prefix + portalconfig.TagInstance: instance,
 	}}
 }
 
@@ -382,16 +380,16 @@ func (p *PortalStack) launchStatements(inst *Instance, vpc awsec2.IVpc) []awsiam
 	tagged := func(extra map[string]any) *map[string]any {
 		cond := *ownResource("aws:RequestTag/", cfg.Name)
 		maps.Copy(cond["StringEquals"].(map[string]any), extra)
-		cond["ForAllValues:StringEquals"] = map[string]any{"aws:TagKeys": portal.LaunchTagKeys}
+		cond["ForAllValues:StringEquals"] = map[string]any{"aws:TagKeys": portalconfig.LaunchTagKeys}
 		return &cond
 	}
 	machine := tagged(map[string]any{
-		"ec2:InstanceType":                     slices.Sorted(maps.Keys(pc.InstanceTypes)),
-		"ec2:MetadataHttpTokens":               "required",
-		"ec2:Tenancy":                          "default",
-		"aws:RequestTag/" + portal.TagAutoStop: []string{portal.AutoStopOn, portal.AutoStopOff},
+		"ec2:InstanceType":                           slices.Sorted(maps.Keys(pc.InstanceTypes)),
+		"ec2:MetadataHttpTokens":                     "required",
+		"ec2:Tenancy":                                "default",
+		"aws:RequestTag/" + portalconfig.TagAutoStop: []string{portalconfig.AutoStopOn, portalconfig.AutoStopOff},
 	})
-	(*machine)["NumericLessThanEquals"] = map[string]any{"ec2:MetadataHttpPutResponseHopLimit": portal.MetadataHopLimit}
+	(*machine)["NumericLessThanEquals"] = map[string]any{"ec2:MetadataHttpPutResponseHopLimit": portalconfig.MetadataHopLimit}
 	volume := tagged(map[string]any{"ec2:VolumeType": "gp3"})
 	(*volume)["Bool"] = map[string]any{"ec2:Encrypted": "true"}
 	(*volume)["NumericGreaterThanEquals"] = map[string]any{"ec2:VolumeSize": pc.Volume.MinGiB}
@@ -491,39 +489,39 @@ func (p *PortalStack) machineRoles(inst *Instance) {
 	}}, jsii.Bool(false))
 }
 
-func (p *PortalStack) appConfig(inst *Instance, vpc awsec2.IVpc, pool awscognito.IUserPool, issuer *string, baseURL string) portal.Config {
+func (p *PortalStack) appConfig(inst *Instance, vpc awsec2.IVpc, pool awscognito.IUserPool, issuer *string, baseURL string) portalconfig.Config {
 	cfg := inst.Config
 	pc := cfg.Portal
 	hosted := *inst.Auth.HostedUIBaseURL(p.Stack)
-	c := portal.Config{
+	c := portalconfig.Config{
 		Instance: cfg.Name, Region: *p.Stack.Region(), BaseURL: baseURL,
 		Issuer: *issuer, ClientID: *p.Client.UserPoolClientId(),
 		AuthorizeURL: hosted + "/oauth2/authorize", TokenURL: hosted + "/oauth2/token",
 		JWKSURL: *issuer + "/.well-known/jwks.json", LogoutURL: hosted + "/logout",
 		UserPoolID: *pool.UserPoolId(), IdentityPoolID: *p.IdentityPool.Ref(),
 		AdminGroup: AdminsGroup, PendingGroup: PendingGroup, ApprovedGroup: ApprovedGroup,
-		Volume:             portal.VolumeBounds{MinGiB: int32(pc.Volume.MinGiB), MaxGiB: int32(pc.Volume.MaxGiB), DefaultGiB: int32(pc.Volume.DefaultGiB)},
+		Volume:             portalconfig.VolumeBounds{MinGiB: int32(pc.Volume.MinGiB), MaxGiB: int32(pc.Volume.MaxGiB), DefaultGiB: int32(pc.Volume.DefaultGiB)},
 		InstanceProfileARN: "arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":instance-profile/" + inst.Data.UserRoleName(),
 		SecurityGroupIDs:   []string{*p.MachineSecurityGroup.SecurityGroupId()},
 		SSH:                len(pc.SSHCidrs) > 0,
 		MaxRunning:         pc.Limits.RunningMachines, MonthlySpendLimit: pc.Limits.MonthlySpendUSD,
-		AutoStop: portal.AutoStop{IdleHours: pc.AutoStop.IdleHours},
+		AutoStop: portalconfig.AutoStop{IdleHours: pc.AutoStop.IdleHours},
 	}
 	if pc.AutoStop.DailyTime != "" {
 		c.AutoStop.DailyTime = pc.AutoStop.DailyTime + " " + pc.AutoStop.TimeZone
 	}
 	for _, id := range slices.Sorted(maps.Keys(pc.Images)) {
 		im := pc.Images[id]
-		c.Images = append(c.Images, portal.Image{Key: id, Name: im.Name, Parameter: im.Parameter, Arch: im.Arch, User: im.User})
+		c.Images = append(c.Images, portalconfig.Image{Key: id, Name: im.Name, Parameter: im.Parameter, Arch: im.Arch, User: im.User})
 	}
 	for _, name := range pc.PortalInstanceTypeNames() {
-		c.InstanceTypes = append(c.InstanceTypes, portal.InstanceType{Name: name, Group: pc.InstanceTypes[name].Group})
+		c.InstanceTypes = append(c.InstanceTypes, portalconfig.InstanceType{Name: name, Group: pc.InstanceTypes[name].Group})
 	}
 	for _, team := range slices.Sorted(maps.Keys(cfg.Teams)) {
-		c.Teams = append(c.Teams, portal.Team{Name: TeamGroup(team), InstanceProfileARN: "arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":instance-profile/" + inst.Data.TeamRoleName(team)})
+		c.Teams = append(c.Teams, portalconfig.Team{Name: TeamGroup(team), InstanceProfileARN: "arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":instance-profile/" + inst.Data.TeamRoleName(team)})
 	}
 	for _, s := range *vpc.PrivateSubnets() {
-		c.Subnets = append(c.Subnets, portal.Subnet{ID: *s.SubnetId(), AZ: *s.AvailabilityZone()})
+		c.Subnets = append(c.Subnets, portalconfig.Subnet{ID: *s.SubnetId(), AZ: *s.AvailabilityZone()})
 	}
 	return c
 }
@@ -558,7 +556,7 @@ func (p *PortalStack) functionPolicy(inst *Instance, pool awscognito.IUserPool) 
 			Sid:        jsii.String("AutoStopThisInstance"),
 			Actions:    jsii.Strings("ec2:StopInstances"),
 			Resources:  jsii.Strings(arn("ec2", "instance/*")),
-			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + portal.TagInstance: cfg.Name}},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + portalconfig.TagInstance: cfg.Name}},
 		}),
 	}
 	policy := awsiam.NewPolicy(p.Stack, jsii.String("FunctionPolicy"), &awsiam.PolicyProps{Statements: &statements, Roles: &[]awsiam.IRole{p.Function.Role}})
@@ -618,7 +616,7 @@ func (p *PortalStack) schedules(inst *Instance) {
 	}
 	if a.IdleHours > 0 {
 		add("AutoStopIdle", fmt.Sprintf("Stop portal machines of %s idle for %d hours", inst.Config.Name, a.IdleHours),
-			awsscheduler.ScheduleExpression_Rate(awscdk.Duration_Hours(jsii.Number(1))), autostop.Idle)
+			awsscheduler.ScheduleExpression_Rate(awscdk.Duration_Hours(jsii.Number(1))), portalconfig.AutoStopIdle)
 	}
 	if a.DailyTime != "" {
 		h, m, _ := strings.Cut(a.DailyTime, ":")
@@ -628,7 +626,7 @@ func (p *PortalStack) schedules(inst *Instance) {
 			awsscheduler.ScheduleExpression_Cron(&awsscheduler.CronOptionsWithTimezone{
 				Hour: jsii.String(strconv.Itoa(hour)), Minute: jsii.String(strconv.Itoa(minute)),
 				TimeZone: awscdk.TimeZone_Of(jsii.String(a.TimeZone)),
-			}), autostop.Daily)
+			}), portalconfig.AutoStopDaily)
 	}
 	// After the targets, whose grants make the policy this applies to.
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
@@ -646,7 +644,7 @@ func (p *PortalStack) schedules(inst *Instance) {
 func (p *PortalStack) guard(inst *Instance, pool awscognito.IUserPool) {
 	cfg := inst.Config
 	pc := cfg.Portal
-	gc := guard.Config{
+	gc := portalconfig.Guard{
 		Instance: cfg.Name, UserPoolID: *pool.UserPoolId(), ApprovedGroup: ApprovedGroup,
 		UserProfile: inst.Data.UserRoleName(), TeamProfiles: map[string]string{},
 		MaxRunning: pc.Limits.RunningMachines, MonthlySpendLimit: pc.Limits.MonthlySpendUSD,
@@ -676,7 +674,7 @@ func (p *PortalStack) guard(inst *Instance, pool awscognito.IUserPool) {
 			Sid:        jsii.String("StopThisInstancesMachines"),
 			Actions:    jsii.Strings("ec2:StopInstances"),
 			Resources:  jsii.Strings(arn("ec2", "instance/*")),
-			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + portal.TagInstance: cfg.Name}},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + portalconfig.TagInstance: cfg.Name}},
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("EndSessions"),
@@ -725,13 +723,13 @@ func (p *PortalStack) guard(inst *Instance, pool awscognito.IUserPool) {
 	awsevents.NewRule(p.Stack, jsii.String("GuardSweep"), &awsevents.RuleProps{
 		Description: jsii.String("Portal guard of " + cfg.Name + ": every machine, every five minutes"),
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(5))),
-		Targets:     &[]awsevents.IRuleTarget{target(map[string]string{"guard": guard.ModeSweep})},
+		Targets:     &[]awsevents.IRuleTarget{target(map[string]string{"guard": portalconfig.GuardSweep})},
 	})
 	if pc.Limits.MonthlySpendUSD > 0 {
 		awsevents.NewRule(p.Stack, jsii.String("GuardSpend"), &awsevents.RuleProps{
 			Description: jsii.String("Portal guard of " + cfg.Name + ": spending, hourly"),
 			Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1))),
-			Targets:     &[]awsevents.IRuleTarget{target(map[string]string{"guard": guard.ModeSpend})},
+			Targets:     &[]awsevents.IRuleTarget{target(map[string]string{"guard": portalconfig.GuardSpend})},
 		})
 	}
 }

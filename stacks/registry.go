@@ -22,7 +22,7 @@ import (
 
 	"github.com/heliocloud/heliocloud-go/config"
 	"github.com/heliocloud/heliocloud-go/constructs/golambda"
-	"github.com/heliocloud/heliocloud-go/registry"
+	"github.com/heliocloud/heliocloud-go/registry/registryconfig"
 )
 
 // RegistryStack is the CloudCatalog indexer: S3 events of each dataset
@@ -82,7 +82,7 @@ func NewRegistryStack(scope constructs.Construct, inst *Instance) *RegistryStack
 	r.Indexer = golambda.New(stack, "Indexer", &golambda.Props{
 		Package:      "./lambda/registry",
 		Description:  "Indexes the datasets of " + cfg.Name + " in the CloudCatalog format; invoke with {\"action\":\"reindex\",\"all\":true} to rebuild",
-		Environment:  map[string]string{registry.EnvConfig: cfg.RegistryJSON()},
+		Environment:  map[string]string{registryconfig.EnvConfig: cfg.RegistryJSON()},
 		MemoryMiB:    x.IndexerMemoryMiB(),
 		Timeout:      awscdk.Duration_Minutes(jsii.Number(indexerTimeoutMinutes)),
 		LogRetention: Retention(x.Indexer.LogRetentionDays),
@@ -221,7 +221,7 @@ func (r *RegistryStack) grant(inst *Instance) {
 			Conditions: &map[string]any{"StringLike": map[string]any{"s3:prefix": []string{p + "*"}}},
 		}))
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("WriteIngestReports"), Actions: jsii.Strings("s3:PutObject"), Resources: jsii.Strings(bucketARN(ingest) + "/" + p + "*" + registry.ReportFile),
+			Sid: jsii.String("WriteIngestReports"), Actions: jsii.Strings("s3:PutObject"), Resources: jsii.Strings(bucketARN(ingest) + "/" + p + "*" + registryconfig.ReportFile),
 		}))
 		// Ingest copies accepted uploads into the dataset prefixes, large
 		// files in parts (a failed copy aborts its upload), with their tags.

@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 
 	"github.com/heliocloud/heliocloud-go/daskhub/hubcheck"
+	"github.com/heliocloud/heliocloud-go/daskhub/hubcheck/ekstoken"
 )
 
 // Properties are the custom resource's properties.
@@ -84,7 +85,7 @@ func main() {
 			if err != nil {
 				return nil, err
 			}
-			c.Token = hubcheck.EKSToken(cfg, p.ClusterName)
+			c.Token = ekstoken.New(cfg, p.ClusterName)
 			return c, nil
 		},
 	}

@@ -8,6 +8,7 @@ package autostop
 import (
 	"context"
 	"fmt"
+	"github.com/heliocloud/heliocloud-go/portal/portalconfig"
 	"strconv"
 	"time"
 
@@ -22,8 +23,8 @@ import (
 
 // Modes an event can ask for.
 const (
-	Idle  = "idle"
-	Daily = "daily"
+	Idle  = portalconfig.AutoStopIdle
+	Daily = portalconfig.AutoStopDaily
 )
 
 // EC2 is the part of EC2 auto-stop uses.

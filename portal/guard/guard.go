@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/heliocloud/heliocloud-go/portal/portalconfig"
 	"regexp"
 	"slices"
 	"sort"
@@ -77,22 +78,8 @@ type Clients struct {
 	Costs    Costs
 }
 
-// Config is what the guard knows of its instance; the portal stack writes
-// it as JSON into the function's environment.
-type Config struct {
-	Instance      string `json:"instance"`
-	UserPoolID    string `json:"userPoolID"`
-	ApprovedGroup string `json:"approvedGroup"`
-	// UserProfile is the instance profile name machines without a team get.
-	UserProfile string `json:"userProfile"`
-	// TeamProfiles maps each team's instance profile name to the team's
-	// Cognito group.
-	TeamProfiles map[string]string `json:"teamProfiles"`
-	// MaxRunning is the most pending or running machines per owner.
-	MaxRunning int `json:"maxRunning"`
-	// MonthlySpendLimit in USD; 0 means no limit.
-	MonthlySpendLimit float64 `json:"monthlySpendLimit"`
-}
+// Config is what the guard knows of its instance; see portalconfig.Guard.
+type Config = portalconfig.Guard
 
 // Check says what one run looks at beyond owners, teams and counts.
 type Check struct {
@@ -117,8 +104,8 @@ type Result struct {
 // Values of the schedules' {"guard": ...} input: a sweep checks owners,
 // teams and counts; a spend run also asks Cost Explorer.
 const (
-	ModeSweep = "sweep"
-	ModeSpend = "spend"
+	ModeSweep = portalconfig.GuardSweep
+	ModeSpend = portalconfig.GuardSpend
 )
 
 // Reasons a machine is stopped.

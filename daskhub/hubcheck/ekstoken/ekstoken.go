@@ -1,4 +1,7 @@
-package hubcheck
+// Package ekstoken makes the bearer tokens EKS accepts. It is apart from
+// hubcheck because it needs the AWS SDK's STS client, which the CDK app,
+// importing hubcheck's types, must not link.
+package ekstoken
 
 import (
 	"context"
@@ -9,11 +12,11 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// EKSToken returns a function that makes EKS bearer tokens for cluster: a
+// New returns a function that makes EKS bearer tokens for cluster: a
 // presigned STS GetCallerIdentity request bound to the cluster's name, which
 // EKS resolves to the caller's IAM role and then to its access entry. No
 // call is made here; presigning is local.
-func EKSToken(cfg aws.Config, cluster string) func(ctx context.Context) (string, error) {
+func New(cfg aws.Config, cluster string) func(ctx context.Context) (string, error) {
 	presign := sts.NewPresignClient(sts.NewFromConfig(cfg))
 	return func(ctx context.Context) (string, error) {
 		req, err := presign.PresignGetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, func(o *sts.PresignOptions) {

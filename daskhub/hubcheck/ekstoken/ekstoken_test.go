@@ -1,4 +1,4 @@
-package hubcheck
+package ekstoken
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // (aws-iam-authenticator pkg/token/token.go, which EKS runs).
 func TestEKSTokenIsAPresignedCallerIdentity(t *testing.T) {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "session")}
-	tok, err := EKSToken(cfg, "gsfc-daskhub")(context.Background())
+	tok, err := New(cfg, "gsfc-daskhub")(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

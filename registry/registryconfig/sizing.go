@@ -1,4 +1,4 @@
-package registry
+package registryconfig
 
 // The memory a rebuild needs, from BenchmarkReindexInventory1M and 5M (see
 // docs/performance.md): the peak resident memory of the process grew by

@@ -1,8 +1,9 @@
-// Package registry keeps datasets indexed in the CloudCatalog format: it
-// applies object-created and object-removed events incrementally, rebuilds
-// indexes from a listing or an S3 Inventory report, and ingests uploads. The
-// Lambda handler and the heliocloud command both call it; it imports no CDK.
-package registry
+// Package registryconfig is what the registry's indexer is told: the
+// datasets, their time rules and the catalog description of each bucket,
+// and the names of the files ingest reads and writes. The CDK app renders
+// it into the indexer's environment, so it imports neither CDK nor the AWS
+// SDK; package registry, which does the indexing, builds on it.
+package registryconfig
 
 import (
 	"bytes"
@@ -17,6 +18,13 @@ import (
 	"time"
 
 	"github.com/heliocloud/heliocloud-go/catalog"
+)
+
+// Ingest file names, relative to the ingest prefix.
+const (
+	EntriesFile  = "entries.json"
+	ManifestFile = "manifest.csv" // under <id>/
+	ReportFile   = "report.json"
 )
 
 // EnvConfig is the environment variable through which the Lambda receives its
@@ -376,8 +384,8 @@ func (c *Config) Dataset(id string) (*Dataset, bool) {
 	return nil, false
 }
 
-// route finds the dataset whose data prefix holds key.
-func (c *Config) route(bucket, key string) *Dataset {
+// Route finds the dataset whose data prefix holds key.
+func (c *Config) Route(bucket, key string) *Dataset {
 	for i := range c.Datasets {
 		d := &c.Datasets[i]
 		if d.Bucket == bucket && strings.HasPrefix(key, d.Prefix) {
@@ -387,9 +395,9 @@ func (c *Config) route(bucket, key string) *Dataset {
 	return nil
 }
 
-// isOutput reports whether key is a file the registry itself writes in
+// IsOutput reports whether key is a file the registry itself writes in
 // bucket, so that its own writes under a data prefix are not indexed.
-func (c *Config) isOutput(bucket, key string) bool {
+func (c *Config) IsOutput(bucket, key string) bool {
 	if key == catalog.FileName {
 		return true
 	}

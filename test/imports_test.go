@@ -1,0 +1,32 @@
+package test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The CDK app renders the portal's and the registry's configuration but
+// calls no AWS API: linking an AWS SDK service client into it only makes
+// every `cdk synth` compile-check hundreds of packages more (issue 13:
+// 591 against 366). Values the stacks share with code that runs in AWS
+// belong in SDK-free packages such as portal/portalconfig and
+// registry/registryconfig.
+func TestSynthAppLinksNoAWSSDK(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", ".")
+	cmd.Dir = root(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 100 || !slices.Contains(deps, "github.com/aws/aws-cdk-go/awscdk/v2") {
+		t.Fatalf("go list -deps gave %d packages without aws-cdk-go: not the CDK app's graph", len(deps))
+	}
+	for _, p := range deps {
+		if strings.HasPrefix(p, "github.com/aws/aws-sdk-go-v2/service/") {
+			t.Errorf("the synth app imports %s (find who with: go list -deps -f '{{.ImportPath}}: {{.Imports}}' . | grep %s)", p, p)
+		}
+	}
+}
