@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/heliocloud/heliocloud-go/daskhub/hubcheck"
+	"github.com/heliocloud/heliocloud-go/daskhub/hubcheck/ekstoken"
 )
 
 // eksToken is a bearer token for the Kubernetes API of cluster, from the
@@ -22,7 +22,7 @@ import (
 func eksToken(ctx context.Context, cfg aws.Config, region, cluster string) (string, error) {
 	cfg = cfg.Copy()
 	cfg.Region, cfg.BaseEndpoint = region, nil
-	token, err := hubcheck.EKSToken(cfg, cluster)(ctx)
+	token, err := ekstoken.New(cfg, cluster)(ctx)
 	if err != nil {
 		return "", fmt.Errorf("signing an EKS token: %w", err)
 	}
