@@ -16,7 +16,7 @@ import (
 
 // eksToken is a bearer token for the Kubernetes API of cluster, from the
 // admin's credentials, made as the deploy check makes its own
-// (hubcheck.EKSToken, aws-iam-authenticator v0.7.18's format). The URL is
+// (ekstoken.New, aws-iam-authenticator v0.7.18's format). The URL is
 // signed for STS's regional endpoint in region: the authenticator sends it
 // there, so a test endpoint must not leak into it.
 func eksToken(ctx context.Context, cfg aws.Config, region, cluster string) (string, error) {

@@ -269,7 +269,7 @@ func (ix *Indexer) rebuild(ctx context.Context, c *collector, tags map[int]strin
 			if err != nil {
 				return err
 			}
-			out, err := renderScratch(func(w io.Writer) error { return writeYear(d, w, es, next[y].t, next[y].ok) })
+			out, err := renderScratch(func(w io.Writer) error { return renderYear(d, w, es, next[y].t, next[y].ok) })
 			if err != nil {
 				return err
 			}
@@ -438,7 +438,7 @@ func (ix *Indexer) mergeYear(ctx context.Context, d *Dataset, y int, rebuilt []e
 			out = append(out, extra...)
 		}
 		wrote, done, err := ix.writeYear(ctx, d, y, cur.digest(), etag, exists, len(out), func(w io.Writer, next time.Time, hasNext bool) error {
-			return writeYear(d, w, out, next, hasNext)
+			return renderYear(d, w, out, next, hasNext)
 		})
 		changed = changed || wrote
 		return done, err

@@ -208,9 +208,9 @@ func (s *spill) load(y int) ([]entry, error) {
 	return slices.CompactFunc(es, func(a, b entry) bool { return a.key == b.key }), nil
 }
 
-// writeYear renders a year file of sorted entries to w; next is the first
+// renderYear renders a year file of sorted entries to w; next is the first
 // start after them (hasNext false: none), for the last row's stop.
-func writeYear(d *Dataset, w io.Writer, es []entry, next time.Time, hasNext bool) error {
+func renderYear(d *Dataset, w io.Writer, es []entry, next time.Time, hasNext bool) error {
 	f := d.Format()
 	buf := catalog.AppendIndex(make([]byte, 0, 64<<10), nil, f)
 	for i, e := range es {
