@@ -57,6 +57,14 @@ type Daskhub struct {
 	// LogRetentionDays keeps the EKS control-plane logs this long; one of
 	// CloudWatch's retention periods.
 	LogRetentionDays int `yaml:"logRetentionDays" default:"90"`
+	// ControlPlaneLogTypes are the EKS control-plane logs sent to the log
+	// group /aws/eks/<cluster>/cluster: audit (who did what through the
+	// Kubernetes API, the record an incident needs), authenticator (which
+	// IAM identity signed in as whom), and api, controllerManager and
+	// scheduler (the control plane's own diagnostics, large and rarely read:
+	// switch them on while debugging). [] sends none. CloudWatch charges for
+	// every GB ingested; docs/daskhub.md weighs the types.
+	ControlPlaneLogTypes []string `yaml:"controlPlaneLogTypes" default:"[audit, authenticator]" enum:"api,audit,authenticator,controllerManager,scheduler"`
 }
 
 // Endpoint is the reach of the Kubernetes API server.
@@ -307,6 +315,10 @@ func (x *Daskhub) check(c *checker, cfg *Config) {
 		c.errorf(p+".spawnTimeoutSeconds", "must be at least 60: a node starting from zero alone takes about 90 s")
 	}
 	checkRetention(c, p+".logRetentionDays", x.LogRetentionDays)
+	checkListedOnce(c, p+".controlPlaneLogTypes", x.ControlPlaneLogTypes, "log type")
+	if !slices.Contains(x.ControlPlaneLogTypes, "audit") {
+		c.warnf(p+".controlPlaneLogTypes", "without audit there is no record of who did what in the cluster (deleted a user's server, read a secret); keep audit unless its cost matters more")
+	}
 }
 
 func (e *Endpoint) check(c *checker) {

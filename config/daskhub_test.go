@@ -138,6 +138,10 @@ func TestDaskhubErrors(t *testing.T) {
 			`base.vpc.natGateways: daskhub needs a way out of the private subnets`},
 		{"unknown purpose", "  nodeGroups:\n    user: {purpose: users}\n",
 			`daskhub.nodeGroups.user.purpose: "users" is not allowed (did you mean "user"?); allowed values: core, user, big-user, gpu-user, dask-worker, dask-gpu-worker`},
+		{"unknown log type", "  controlPlaneLogTypes: [audit, controller]\n",
+			`test.yaml:7: error: daskhub.controlPlaneLogTypes[1]: "controller" is not allowed; allowed values: api, audit, authenticator, controllerManager, scheduler`},
+		{"log type twice", "  controlPlaneLogTypes: [audit, authenticator, audit]\n",
+			`daskhub.controlPlaneLogTypes[2]: log type audit is listed twice (also as [0])`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,12 +151,13 @@ func TestDaskhubErrors(t *testing.T) {
 }
 
 func TestDaskhubWarnings(t *testing.T) {
-	cfg := mustLoad(t, "name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {publicCidrs: [0.0.0.0/0]}\n  nodeGroups:\n    user: {capacity: spot}\n")
+	cfg := mustLoad(t, "name: x\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {publicCidrs: [0.0.0.0/0]}\n  controlPlaneLogTypes: [authenticator]\n  nodeGroups:\n    user: {capacity: spot}\n")
 	got := warningsText(cfg)
 	for _, want := range []string{
 		"daskhub.nodeGroups.user.capacity: a spot interruption stops users' servers",
 		"daskhub.endpoint.publicCidrs[0]: the Kubernetes API is open to the whole internet",
 		"daskhub.admins: no admins: nobody can run kubectl",
+		"daskhub.controlPlaneLogTypes: without audit there is no record of who did what in the cluster",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("warnings:\n%s\nwant %q", got, want)

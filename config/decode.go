@@ -20,7 +20,7 @@ import (
 //
 //	yaml:"name"       the key (camelCase); "-" skips the field
 //	default:"value"   the default, written as YAML, applied when the struct is made
-//	enum:"a,b,c"      the allowed values of a string
+//	enum:"a,b,c"      the allowed values of a string, or of each string of a list
 //	required:"true"   the key must be given (checked after all files are laid over)
 type decoder struct {
 	file     string
@@ -103,9 +103,25 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		fv := v.FieldByIndex(f.Index)
 		d.decode(val, fv, kpath)
 		d.pos[kpath] = d.at(k)
-		if allowed := f.Tag.Get("enum"); allowed != "" && fv.Kind() == reflect.String {
-			if !slices.Contains(strings.Split(allowed, ","), fv.String()) {
-				d.errorf(val, kpath, "%q is not allowed%s; allowed values: %s", fv.String(), suggest(fv.String(), strings.Split(allowed, ",")), strings.ReplaceAll(allowed, ",", ", "))
+		if allowed := f.Tag.Get("enum"); allowed != "" {
+			d.checkEnum(val, fv, kpath, allowed)
+		}
+	}
+}
+
+// checkEnum refuses a string, or a string of a list, outside allowed.
+func (d *decoder) checkEnum(n *yaml.Node, v reflect.Value, path, allowed string) {
+	values := strings.Split(allowed, ",")
+	bad := func(n *yaml.Node, path, s string) {
+		d.errorf(n, path, "%q is not allowed%s; allowed values: %s", s, suggest(s, values), strings.ReplaceAll(allowed, ",", ", "))
+	}
+	switch {
+	case v.Kind() == reflect.String && !slices.Contains(values, v.String()):
+		bad(n, path, v.String())
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String && n.Kind == yaml.SequenceNode:
+		for i := range v.Len() {
+			if s := v.Index(i).String(); !slices.Contains(values, s) {
+				bad(n.Content[i], fmt.Sprintf("%s[%d]", path, i), s)
 			}
 		}
 	}

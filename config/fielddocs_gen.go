@@ -93,6 +93,7 @@ var fieldDocs = map[string]string{
 	"Daskhub":                          "Daskhub is JupyterHub and Dask Gateway on EKS.",
 	"Daskhub.Admins":                   "Admins are IAM role or user ARNs given cluster-admin through EKS access entries, such as arn:aws:iam::123456789012:role/Admin.",
 	"Daskhub.Charts":                   "Charts pins the Helm charts installed, so a deploy is repeatable.",
+	"Daskhub.ControlPlaneLogTypes":     "ControlPlaneLogTypes are the EKS control-plane logs sent to the log group /aws/eks/<cluster>/cluster: audit (who did what through the Kubernetes API, the record an incident needs), authenticator (which IAM identity signed in as whom), and api, controllerManager and scheduler (the control plane's own diagnostics, large and rarely read: switch them on while debugging). [] sends none. CloudWatch charges for every GB ingested; docs/daskhub.md weighs the types.",
 	"Daskhub.CoreZone":                 "CoreZone is the availability zone of the core node groups, such as us-east-1a: one of the network's zones. The hub's database is an EBS volume, which lives in one zone, so the nodes that may run the hub stay in that zone. Default: the network's first zone. An instance deployed before core groups were zonal sets the zone its hub volume is in (docs/daskhub.md says how to find it).",
 	"Daskhub.Culling":                  "Culling stops idle and old user servers.",
 	"Daskhub.Dask":                     "Dask is the Dask Gateway's worker options, limits and idle timeout.",

@@ -40,7 +40,11 @@ func typeSchema(t reflect.Type, name string) map[string]any {
 				ps["description"] = doc
 			}
 			if enum := f.Tag.Get("enum"); enum != "" {
-				ps["enum"] = strings.Split(enum, ",")
+				if items, ok := ps["items"].(map[string]any); ok {
+					items["enum"] = strings.Split(enum, ",")
+				} else {
+					ps["enum"] = strings.Split(enum, ",")
+				}
 			}
 			if def, ok := f.Tag.Lookup("default"); ok {
 				var v any

@@ -125,10 +125,7 @@ func (d *DaskhubStack) cluster() {
 		VpcSubnets:           &[]*awsec2.SubnetSelection{d.privateSubnets()},
 		EndpointAccess:       access,
 		SecretsEncryptionKey: key,
-		ClusterLogging: &[]awseksv2.ClusterLoggingTypes{
-			awseksv2.ClusterLoggingTypes_API, awseksv2.ClusterLoggingTypes_AUDIT, awseksv2.ClusterLoggingTypes_AUTHENTICATOR,
-			awseksv2.ClusterLoggingTypes_CONTROLLER_MANAGER, awseksv2.ClusterLoggingTypes_SCHEDULER,
-		},
+		ClusterLogging:       d.logTypes(),
 		// Only the admins of the YAML and the deploy's kubectl handler get
 		// access entries; the CloudFormation role that creates the cluster
 		// does not (set at creation: changing it replaces the cluster).
@@ -164,6 +161,23 @@ func (d *DaskhubStack) cluster() {
 		{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String("The custom resource framework may invoke every version of the kubectl handler function (<handler arn>:*), which aws-eks-v2 generates.")},
 		{Id: jsii.String("AwsSolutions-L1"), Reason: jsii.String("The kubectl handler's runtime is the one aws-cdk-lib pins for the kubectl layer's Python code.")},
 	}, jsii.Bool(true))
+}
+
+// logTypes are the CDK's names of EKS's control-plane log types, which
+// daskhub.controlPlaneLogTypes uses.
+var eksLogTypes = map[string]awseksv2.ClusterLoggingTypes{
+	"api": awseksv2.ClusterLoggingTypes_API, "audit": awseksv2.ClusterLoggingTypes_AUDIT,
+	"authenticator": awseksv2.ClusterLoggingTypes_AUTHENTICATOR, "controllerManager": awseksv2.ClusterLoggingTypes_CONTROLLER_MANAGER,
+	"scheduler": awseksv2.ClusterLoggingTypes_SCHEDULER,
+}
+
+// logTypes are the control-plane logs daskhub.controlPlaneLogTypes asks for.
+func (d *DaskhubStack) logTypes() *[]awseksv2.ClusterLoggingTypes {
+	types := []awseksv2.ClusterLoggingTypes{}
+	for _, t := range d.cfg.ControlPlaneLogTypes {
+		types = append(types, eksLogTypes[t])
+	}
+	return &types
 }
 
 var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]+`)

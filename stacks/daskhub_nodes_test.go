@@ -87,6 +87,7 @@ func TestNodegroupReplacementRenames(t *testing.T) {
 	all := synthYAML(t, daskhubYAML(""), daskhubOpts)
 	before := all["daskhub"]
 	after := synthYAML(t, daskhubYAML(`  coreZone: us-east-1b
+  controlPlaneLogTypes: [api, controllerManager, scheduler]
   nodeGroups:
     user: {instanceTypes: [m7a.2xlarge]}
     dask-worker: {capacity: onDemand}
@@ -167,6 +168,14 @@ func TestNodegroupReplacementRenames(t *testing.T) {
 		t.Errorf("device plugin affinity does not name %v: %s", a["gpu-user"]["NodegroupName"], dp)
 	}
 
+	t.Run("control-plane log types as configured", func(t *testing.T) {
+		for _, r := range resources(after, "AWS::EKS::Cluster") {
+			got := toJSON(t, props(r)["Logging"])
+			if want := `{"ClusterLogging":{"EnabledTypes":[{"Type":"api"},{"Type":"controllerManager"},{"Type":"scheduler"}]}}`; got != want {
+				t.Errorf("logging %s, want %s", got, want)
+			}
+		}
+	})
 	t.Run("core group in the hub volume's zone", func(t *testing.T) {
 		coreGroupSubnet(t, before, 0)
 		coreGroupSubnet(t, after, 1)

@@ -51,9 +51,9 @@ func TestDaskhubStack(t *testing.T) {
 				"PublicAccessCidrs":     []any{"192.0.2.0/24", "198.51.100.0/24"},
 			}),
 			"EncryptionConfig": []any{map[string]any{"Provider": map[string]any{"KeyArn": assertions.Match_AnyValue()}, "Resources": []any{"secrets"}}},
+			// The default of daskhub.controlPlaneLogTypes.
 			"Logging": map[string]any{"ClusterLogging": map[string]any{"EnabledTypes": []any{
-				map[string]any{"Type": "api"}, map[string]any{"Type": "audit"}, map[string]any{"Type": "authenticator"},
-				map[string]any{"Type": "controllerManager"}, map[string]any{"Type": "scheduler"},
+				map[string]any{"Type": "audit"}, map[string]any{"Type": "authenticator"},
 			}}},
 			"AccessConfig": map[string]any{"AuthenticationMode": "API", "BootstrapClusterCreatorAdminPermissions": false},
 		})
