@@ -183,6 +183,7 @@ func TestNodegroupReplacementRenames(t *testing.T) {
 	t.Run("GPU groups carry the autoscaler's accelerator label", func(t *testing.T) { acceleratorLabels(t, b) })
 	t.Run("launch templates with IMDSv2 and hop limit 1", func(t *testing.T) { launchTemplates(t, before) })
 	t.Run("network policy enforcement and Dask pods' policy", func(t *testing.T) { networkPolicy(t, before) })
+	t.Run("each Dask cluster fenced off from the others", func(t *testing.T) { daskClusterIsolation(t, before) })
 	t.Run("EFS file system policy", func(t *testing.T) { efsPolicy(t, before) })
 	t.Run("Pod Identity trust names account, cluster and service account", func(t *testing.T) { podIdentityTrust(t, before, all["data"]) })
 }
@@ -249,11 +250,12 @@ func networkPolicy(t *testing.T, tpl assertions.Template) {
 	if np["metadata"].(map[string]any)["namespace"] != "daskhub" {
 		t.Errorf("Dask pods' network policy in namespace %v", np["metadata"])
 	}
+	const gatewayPods = `{"podSelector":{"matchExpressions":[{"key":"app.kubernetes.io/component","operator":"In","values":["gateway","traefik"]}],"matchLabels":{"app.kubernetes.io/name":"dask-gateway"}}}`
 	want := `{` +
-		`"egress":[{"to":[{"podSelector":{"matchLabels":{"app.kubernetes.io/name":"dask-gateway"}}}]},` +
+		`"egress":[{"to":[` + gatewayPods + `]},` +
 		`{"ports":[{"port":53,"protocol":"UDP"},{"port":53,"protocol":"TCP"}],"to":[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}},"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}}}]},` +
 		`{"to":[{"ipBlock":{"cidr":"0.0.0.0/0","except":["10.0.0.0/8","172.16.0.0/12","192.168.0.0/16","100.64.0.0/10","169.254.169.254/32","10.0.0.0/16"]}}]}],` +
-		`"ingress":[{"from":[{"podSelector":{"matchLabels":{"app.kubernetes.io/name":"dask-gateway"}}}]}],` +
+		`"ingress":[{"from":[` + gatewayPods + `]}],` +
 		`"podSelector":{"matchExpressions":[{"key":"app.kubernetes.io/component","operator":"In","values":["dask-scheduler","dask-worker"]}],"matchLabels":{"app.kubernetes.io/name":"dask-gateway"}},` +
 		`"policyTypes":["Ingress","Egress"]}`
 	if got := toJSON(t, np["spec"]); got != want {

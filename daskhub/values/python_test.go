@@ -1,9 +1,6 @@
 package values_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -11,32 +8,11 @@ import (
 	"github.com/heliocloud/heliocloud-go/internal/testtool"
 )
 
-// python finds python3 (env PYTHON, else PATH), which runs the generated
-// hub and gateway configuration.
-func python(t *testing.T) string {
-	t.Helper()
-	return testtool.Need(t, "PYTHON", "python3")
-}
-
 // runPython runs script with input as JSON on stdin and decodes the JSON
 // it prints.
 func runPython(t *testing.T, script string, input, output any) {
 	t.Helper()
-	in, err := json.Marshal(input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(python(t), "-c", script)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v\n%s", err, stderr.String())
-	}
-	if err := json.Unmarshal(out, output); err != nil {
-		t.Fatalf("python printed %q: %v", out, err)
-	}
+	testtool.RunPython(t, script, input, output)
 }
 
 const withData = instance + "data: {enabled: true}\n"

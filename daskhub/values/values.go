@@ -58,6 +58,11 @@ const (
 	// gatewayTraefik is the Dask Gateway chart's proxy service for the
 	// release named DaskGatewayRelease.
 	gatewayTraefik = "traefik-" + DaskGatewayRelease
+	// GatewayServiceAccount runs the Dask Gateway API of the release named
+	// DaskGatewayRelease ("api-" + fullname, dask-gateway.apiName in the
+	// chart's templates/_helpers.tpl at 2025.4.0); it writes each
+	// cluster's network policy (clusterPolicyPy).
+	GatewayServiceAccount = "api-" + DaskGatewayRelease
 )
 
 // Sign-in is what the hub needs of the auth stack's Cognito pool. Fields may
@@ -514,8 +519,9 @@ func DaskGateway(cfg *config.Config) map[string]any {
 				},
 			},
 			"extraConfig": map[string]any{
-				"10-options": options,
-				"20-limits":  limits,
+				"10-options":        options,
+				"20-limits":         limits,
+				"30-cluster-policy": clusterPolicyPy,
 			},
 		},
 		"traefik": map[string]any{"service": map[string]any{"type": "ClusterIP"}},
@@ -690,6 +696,86 @@ def _profiles_for(spawner):
 
 
 c.KubeSpawner.profile_list = _profiles_for
+`
+
+// ClusterLabel is the label Dask Gateway 2025.4.0 puts on every pod of one
+// Dask cluster, valued with the cluster's name (get_labels in
+// dask-gateway-server/dask_gateway_server/backends/kubernetes/controller.py).
+const ClusterLabel = "gateway.dask.org/cluster"
+
+// clusterPolicyPy gives each Dask cluster a NetworkPolicy that lets its own
+// scheduler and workers reach each other, and nobody else. The static
+// policy (stacks/daskhub_netpol.go) admits to Dask pods only the gateway's
+// API and proxy, so a cluster without its policy is cut off, never open:
+// the policy is written by the gateway itself, as it creates the cluster,
+// and a cluster whose policy cannot be written is deleted and the user told
+// why (PublicException, which routes.py answers with 422 and its text).
+//
+// It extends the KubeBackend of dask-gateway-server 2025.4.0
+// (backends/kubernetes/backend.py): start_cluster creates the DaskCluster
+// object and returns "<namespace>.<name>"; the chart sets backend_class
+// before running extraConfig (templates/gateway/configmap.yaml), so this
+// class replaces it. The policy is owned by the DaskCluster object, so
+// Kubernetes deletes it with the cluster (the controller deletes finished
+// clusters after completedClusterMaxAge). The gateway's service account may
+// create policies through the Role in stacks/daskhub_netpol.go. The API
+// clients are those of kubernetes_asyncio 32.3.0, which the gateway image
+// installs (Dockerfile.requirements.txt@2025.4.0).
+const clusterPolicyPy = `from dask_gateway_server.backends.base import PublicException
+from dask_gateway_server.backends.kubernetes import KubeBackend
+from kubernetes_asyncio import client as _k8s_client
+
+_CLUSTER_LABEL = "` + ClusterLabel + `"
+
+
+def _cluster_policy(cluster):
+    name = cluster["metadata"]["name"]
+    own = {"podSelector": {"matchLabels": {_CLUSTER_LABEL: name}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": "dask-cluster-" + name,
+            "labels": {_CLUSTER_LABEL: name},
+            "ownerReferences": [{
+                "apiVersion": cluster["apiVersion"],
+                "kind": cluster["kind"],
+                "name": name,
+                "uid": cluster["metadata"]["uid"],
+            }],
+        },
+        "spec": {
+            "podSelector": own["podSelector"],
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [own]}],
+            "egress": [{"to": [own]}],
+        },
+    }
+
+
+class HelioCloudKubeBackend(KubeBackend):
+    """KubeBackend that fences every cluster off from the others."""
+
+    async def start_cluster(self, user, cluster_options):
+        cluster_name = await super().start_cluster(user, cluster_options)
+        namespace, name = cluster_name.split(".")
+        args = ("gateway.dask.org", self.crd_version, namespace, "daskclusters", name)
+        try:
+            cluster = await self.custom_client.get_namespaced_custom_object(*args)
+            policies = _k8s_client.NetworkingV1Api(api_client=self.api_client)
+            await policies.create_namespaced_network_policy(namespace, _cluster_policy(cluster))
+        except Exception as exc:
+            self.log.exception("Cannot write the network policy of cluster %s; deleting the cluster", cluster_name)
+            try:
+                await self.custom_client.delete_namespaced_custom_object(*args)
+            except Exception:
+                self.log.exception("Cannot delete cluster %s", cluster_name)
+            raise PublicException("The cluster could not be isolated from other users' clusters, so it was not "
+                                  "started; please tell your administrator (gateway log: %s)" % type(exc).__name__)
+        return cluster_name
+
+
+c.DaskGateway.backend_class = HelioCloudKubeBackend
 `
 
 // gatewayOptionsPy is what users may set on a Dask cluster and how it

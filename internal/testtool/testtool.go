@@ -6,6 +6,8 @@
 package testtool
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -44,4 +46,28 @@ func Unavailable(tb testing.TB, format string, args ...any) {
 		tb.Fatalf("%s (CI is set, so this is an error)", msg)
 	}
 	tb.Skip(msg)
+}
+
+// RunPython runs script with python3 (env PYTHON, else PATH), giving it
+// input as JSON on stdin, and decodes the JSON it prints into output. The
+// project's Python (the hub's and the gateway's configuration) is run this
+// way, with only the standard library.
+func RunPython(tb testing.TB, script string, input, output any) {
+	tb.Helper()
+	python := Need(tb, "PYTHON", "python3")
+	in, err := json.Marshal(input)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(python, "-c", script)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("python: %v\n%s", err, stderr.String())
+	}
+	if err := json.Unmarshal(out, output); err != nil {
+		tb.Fatalf("python printed %q: %v", out, err)
+	}
 }
