@@ -1,6 +1,7 @@
 package values_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -187,5 +188,110 @@ print(json.dumps({"written": expand(inp["written"]), "raw": expand(inp["raw"])})
 	// The check must be able to fail: unescaped, the image option breaks.
 	if !strings.HasPrefix(got["raw"]["DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE"], "error: KeyError") {
 		t.Errorf("the unescaped value expanded without error: %q", got["raw"]["DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE"])
+	}
+}
+
+// The hub's refresh hook, run with stand-ins shaped like what it calls at
+// the pinned versions: OAuthenticator 17.4.0's
+// build_refresh_token_request_params, get_token_info(handler, params)
+// (which raises tornado's HTTPClientError for an error status through
+// fetch) and _token_to_auth_model (oauthenticator/oauth2.py); JupyterHub
+// 5.5.0's user.spawners, spawner.ready and user.stop(name)
+// (jupyterhub/user.py, spawner.py); KubeSpawner's service_account.
+func TestHubRefreshAsksCognito(t *testing.T) {
+	cfg := load(t, strings.Replace(withData, "teams: {ml: {}}", "teams: {ml: {}, astro: {}}", 1))
+	vals := values.Jupyterhub(cfg, signIn)
+	if get(t, vals, "hub", "config", "Authenticator", "enable_auth_state") != true || get(t, vals, "hub", "config", "Authenticator", "refresh_pre_spawn") != true ||
+		get(t, vals, "hub", "config", "Authenticator", "auth_refresh_age") != values.AuthRefreshSeconds {
+		t.Errorf("authenticator settings %v: refresh needs auth state, a refresh age and refresh before spawn", get(t, vals, "hub", "config", "Authenticator"))
+	}
+	servers := map[string]string{"": "heliocloud-team-ml", "astro-work": "heliocloud-team-astro", "plain": "heliocloud-user"}
+	input := map[string]any{
+		"src":     get(t, vals, "hub", "extraConfig", "30-refresh-from-cognito"),
+		"servers": servers,
+		"cases": map[string]map[string]any{
+			"member of ml only":      {"refresh": "rt-1", "response": map[string]any{"access_token": "a", "id_token": "i"}, "groups": []string{"ml"}},
+			"disabled":               {"refresh": "rt-1", "status": 400},
+			"cognito down":           {"refresh": "rt-1", "status": 503},
+			"no refresh token":       {"refresh": nil},
+			"new refresh token kept": {"refresh": "rt-1", "response": map[string]any{"access_token": "a", "id_token": "i", "refresh_token": "rt-2"}, "groups": []string{"ml", "astro"}},
+		},
+	}
+	const script = `
+import asyncio, json, sys, types
+inp = json.load(sys.stdin)
+
+class HTTPClientError(Exception):
+    def __init__(self, code):
+        self.code = code
+class HTTPError(Exception):
+    def __init__(self, status_code):
+        self.status_code = status_code
+for name, attrs in {"tornado": {}, "tornado.httpclient": {"HTTPClientError": HTTPClientError}, "tornado.web": {"HTTPError": HTTPError}}.items():
+    m = types.ModuleType(name)
+    m.__dict__.update(attrs)
+    sys.modules[name] = m
+
+c = types.SimpleNamespace(GenericOAuthenticator=types.SimpleNamespace())
+exec(inp["src"], {"c": c})
+hook = c.GenericOAuthenticator.refresh_user_hook
+
+async def run(case):
+    seen = {"stopped": [], "token_info": None, "params": None}
+    class Authenticator:
+        log = types.SimpleNamespace(warning=lambda *a: None)
+        def build_refresh_token_request_params(self, token):
+            return {"grant_type": "refresh_token", "refresh_token": token}
+        async def get_token_info(self, handler, params):
+            seen["params"] = params
+            if case.get("status"):
+                raise HTTPClientError(case["status"])
+            return dict(case["response"])
+        async def _token_to_auth_model(self, token_info):
+            seen["token_info"] = token_info
+            return {"name": "sub-1", "groups": case["groups"]}
+    class User:
+        name = "sub-1"
+        spawners = {n: types.SimpleNamespace(ready=True, service_account=a) for n, a in inp["servers"].items()}
+        async def stop(self, name):
+            seen["stopped"].append(name)
+    state = {"refresh_token": case["refresh"]} if case["refresh"] else {}
+    try:
+        out = await hook(Authenticator(), User(), state)
+        result = out if out is False else {"groups": out["groups"]}
+    except HTTPClientError as e:
+        result = "raised %d" % e.code
+    await asyncio.sleep(0)
+    seen["stopped"].sort()
+    return {"result": result, **seen}
+
+print(json.dumps({k: asyncio.run(run(v)) for k, v in inp["cases"].items()}))
+`
+	var got map[string]struct {
+		Result    any
+		Stopped   []string
+		TokenInfo map[string]any `json:"token_info"`
+		Params    map[string]any
+	}
+	runPython(t, script, input, &got)
+
+	ml := got["member of ml only"]
+	if fmt.Sprint(ml.Result) != "map[groups:[ml]]" || fmt.Sprint(ml.Stopped) != "[astro-work]" {
+		t.Errorf("a user left only in ml: result %v, stopped %v; want the new groups and the astro server stopped", ml.Result, ml.Stopped)
+	}
+	if ml.Params["refresh_token"] != "rt-1" || ml.TokenInfo["refresh_token"] != "rt-1" {
+		t.Errorf("refresh sent %v and kept %v; want the stored refresh token sent and kept (Cognito returns none)", ml.Params, ml.TokenInfo)
+	}
+	if kept := got["new refresh token kept"]; kept.TokenInfo["refresh_token"] != "rt-2" || len(kept.Stopped) != 0 {
+		t.Errorf("a member of both teams: token %v, stopped %v", kept.TokenInfo["refresh_token"], kept.Stopped)
+	}
+	if d := got["disabled"]; d.Result != false || fmt.Sprint(d.Stopped) != "[ astro-work plain]" {
+		t.Errorf("a user Cognito refuses: result %v, stopped %v; want sign-in required and every server stopped", d.Result, d.Stopped)
+	}
+	if d := got["cognito down"]; d.Result != "raised 503" || len(d.Stopped) != 0 {
+		t.Errorf("Cognito unreachable: result %v, stopped %v; want the error raised and nothing stopped", d.Result, d.Stopped)
+	}
+	if n := got["no refresh token"]; n.Result != false || len(n.Stopped) != 0 || n.Params != nil {
+		t.Errorf("no refresh token: result %v, stopped %v; want sign-in required, servers kept", n.Result, n.Stopped)
 	}
 }

@@ -325,7 +325,12 @@ func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 			// self-registered accounts stay disabled until approved.
 			"allow_all": true,
 		},
-		"Authenticator": map[string]any{"enable_auth_state": false},
+		// Auth state keeps the Cognito refresh token (encrypted with the
+		// CryptKeeper keys the chart generates into the hub secret,
+		// templates/hub/_helpers-passwords.tpl@4.4.0) so that the hub asks
+		// Cognito again every auth_refresh_age seconds of a user's activity
+		// and before each spawn (hubRefreshPy).
+		"Authenticator": map[string]any{"enable_auth_state": true, "auth_refresh_age": AuthRefreshSeconds, "refresh_pre_spawn": true},
 		"KubeSpawner":   map[string]any{"start_timeout": d.SpawnTimeoutSeconds, "http_timeout": 120},
 	}
 
@@ -342,6 +347,9 @@ func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 			"__TEAM_ACCOUNTS__", pyJSON(TeamAccounts(cfg)),
 			"__ADMINS__", strconv.Quote(AdminsGroup),
 		).Replace(hubProfilesPy),
+		// Team changes, disabling and sign-out reach the hub within
+		// AuthRefreshSeconds of the user's next activity.
+		"30-refresh-from-cognito": strings.Replace(hubRefreshPy, "__TEAM_ACCOUNTS__", pyJSON(TeamAccounts(cfg)), 1),
 	}
 
 	storage := &d.Storage
@@ -696,6 +704,79 @@ def _profiles_for(spawner):
 
 
 c.KubeSpawner.profile_list = _profiles_for
+`
+
+// AuthRefreshSeconds is how old a user's sign-in may grow at the hub before
+// the hub asks Cognito again. A running server reports activity for its
+// user every 5 minutes (JUPYTERHUB_ACTIVITY_INTERVAL, jupyterhub/singleuser
+// at 5.5.0) and every request in that user's name refreshes a sign-in
+// older than this (BaseHandler.get_current_user and refresh_auth in
+// jupyterhub/handlers/base.py@5.5.0), so a server in use is checked within
+// about ten minutes even with its browser closed. A server with no new
+// activity sends nothing (notify_activity in jupyterhub/singleuser/
+// extension.py@5.5.0) and is culled when idle.
+const AuthRefreshSeconds = 300
+
+// hubRefreshPy is the authenticator's refresh_user_hook (OAuthenticator
+// 17.4.0, oauthenticator/oauth2.py): it trades the stored refresh token at
+// Cognito's token endpoint for a new ID token, whose groups replace the
+// user's (admins and teams). OAuthenticator's own refresh would re-read the
+// stored ID token (refresh_user and token_to_user with
+// userdata_from_id_token), which never shows a new group and, once expired,
+// fails with a 500 rather than asking again.
+//
+//   - Cognito refuses the token (the user was disabled, signed out
+//     everywhere, deleted, or is no longer approved: the pre-token trigger
+//     runs on refresh too): the user must sign in again, which Cognito
+//     refuses, and their running servers are stopped.
+//   - The new groups lack the team whose service account a running server
+//     uses: that server is stopped.
+//   - Cognito cannot be reached: the error is raised, so the request fails
+//     and the next one asks again; nothing is granted meanwhile.
+//
+// A user signed in before auth state was kept has no refresh token and
+// signs in again, keeping their servers.
+const hubRefreshPy = `import asyncio
+import json
+
+from tornado.httpclient import HTTPClientError
+from tornado.web import HTTPError
+
+_refresh_team_accounts = json.loads(__TEAM_ACCOUNTS__)
+
+
+def _stop_servers(authenticator, user, why, keep=lambda spawner: False):
+    for name, spawner in list(user.spawners.items()):
+        if spawner.ready and not keep(spawner):
+            authenticator.log.warning("Stopping server %r of %s: %s", name, user.name, why)
+            asyncio.ensure_future(user.stop(name))
+
+
+async def _refresh_from_cognito(authenticator, user, auth_state):
+    refresh_token = (auth_state or {}).get("refresh_token")
+    if not refresh_token:
+        return False
+    params = authenticator.build_refresh_token_request_params(refresh_token)
+    try:
+        token_info = await authenticator.get_token_info(None, params)
+    except (HTTPClientError, HTTPError) as e:
+        code = getattr(e, "code", None) or getattr(e, "status_code", 0)
+        if 400 <= code < 500:
+            _stop_servers(authenticator, user, "Cognito refused to renew their sign-in (%d)" % code)
+            return False
+        raise
+    if not token_info.get("refresh_token"):
+        token_info["refresh_token"] = refresh_token
+    model = await authenticator._token_to_auth_model(token_info)
+    groups = set(model.get("groups") or ())
+    team_accounts = set(_refresh_team_accounts.values())
+    theirs = {a for t, a in _refresh_team_accounts.items() if t in groups}
+    _stop_servers(authenticator, user, "no longer a member of the team whose data it reaches",
+                  keep=lambda s: s.service_account not in team_accounts or s.service_account in theirs)
+    return model
+
+
+c.GenericOAuthenticator.refresh_user_hook = _refresh_from_cognito
 `
 
 // ClusterLabel is the label Dask Gateway 2025.4.0 puts on every pod of one
