@@ -238,6 +238,8 @@ func TestDaskhubStack(t *testing.T) {
 		tpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolClient"), map[string]any{
 			"CallbackURLs":   []any{"https://daskhub.helio.example.org/hub/oauth_callback"},
 			"GenerateSecret": true,
+			// The hub's refresh hook trades refresh tokens (values.hubRefreshPy).
+			"ExplicitAuthFlows": assertions.Match_ArrayWith(&[]any{"ALLOW_REFRESH_TOKEN_AUTH"}),
 		})
 		tpl.HasResourceProperties(jsii.String("AWS::Route53::RecordSet"), map[string]any{
 			"Name": "daskhub.helio.example.org.", "Type": "CNAME", "HostedZoneId": "Z0123456789ABCDEFGHIJ",
