@@ -30,3 +30,26 @@ func TestSynthAppLinksNoAWSSDK(t *testing.T) {
 		}
 	}
 }
+
+// The cost package prices instance files for `heliocloud cost` and
+// `validate`, which run without Node.js: it links neither CDK nor jsii nor
+// an AWS SDK client (prices are a table in code, not Price List API calls).
+func TestCostPackageLinksNoCDKOrSDK(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "./cost")
+	cmd.Dir = root(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, "github.com/heliocloud/heliocloud-go/config") {
+		t.Fatalf("go list -deps ./cost gave %d packages without config: not the cost package's graph", len(deps))
+	}
+	for _, p := range deps {
+		for _, banned := range []string{"github.com/aws/aws-cdk-go/", "github.com/aws/jsii-runtime-go", "github.com/aws/constructs-go/", "github.com/aws/aws-sdk-go-v2/service/"} {
+			if strings.HasPrefix(p, banned) {
+				t.Errorf("the cost package imports %s", p)
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@
 // Node.js or CDK:
 //
 //	heliocloud validate [instance-or-path]   check a file, summarise the deployment
+//	heliocloud cost <instance-or-path>       price its idle month and users' actions
 //	heliocloud schema                        print the JSON Schema of instance files
 //	heliocloud reference                     print the configuration reference (Markdown)
 package main
@@ -15,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/heliocloud/heliocloud-go/config"
+	"github.com/heliocloud/heliocloud-go/cost"
 )
 
 // command is one subcommand; files of this package add theirs in init funcs.
@@ -129,6 +131,9 @@ func Summary(cfg *config.Config) string {
 	} else {
 		fmt.Fprintln(&b, "budget: none (base.budget.monthlyLimitUsd is 0)")
 	}
+	est := cost.Estimate(cfg)
+	fmt.Fprintf(&b, "idle cost: %s a month at %s on-demand list prices of %s (heliocloud cost %s itemises it)\n",
+		cost.Dollars(est.Total()), est.Prices.Region, cost.PricesTaken, cfg.File)
 	return b.String()
 }
 

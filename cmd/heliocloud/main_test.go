@@ -91,3 +91,31 @@ func TestInstanceFilesReferenceTheSchema(t *testing.T) {
 		}
 	}
 }
+
+// heliocloud cost prints the itemised month and, last, the idle total that
+// validate's summary also gives.
+func TestCostEndsWithIdleTotal(t *testing.T) {
+	inRoot(t)
+	code, out, errOut := runCLI(t, "cost", "gsfc")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "idle: $") || !strings.HasSuffix(last, "/month") {
+		t.Fatalf("last line %q", last)
+	}
+	amount := strings.TrimSuffix(strings.TrimPrefix(last, "idle: "), "/month")
+	for _, want := range []string{"NAT gateway", "EKS control plane", "per use"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cost output lacks %q", want)
+		}
+	}
+	_, summary, _ := runCLI(t, "validate", "gsfc")
+	if !strings.Contains(summary, "idle cost: "+amount+" a month") {
+		t.Errorf("validate's summary lacks the idle cost %s:\n%s", amount, summary)
+	}
+	if code, _, _ := runCLI(t, "cost"); code != 2 {
+		t.Errorf("cost without an instance exits %d, want 2", code)
+	}
+}
