@@ -107,9 +107,12 @@ type NodeGroup struct {
 	// Gateway and cluster services), user, big-user, gpu-user (users'
 	// servers), dask-worker or dask-gpu-worker (Dask workers).
 	Purpose string `yaml:"purpose" required:"true" enum:"core,user,big-user,gpu-user,dask-worker,dask-gpu-worker"`
-	// InstanceTypes the group may launch, all of the same size (the
-	// autoscaler plans with the first). Spot groups should list several, to
-	// find capacity. See the table in docs/daskhub.md.
+	// InstanceTypes the group may launch, all of the same size and
+	// architecture (the autoscaler plans with the first). Spot groups should
+	// list several, to find capacity. Graviton (arm64) types give the group
+	// EKS's AL2023 ARM AMI; they are allowed where every image that runs on
+	// the group is published for arm64 (docs/daskhub.md, "Graviton node
+	// groups"). See the table in docs/daskhub.md.
 	InstanceTypes []string `yaml:"instanceTypes" required:"true"`
 	// Capacity is "onDemand" or "spot" (cheaper, may be taken back with two
 	// minutes' notice: fine for Dask workers, not for users' servers).
@@ -122,8 +125,8 @@ type NodeGroup struct {
 	// changes it afterwards. Changing it later makes EKS resize the group
 	// to it at once, so leave it as it was.
 	DesiredSize int `yaml:"desiredSize" default:"0"`
-	// GPU marks a group of NVIDIA GPU machines: it gets the AL2023 NVIDIA
-	// AMI and the device plugin.
+	// GPU marks a group of NVIDIA GPU machines (x86_64): it gets the AL2023
+	// x86_64 NVIDIA AMI and the device plugin.
 	GPU bool `yaml:"gpu"`
 	// DiskSizeGib is each node's root volume, holding container images.
 	DiskSizeGib int `yaml:"diskSizeGib" default:"100"`
@@ -159,6 +162,11 @@ type Profile struct {
 	// Image is the server's container image with its tag, such as
 	// pangeo/pangeo-notebook:2025.06.02.
 	Image string `yaml:"image" required:"true"`
+	// MultiArchImage says the image is published for linux/arm64 as well as
+	// linux/amd64 (check with `docker manifest inspect <image>`). Only then
+	// may the profile's servers, or Dask clusters started from them, run on
+	// Graviton (arm64) node groups.
+	MultiArchImage bool `yaml:"multiArchImage"`
 	// NodeGroup the servers run on; the profile's node selector and
 	// tolerations come from the group's labels and taints.
 	NodeGroup string `yaml:"nodeGroup" required:"true"`
@@ -307,6 +315,7 @@ func (x *Daskhub) check(c *checker, cfg *Config) {
 	x.checkProfiles(c, cfg)
 	x.Dask.check(c, x)
 	x.checkTaintsUsed(c)
+	x.checkArchitectures(c)
 	x.Culling.check(c)
 	x.Storage.check(c)
 	x.Domain.check(c, cfg)
@@ -358,6 +367,23 @@ func (g *NodeGroup) GroupInstanceType() InstanceType {
 	return InstanceTypes[g.InstanceTypes[0]]
 }
 
+// Arm64 says the group's machines are Graviton (arm64): its first type's
+// architecture, which validation makes every type share.
+func (g *NodeGroup) Arm64() bool { return g.GroupInstanceType().Arm64 }
+
+// AMIType is the group's EKS AMI type, as CloudFormation names it: the
+// NVIDIA AMI for GPU groups (x86_64 only: no GPU type of the table is
+// arm64), the ARM AMI for Graviton groups, else the x86_64 AMI.
+func (g *NodeGroup) AMIType() string {
+	switch {
+	case g.GPU:
+		return "AL2023_x86_64_NVIDIA"
+	case g.Arm64():
+		return "AL2023_ARM_64_STANDARD"
+	}
+	return "AL2023_x86_64_STANDARD"
+}
+
 func (x *Daskhub) checkNodeGroups(c *checker, cfg *Config) {
 	coreNodes := 0
 	for _, name := range slices.Sorted(maps.Keys(x.NodeGroups)) {
@@ -385,13 +411,9 @@ func (x *Daskhub) checkNodeGroups(c *checker, cfg *Config) {
 		for i, t := range g.InstanceTypes {
 			path := fmt.Sprintf("%s.instanceTypes[%d]", p, i)
 			it, ok := InstanceTypes[t]
-			if !ok || it.Arm64 {
-				known := nodeGroupTypeNames()
-				why := "is not a known instance type"
-				if ok {
-					why = "is an arm64 (Graviton) type, but node groups run x86_64 images"
-				}
-				c.errorf(path, "%q %s%s; allowed: %s", t, why, suggest(t, known), strings.Join(known, ", "))
+			if !ok {
+				known := InstanceTypeNames()
+				c.errorf(path, "%q is not a known instance type%s; allowed: %s", t, suggest(t, known), strings.Join(known, ", "))
 				continue
 			}
 			if g.GPU && it.GPUs == 0 {
@@ -402,6 +424,8 @@ func (x *Daskhub) checkNodeGroups(c *checker, cfg *Config) {
 			}
 			if i == 0 {
 				first = it
+			} else if it.Arm64 != first.Arm64 {
+				c.errorf(path, "%q is %s but %q is %s: a group runs one AMI, so all its types must be of one architecture", t, archName(it.Arm64), g.InstanceTypes[0], archName(first.Arm64))
 			} else if it.VCPU != first.VCPU || it.MemoryGiB != first.MemoryGiB || it.GPUs != first.GPUs {
 				c.errorf(path, "%q (%d vCPU, %g GiB, %d GPU) differs in size from %q (%d vCPU, %g GiB, %d GPU): the autoscaler plans with the first type, so all must be the same size", t, it.VCPU, it.MemoryGiB, it.GPUs, g.InstanceTypes[0], first.VCPU, first.MemoryGiB, first.GPUs)
 			}
@@ -495,15 +519,11 @@ func (x *Daskhub) checkCharts(c *checker) {
 	}
 }
 
-// nodeGroupTypeNames lists the types node groups may use: the x86_64 ones.
-func nodeGroupTypeNames() []string {
-	var out []string
-	for _, n := range InstanceTypeNames() {
-		if !InstanceTypes[n].Arm64 {
-			out = append(out, n)
-		}
+func archName(arm64 bool) string {
+	if arm64 {
+		return "arm64 (Graviton)"
 	}
-	return out
+	return "x86_64"
 }
 
 func gpuTypeNames() []string {

@@ -71,7 +71,7 @@ func TestDaskhubErrors(t *testing.T) {
 		{"GPU type in non-GPU group", "  nodeGroups:\n    user: {instanceTypes: [g6.2xlarge]}\n",
 			`test.yaml:8: error: daskhub.nodeGroups.user.instanceTypes[0]: "g6.2xlarge" is a GPU type but the group is not gpu: true`},
 		{"unknown instance type", "  nodeGroups:\n    user: {instanceTypes: [m7i.2xlarg]}\n",
-			`daskhub.nodeGroups.user.instanceTypes[0]: "m7i.2xlarg" is not a known instance type (did you mean "m7i.2xlarge"?); allowed: c7i.2xlarge`},
+			`daskhub.nodeGroups.user.instanceTypes[0]: "m7i.2xlarg" is not a known instance type (did you mean "m7i.2xlarge"?); allowed: c7g.2xlarge, c7g.xlarge, c7i.2xlarge`},
 		{"mixed sizes", "  nodeGroups:\n    dask-worker: {instanceTypes: [m7i.8xlarge, r7i.8xlarge]}\n",
 			`daskhub.nodeGroups.dask-worker.instanceTypes[1]: "r7i.8xlarge" (32 vCPU, 256 GiB, 0 GPU) differs in size from "m7i.8xlarge"`},
 		{"min above max", "  nodeGroups:\n    user:\n      minSize: 5\n      maxSize: 3\n      desiredSize: 4\n",
@@ -138,6 +138,14 @@ func TestDaskhubErrors(t *testing.T) {
 			`base.vpc.natGateways: daskhub needs a way out of the private subnets`},
 		{"unknown purpose", "  nodeGroups:\n    user: {purpose: users}\n",
 			`daskhub.nodeGroups.user.purpose: "users" is not allowed (did you mean "user"?); allowed values: core, user, big-user, gpu-user, dask-worker, dask-gpu-worker`},
+		{"mixed architectures", "  nodeGroups:\n    core: {instanceTypes: [t4g.large, t3a.large]}\n",
+			`daskhub.nodeGroups.core.instanceTypes[1]: "t3a.large" is x86_64 but "t4g.large" is arm64 (Graviton): a group runs one AMI, so all its types must be of one architecture`},
+		{"Graviton type in a GPU group", "  nodeGroups:\n    gpu-user: {instanceTypes: [m7g.2xlarge]}\n",
+			`daskhub.nodeGroups.gpu-user.instanceTypes[0]: "m7g.2xlarge" has no GPU but the group is gpu: true`},
+		{"server image not marked multi-arch on a Graviton group", "  nodeGroups:\n    user: {instanceTypes: [m7g.2xlarge]}\n  profiles:\n    server: {multiArchImage: false}\n",
+			`test.yaml:10: error: daskhub.profiles.server.multiArchImage: the profile's servers run on arm64 (Graviton) group user, but its image pangeo/pangeo-notebook:2026.01.30 is not marked as published for arm64: set multiArchImage: true once ` + "`docker manifest inspect pangeo/pangeo-notebook:2026.01.30`" + ` lists linux/arm64, or give the group x86_64 types`},
+		{"Graviton Dask workers need every server image multi-arch", "  nodeGroups:\n    dask-worker: {instanceTypes: [m7g.2xlarge]}\n  dask: {maxWorkerCores: 4}\n  profiles:\n    server: {multiArchImage: true}\n",
+			`daskhub.profiles.big-server.multiArchImage: Dask clusters run the image of the server that starts them, and group dask-worker, where Dask pods run, is arm64 (Graviton), but this profile's image pangeo/pangeo-notebook:2026.01.30 is not marked as published for arm64`},
 		{"unknown log type", "  controlPlaneLogTypes: [audit, controller]\n",
 			`test.yaml:7: error: daskhub.controlPlaneLogTypes[1]: "controller" is not allowed; allowed values: api, audit, authenticator, controllerManager, scheduler`},
 		{"log type twice", "  controlPlaneLogTypes: [audit, authenticator, audit]\n",
@@ -162,6 +170,28 @@ func TestDaskhubWarnings(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("warnings:\n%s\nwant %q", got, want)
 		}
+	}
+}
+
+// A Graviton core group needs nothing else: every image on core nodes is
+// published for arm64 (versions.CoreImages). A Graviton user group is
+// valid once its profiles' images are marked multi-arch, and gets EKS's
+// ARM AMI; GPU groups keep the x86_64 NVIDIA AMI.
+func TestDaskhubGravitonGroups(t *testing.T) {
+	cfg := mustLoad(t, daskhubBase+`  nodeGroups:
+    core: {instanceTypes: [t4g.large], minSize: 1, desiredSize: 1}
+    big-user: {instanceTypes: [m7g.2xlarge]}
+  profiles:
+    big-server: {multiArchImage: true, cpuGuarantee: 6, cpuLimit: 8, memoryGuaranteeGib: 24, memoryLimitGib: 28}
+`)
+	want := map[string]string{"core": "AL2023_ARM_64_STANDARD", "big-user": "AL2023_ARM_64_STANDARD", "user": "AL2023_x86_64_STANDARD", "gpu-user": "AL2023_x86_64_NVIDIA"}
+	for name, ami := range want {
+		if g := cfg.Daskhub.NodeGroups[name]; g.AMIType() != ami {
+			t.Errorf("%s: AMI type %s, want %s", name, g.AMIType(), ami)
+		}
+	}
+	if len(cfg.Warnings) > 0 {
+		t.Errorf("warnings: %v", cfg.Warnings)
 	}
 }
 

@@ -28,9 +28,9 @@ type InstanceType struct {
 const PriceRegion = "us-east-1"
 
 // InstanceTypes is the one table of instance types DaskHub's node groups and
-// the portal may use. Node groups take only its x86_64 types, since they run
-// the AL2023 x86_64 AMIs; the portal offers arm64 types too. Prices are
-// on-demand Linux in us-east-1 (PriceRegion).
+// the portal may use. A node group of arm64 types runs EKS's AL2023 ARM AMI
+// and only where every image on it is published for arm64 (config checks
+// which). Prices are on-demand Linux in us-east-1 (PriceRegion).
 var InstanceTypes = map[string]InstanceType{
 	"t3.medium":    {VCPU: 2, MemoryGiB: 4, PriceUSDPerHour: 0.0416},
 	"t3.large":     {VCPU: 2, MemoryGiB: 8, PriceUSDPerHour: 0.0832},

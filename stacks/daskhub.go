@@ -188,6 +188,14 @@ func idFromARN(arn string) string {
 	return nonAlnum.ReplaceAllString(arn, "-")
 }
 
+// amiTypes are the CDK's names of the AMI types config.NodeGroup.AMIType
+// gives (CloudFormation's names).
+var amiTypes = map[string]awseksv2.NodegroupAmiType{
+	"AL2023_x86_64_STANDARD": awseksv2.NodegroupAmiType_AL2023_X86_64_STANDARD,
+	"AL2023_x86_64_NVIDIA":   awseksv2.NodegroupAmiType_AL2023_X86_64_NVIDIA,
+	"AL2023_ARM_64_STANDARD": awseksv2.NodegroupAmiType_AL2023_ARM_64_STANDARD,
+}
+
 var taintEffects = map[string]awseksv2.TaintEffect{
 	"NoSchedule":       awseksv2.TaintEffect_NO_SCHEDULE,
 	"PreferNoSchedule": awseksv2.TaintEffect_PREFER_NO_SCHEDULE,
@@ -219,10 +227,11 @@ func (d *DaskhubStack) nodeGroups() {
 		for _, t := range g.InstanceTypes {
 			types = append(types, awsec2.NewInstanceType(jsii.String(t)))
 		}
-		ami, capacity := awseksv2.NodegroupAmiType_AL2023_X86_64_STANDARD, awseksv2.CapacityType_ON_DEMAND
-		if g.GPU {
-			ami = awseksv2.NodegroupAmiType_AL2023_X86_64_NVIDIA
+		ami, ok := amiTypes[g.AMIType()]
+		if !ok {
+			panic(fmt.Sprintf("stacks: node group %s: AMI type %s has no CDK name: add it to amiTypes", name, g.AMIType()))
 		}
+		capacity := awseksv2.CapacityType_ON_DEMAND
 		if g.Capacity == "spot" {
 			capacity = awseksv2.CapacityType_SPOT
 		}
@@ -291,7 +300,9 @@ func (d *DaskhubStack) launchTemplate(name string, g config.NodeGroup) *awseksv2
 		HttpPutResponseHopLimit: jsii.Number(1),
 		HttpEndpoint:            jsii.Bool(true),
 		BlockDevices: &[]*awsec2.BlockDevice{{
-			// The root device of EKS's AL2023 AMIs.
+			// The root device of EKS's AL2023 AMIs, x86_64 and ARM alike:
+			// one Packer template builds both (ami_block_device_mappings in
+			// templates/al2023/template.json of awslabs/amazon-eks-ami).
 			DeviceName: jsii.String("/dev/xvda"),
 			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(g.DiskSizeGib), &awsec2.EbsDeviceOptions{
 				VolumeType: awsec2.EbsDeviceVolumeType_GP3,

@@ -89,10 +89,16 @@ func TestNodegroupReplacementRenames(t *testing.T) {
 	after := synthYAML(t, daskhubYAML(`  coreZone: us-east-1b
   controlPlaneLogTypes: [api, controllerManager, scheduler]
   nodeGroups:
-    user: {instanceTypes: [m7a.2xlarge]}
+    core: {instanceTypes: [t4g.large]}
+    user: {instanceTypes: [m7g.2xlarge]}
     dask-worker: {capacity: onDemand}
     gpu-user: {instanceTypes: [g6.2xlarge], gpu: true, maxSize: 6, labels: {extra: "yes"}}
     big-user: {diskSizeGib: 300}
+  profiles:
+    server: {multiArchImage: true}
+    big-server: {multiArchImage: true}
+    gpu-pytorch: {multiArchImage: true}
+    gpu-tensorflow: {multiArchImage: true}
 `), daskhubOpts)["daskhub"]
 
 	dir := t.TempDir()
@@ -143,9 +149,9 @@ func TestNodegroupReplacementRenames(t *testing.T) {
 	}
 	slices.Sort(replaced)
 	slices.Sort(kept)
-	// The edits above: new instance types, capacity and zone replace; a
-	// label, a size limit and a disk size (a new launch template version)
-	// update in place.
+	// The edits above: new instance types (Graviton ones for core and user,
+	// with EKS's ARM AMI type), capacity and zone replace; a label, a size
+	// limit and a disk size (a new launch template version) update in place.
 	if got := strings.Join(replaced, " "); got != "core dask-worker user" {
 		t.Errorf("replaced groups %q, want core dask-worker user", got)
 	}
@@ -173,6 +179,19 @@ func TestNodegroupReplacementRenames(t *testing.T) {
 			got := toJSON(t, props(r)["Logging"])
 			if want := `{"ClusterLogging":{"EnabledTypes":[{"Type":"api"},{"Type":"controllerManager"},{"Type":"scheduler"}]}}`; got != want {
 				t.Errorf("logging %s, want %s", got, want)
+			}
+		}
+	})
+	t.Run("Graviton groups get the ARM AMI type and the same launch template", func(t *testing.T) {
+		templates := resources(after, "AWS::EC2::LaunchTemplate")
+		for name, ami := range map[string]string{"core": "AL2023_ARM_64_STANDARD", "user": "AL2023_ARM_64_STANDARD", "big-user": "AL2023_x86_64_STANDARD", "gpu-user": "AL2023_x86_64_NVIDIA"} {
+			if a[name]["AmiType"] != ami {
+				t.Errorf("%s: AMI type %v, want %s", name, a[name]["AmiType"], ami)
+			}
+			id := a[name]["LaunchTemplate"].(map[string]any)["Id"].(map[string]any)["Ref"].(string)
+			data := props(templates[id])["LaunchTemplateData"].(map[string]any)
+			if got := toJSON(t, data["MetadataOptions"]); got != `{"HttpEndpoint":"enabled","HttpPutResponseHopLimit":1,"HttpTokens":"required"}` {
+				t.Errorf("%s: metadata options %s", name, got)
 			}
 		}
 	})

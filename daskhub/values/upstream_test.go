@@ -430,3 +430,45 @@ func TestUserSchedulerPermissions(t *testing.T) {
 		}
 	}
 }
+
+// Graviton core groups rest on versions.CoreImages: every image on core
+// nodes is published for arm64. The table must name the tags we run (the
+// ones our values set, and the charts' defaults at the pinned charts), and
+// each entry must say where its architectures were read.
+func TestCoreImagesArePublishedForArm64(t *testing.T) {
+	for _, m := range versions.Minors() {
+		cfg := atVersion(t, m)
+		hub := values.Jupyterhub(cfg, signIn)
+		ca := values.ClusterAutoscaler(cfg, "t1-daskhub", "us-east-1")
+		r := versions.Kubernetes[m]
+		tags := map[string]string{}
+		for _, im := range versions.CoreImages(m) {
+			tags[im.Name] = im.Tag
+			if !im.Arm64 || im.Source == "" || im.Runs == "" {
+				t.Errorf("%s: %s:%s: arm64 %v, source %q", m, im.Name, im.Tag, im.Arm64, im.Source)
+			}
+			if im.Verified && !strings.Contains(im.Source, "@") {
+				t.Errorf("%s: %s is marked verified but its source names no file@tag: %s", m, im.Name, im.Source)
+			}
+		}
+		initImage := get(t, hub, "hub", "initContainers").([]any)[0].(map[string]any)["image"].(string)
+		for name, want := range map[string]any{
+			// Set by our values.
+			"registry.k8s.io/kube-scheduler":                 get(t, hub, "scheduling", "userScheduler", "image", "tag"),
+			"registry.k8s.io/autoscaling/cluster-autoscaler": get(t, ca, "image", "tag"),
+			"public.ecr.aws/aws-cli/aws-cli":                 strings.TrimPrefix(initImage, "public.ecr.aws/aws-cli/aws-cli:"),
+			// The charts' own tags: chartpress tags the hub and gateway
+			// images with the chart's version; jupyterhub/values.yaml@4.4.0
+			// pins configurable-http-proxy 5.2.0, and
+			// resources/helm/dask-gateway/values.yaml@2025.4.0 traefik 3.3.5.
+			"quay.io/jupyterhub/k8s-hub":                 r.Charts.Jupyterhub,
+			"ghcr.io/dask/dask-gateway-server":           r.Charts.DaskGateway,
+			"quay.io/jupyterhub/configurable-http-proxy": map[string]string{"4.4.0": "5.2.0"}[r.Charts.Jupyterhub],
+			"docker.io/traefik":                          map[string]string{"2025.4.0": "3.3.5"}[r.Charts.DaskGateway],
+		} {
+			if tags[name] != want {
+				t.Errorf("%s: CoreImages has %s at %q, but the cluster runs %v", m, name, tags[name], want)
+			}
+		}
+	}
+}

@@ -81,7 +81,7 @@ type SignIn struct {
 // auto scaling group's name (eks-<name>-<uuid>): <instance>-<group>-<digest>.
 // The digest covers every setting the stack turns into a node group property
 // that CloudFormation can only change by replacing the group (instance
-// types, capacity, AMI, subnets). A replacement is made before the old group
+// types, capacity, AMI type, subnets). A replacement is made before the old group
 // is deleted, and EKS refuses a second group of the same name, so such an
 // edit must also rename the group; other edits keep the name and update the
 // group in place. stacks.TestNodegroupReplacementRenames checks the list
@@ -93,8 +93,14 @@ func NodegroupName(cfg *config.Config, group string) string {
 	if g.Purpose == "core" {
 		subnets = fmt.Sprintf("private subnet %d", cfg.CoreZoneIndex())
 	}
-	replacing, err := json.Marshal([]any{g.InstanceTypes, g.Capacity, g.GPU, subnets,
-		v.Mode, v.MaxAzs, v.AvailabilityZones, v.PrivateSubnetIDs})
+	inputs := []any{g.InstanceTypes, g.Capacity, g.GPU, subnets, v.Mode, v.MaxAzs, v.AvailabilityZones, v.PrivateSubnetIDs}
+	// The AMI type: g.GPU told the two x86_64 AMI types apart before groups
+	// could be Graviton; any other type is added at the end, so that groups
+	// deployed before keep their names.
+	if ami := g.AMIType(); ami != "AL2023_x86_64_STANDARD" && ami != "AL2023_x86_64_NVIDIA" {
+		inputs = append(inputs, ami)
+	}
+	replacing, err := json.Marshal(inputs)
 	if err != nil {
 		panic(err) // strings, numbers and booleans always marshal
 	}

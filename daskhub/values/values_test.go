@@ -247,3 +247,26 @@ func BenchmarkSchemaCheck(b *testing.B) {
 		}
 	}
 }
+
+// Node group names carry a digest of what CloudFormation replaces a group
+// for, the AMI type among them. Groups of x86_64 AMI types keep the names
+// they had before Graviton groups existed (a new name would replace every
+// deployed group); a Graviton group's name covers its ARM AMI type.
+func TestNodegroupNamesCoverTheAMIType(t *testing.T) {
+	cfg := load(t, instance)
+	for group, want := range map[string]string{
+		"core": "t1-core-dcb181de", "user": "t1-user-b733810f",
+		"gpu-user": "t1-gpu-user-f629119d", "dask-gpu-worker": "t1-dask-gpu-worker-ec82ba25",
+	} {
+		if got := values.NodegroupName(cfg, group); got != want {
+			t.Errorf("%s: name %s, want %s as before Graviton groups", group, got, want)
+		}
+	}
+	arm := load(t, instance+"  nodeGroups:\n    core: {instanceTypes: [t4g.large]}\n")
+	if g := arm.Daskhub.NodeGroups["core"]; g.AMIType() != "AL2023_ARM_64_STANDARD" {
+		t.Fatalf("a t4g.large group has AMI type %s", g.AMIType())
+	}
+	if name := values.NodegroupName(arm, "core"); name == "t1-core-dcb181de" || !strings.HasPrefix(name, "t1-core-") || len(name) != len("t1-core-")+8 {
+		t.Errorf("Graviton core group named %s", name)
+	}
+}
