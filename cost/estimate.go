@@ -171,7 +171,7 @@ func (e *estimator) registry() {
 	p := e.p
 	e.idle("registry", "KMS key of the indexer's queues", 1, p.KMSKeyMonth, "month")
 	e.idle("registry", "CloudWatch alarm on dead letters", 1, p.AlarmMonth, "month")
-	e.estimated("registry", "SQS requests: the indexer's long polls of an empty queue, millions", Assumed.SQSPollsMonth/1e6, p.SQSMillion, "M requests")
+	e.estimated("registry", "SQS requests, in millions: the indexer polling its empty queue", Assumed.SQSPollsMonth/1e6, p.SQSMillion, "M requests")
 }
 
 func (e *estimator) portal() {
@@ -186,6 +186,8 @@ func (e *estimator) portal() {
 		e.use("portal", "machine "+name+" running", price+disk, "h", fmt.Sprintf("with the default %d GiB disk", pc.Volume.DefaultGiB))
 	}
 	e.use("portal", "a machine's disk, running or stopped", p.EBSgp3GBMonth, "GB-month", "gp3")
+	e.use("portal", "a Cost Explorer request", p.CostExplorerRequest, "request",
+		"a user's Costs page makes 3 (kept an hour); with a spending limit the guard makes 1 an hour while any machine runs")
 }
 
 func (e *estimator) daskhub() {
@@ -214,18 +216,12 @@ func (e *estimator) daskhub() {
 	}
 	e.idle("daskhub", "KMS key of Kubernetes secrets", 1, p.KMSKeyMonth, "month")
 	var streams []stream
-	for _, t := range ControlPlaneLogTypes(e.cfg) {
+	for _, t := range d.ControlPlaneLogTypes {
 		streams = append(streams, stream{"EKS " + t + " log", Assumed.ControlPlaneLogGBMonth[t]})
 	}
 	e.logs("daskhub", "EKS control-plane logs", streams, p.LogsIngestGB, d.LogRetentionDays)
 	e.idle("daskhub", "EFS file system (homes, shared): billed per GB stored", 1, 0, "month")
 	e.perUseDaskhub()
-}
-
-// ControlPlaneLogTypes are the EKS control-plane log types cfg turns on,
-// by EKS's names.
-func ControlPlaneLogTypes(cfg *config.Config) []string {
-	return []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
 }
 
 // IdleNodes is how many nodes a group keeps with nobody using it: the

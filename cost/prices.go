@@ -68,6 +68,8 @@ type Prices struct {
 	SecretMonth float64
 	// SQSMillion is a million SQS standard-queue requests.
 	SQSMillion float64
+	// CostExplorerRequest is one Cost Explorer API request.
+	CostExplorerRequest float64
 	// CognitoPlusMAU and CognitoEssentialsMAU are a monthly active user of
 	// a user pool on each feature plan (Essentials' first 10,000 a month are
 	// free outside GovCloud; Plus has no free tier).
@@ -108,6 +110,7 @@ var usEast1 = Prices{
 	AlarmMonth:              0.10,
 	SecretMonth:             0.40,
 	SQSMillion:              0.40,
+	CostExplorerRequest:     0.01,
 	CognitoPlusMAU:          0.02,
 	CognitoEssentialsMAU:    0.015,
 	InstanceFactor:          1,
@@ -148,6 +151,7 @@ var govCloud = Prices{
 	AlarmMonth:              0.10,
 	SecretMonth:             0.40,
 	SQSMillion:              0.50,
+	CostExplorerRequest:     0.01,
 	CognitoPlusMAU:          0.02,
 	CognitoEssentialsMAU:    0.015,
 	InstanceFactor:          1.26,
