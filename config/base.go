@@ -35,10 +35,14 @@ type VPC struct {
 	// new accounts have no ap-northeast-1b) when the region is known, else
 	// CloudFormation picks at deploy time. Each zone must exist in the region.
 	AvailabilityZones []string `yaml:"availabilityZones"`
-	// NatGateways gives private subnets their way out: "none" (private
-	// subnets reach only VPC endpoints), "one" shared gateway (cheapest), or
-	// "perAz" (survives the loss of a zone).
-	NatGateways string `yaml:"natGateways" default:"one" enum:"none,one,perAz"`
+	// NAT gives the private subnets their way out to the internet: AWS's
+	// managed NAT gateways, small NAT instances the stack runs, or none.
+	NAT NAT `yaml:"nat"`
+	// NatGateways is the old spelling of nat, kept so that existing
+	// instance files still work: "none" is nat: {type: none}, "one" is
+	// nat: {type: gateway}, "perAz" is nat: {type: gateway, perAz: true}.
+	// Give nat or natGateways, not both.
+	NatGateways string `yaml:"natGateways" enum:"none,one,perAz"`
 	// FlowLogs records rejected and accepted traffic to CloudWatch Logs.
 	FlowLogs bool `yaml:"flowLogs" default:"true"`
 	// FlowLogRetentionDays is how long flow logs are kept; one of
@@ -55,6 +59,55 @@ type VPC struct {
 	// PrivateSubnetIDs of an existing VPC, one per availability zone, in the
 	// same order. Compute runs here.
 	PrivateSubnetIDs []string `yaml:"privateSubnetIds"`
+}
+
+// NAT is how a new VPC's private subnets reach the internet.
+type NAT struct {
+	// Type is "gateway" (AWS's managed NAT gateway: scales to 100 Gbps,
+	// nothing to patch), "instance" (a small Graviton EC2 instance running
+	// Amazon Linux 2023: with its address about a fifth of a gateway's
+	// hourly price and no charge per GB, but its bandwidth, patching and
+	// recovery are the instance's), or "none"
+	// (private subnets reach only VPC endpoints; DaskHub and the portal
+	// need a way out). docs/base.md compares them.
+	Type string `yaml:"type" default:"gateway" enum:"gateway,instance,none"`
+	// PerAz puts a NAT in every zone, each zone's private subnet using its
+	// own, so that losing a zone cuts no other zone off; false shares one
+	// NAT, in the first zone, among all zones.
+	PerAz bool `yaml:"perAz" default:"false"`
+	// InstanceType of each NAT instance (type: instance), a Graviton
+	// burstable type: t4g.nano (0.5 GiB, 32 Mbit/s baseline, bursts to
+	// 5 Gbit/s) up to t4g.xlarge (1 Gbit/s baseline).
+	InstanceType string `yaml:"instanceType" default:"t4g.nano" enum:"t4g.nano,t4g.micro,t4g.small,t4g.medium,t4g.large,t4g.xlarge"`
+}
+
+// Count is how many NAT gateways or instances a new VPC over zones
+// availability zones gets.
+func (n NAT) Count(zones int) int {
+	switch {
+	case n.Type == "none":
+		return 0
+	case n.PerAz:
+		return zones
+	}
+	return 1
+}
+
+// Describe says what NAT a new VPC over zones availability zones gets,
+// such as "3 NAT gateways" or "1 NAT instance (t4g.nano)".
+func (n NAT) Describe(zones int) string {
+	k := n.Count(zones)
+	plural := ""
+	if k != 1 {
+		plural = "s"
+	}
+	switch n.Type {
+	case "none":
+		return "no NAT (private subnets reach only VPC endpoints)"
+	case "instance":
+		return fmt.Sprintf("%d NAT instance%s (%s)", k, plural, n.InstanceType)
+	}
+	return fmt.Sprintf("%d NAT gateway%s", k, plural)
 }
 
 // Budget is a monthly cost budget over the instance's tagged resources,
@@ -156,6 +209,7 @@ func (v *VPC) check(c *checker, cfg *Config) {
 			c.errorf(p+".availabilityZones", "lists %d zones but maxAzs is %d", n, v.MaxAzs)
 		}
 		onlyWith(c, p, "mode: existing", "vpcId", "publicSubnetIds", "privateSubnetIds")
+		v.NAT.check(c)
 	case "existing":
 		if v.VpcID == "" {
 			c.errorf(p+".vpcId", "is required with mode: existing")
@@ -184,9 +238,52 @@ func (v *VPC) check(c *checker, cfg *Config) {
 		checkListedOnce(c, p+".privateSubnetIds", v.PrivateSubnetIDs, "subnet")
 		checkListedOnce(c, p+".publicSubnetIds", v.PublicSubnetIDs, "subnet")
 		checkSubnetsOnce(c, p, v.PublicSubnetIDs, v.PrivateSubnetIDs)
-		onlyWith(c, p, "mode: new (an existing VPC is used as it is)", "maxAzs", "natGateways", "flowLogs", "flowLogRetentionDays", "s3Endpoint")
+		onlyWith(c, p, "mode: new (an existing VPC is used as it is)", "maxAzs", "nat", "natGateways", "flowLogs", "flowLogRetentionDays", "s3Endpoint")
 	}
 	checkRetention(c, p+".flowLogRetentionDays", v.FlowLogRetentionDays)
+}
+
+// applyNatGateways reads the old key natGateways into nat, so that
+// everything after it reads one setting. It runs before the checks.
+func (v *VPC) applyNatGateways(c *checker) {
+	const p = "base.vpc"
+	old, ok := map[string]NAT{
+		"none":  {Type: "none"},
+		"one":   {Type: "gateway"},
+		"perAz": {Type: "gateway", PerAz: true},
+	}[v.NatGateways]
+	if !ok || v.Mode != "new" {
+		return // not given, misspelt (the decoder said so) or refused with mode: existing
+	}
+	if c.given(p + ".nat") {
+		c.errorf(p+".natGateways", "is the old spelling of nat: give one of them, not both")
+		return
+	}
+	v.NAT.Type, v.NAT.PerAz = old.Type, old.PerAz
+	spelling := "{type: " + old.Type + "}"
+	if old.PerAz {
+		spelling = "{type: gateway, perAz: true}"
+	}
+	c.warnf(p+".natGateways", "is the old spelling of nat; natGateways: %s still works and means nat: %s, which also offers NAT instances (docs/base.md)", v.NatGateways, spelling)
+}
+
+// natPath is the key an admin wrote to choose the NAT type, for messages
+// about it.
+func (v *VPC) natPath(c *checker) string {
+	if c.given("base.vpc.natGateways") {
+		return "base.vpc.natGateways"
+	}
+	return "base.vpc.nat.type"
+}
+
+func (n *NAT) check(c *checker) {
+	const p = "base.vpc.nat"
+	if n.Type != "instance" {
+		onlyWith(c, p, "type: instance", "instanceType")
+	}
+	if n.Type == "none" {
+		onlyWith(c, p, "type: gateway or instance (type: none places no NAT)", "perAz")
+	}
 }
 
 // onlyWith reports each of keys under section p that the admin wrote

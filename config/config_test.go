@@ -167,7 +167,7 @@ func TestDecodeErrorHidesFollowUpChecksOfTheSameValue(t *testing.T) {
 func TestDefaultsApplyAndInstanceOverrides(t *testing.T) {
 	cfg := mustLoad(t, "name: x\nbase:\n  vpc:\n    cidr: 10.5.0.0/20\n")
 	v := cfg.Base.VPC
-	if v.Cidr != "10.5.0.0/20" || v.Mode != "new" || v.MaxAzs != 2 || v.NatGateways != "one" || !v.FlowLogs || v.FlowLogRetentionDays != 90 {
+	if v.Cidr != "10.5.0.0/20" || v.Mode != "new" || v.MaxAzs != 2 || v.NAT.Type != "gateway" || v.NAT.PerAz || !v.FlowLogs || v.FlowLogRetentionDays != 90 {
 		t.Fatalf("defaults not applied or override lost: %+v", v)
 	}
 	if got := cfg.Base.Budget.ActualPercents; len(got) != 3 || got[2] != 100 {

@@ -100,6 +100,23 @@ func (cfg *Config) checkHosts(c *checker) {
 	}
 }
 
+// checkEgress refuses components that need the internet in a new VPC
+// whose private subnets have no NAT (the deployer makes no interface
+// endpoints that could stand in for it).
+func (cfg *Config) checkEgress(c *checker) {
+	v := cfg.Base.VPC
+	if v.Mode != "new" || v.NAT.Type != "none" {
+		return
+	}
+	path := v.natPath(c)
+	if cfg.Daskhub.Enabled {
+		c.errorf(path, "daskhub needs a way out of the private subnets (nodes pull images and join EKS over the internet): set nat: {type: gateway} or {type: instance}")
+	}
+	if cfg.Portal.Enabled {
+		c.errorf(path, "the portal's machines need a way out of the private subnets (users reach them through Session Manager, whose agent calls AWS over the internet): set nat: {type: gateway} or {type: instance}")
+	}
+}
+
 // isEmail reports whether s is a bare e-mail address at a DNS domain, as
 // AWS Budgets, Cognito and SNS take it: no display name, no mailto:, no
 // trailing dot.

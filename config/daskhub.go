@@ -287,9 +287,6 @@ func (x *Daskhub) check(c *checker, cfg *Config) {
 	if _, ok := versions.Kubernetes[x.KubernetesVersion]; !ok {
 		c.errorf(p+".kubernetesVersion", "%q is not a Kubernetes version this deployer can run; allowed: %s (kubectl %s drives versions within one minor of its own)", x.KubernetesVersion, strings.Join(versions.Minors(), ", "), KubectlLayerVersion)
 	}
-	if cfg.Base.VPC.Mode == "new" && cfg.Base.VPC.NatGateways == "none" {
-		c.errorf("base.vpc.natGateways", "daskhub needs a way out of the private subnets (nodes pull images and join EKS over the internet): set one or perAz")
-	}
 	x.Endpoint.check(c)
 	if zones := len(cfg.Base.VPC.AvailabilityZones); cfg.Base.VPC.Mode == "existing" && zones < 2 {
 		c.errorf("base.vpc.availabilityZones", "daskhub needs subnets in at least two availability zones (EKS refuses a cluster in one); this VPC lists %d", zones)

@@ -27,8 +27,9 @@ type InstanceType struct {
 // PriceRegion is the region whose on-demand prices InstanceTypes holds.
 const PriceRegion = "us-east-1"
 
-// InstanceTypes is the one table of instance types DaskHub's node groups and
-// the portal may use. A node group of arm64 types runs EKS's AL2023 ARM AMI
+// InstanceTypes is the one table of instance types DaskHub's node groups,
+// the portal and the base stack's NAT instances (base.vpc.nat.instanceType)
+// may use. A node group of arm64 types runs EKS's AL2023 ARM AMI
 // and only where every image on it is published for arm64 (config checks
 // which). Prices are on-demand Linux in us-east-1 (PriceRegion).
 var InstanceTypes = map[string]InstanceType{
@@ -38,6 +39,9 @@ var InstanceTypes = map[string]InstanceType{
 	"t3a.medium":   {VCPU: 2, MemoryGiB: 4, PriceUSDPerHour: 0.0376},
 	"t3a.large":    {VCPU: 2, MemoryGiB: 8, PriceUSDPerHour: 0.0752},
 	"t3a.xlarge":   {VCPU: 4, MemoryGiB: 16, PriceUSDPerHour: 0.1504},
+	"t4g.nano":     {VCPU: 2, MemoryGiB: 0.5, Arm64: true, PriceUSDPerHour: 0.0042},
+	"t4g.micro":    {VCPU: 2, MemoryGiB: 1, Arm64: true, PriceUSDPerHour: 0.0084},
+	"t4g.small":    {VCPU: 2, MemoryGiB: 2, Arm64: true, PriceUSDPerHour: 0.0168},
 	"t4g.medium":   {VCPU: 2, MemoryGiB: 4, Arm64: true, PriceUSDPerHour: 0.0336},
 	"t4g.large":    {VCPU: 2, MemoryGiB: 8, Arm64: true, PriceUSDPerHour: 0.0672},
 	"t4g.xlarge":   {VCPU: 4, MemoryGiB: 16, Arm64: true, PriceUSDPerHour: 0.1344},

@@ -73,6 +73,7 @@ func Parse(name string, data []byte) (*Config, error) {
 
 	cfg.Daskhub.resolveVersions()
 	c := &checker{pos: pos}
+	cfg.Base.VPC.applyNatGateways(c)
 	checkRequired(root, "", c)
 	cfg.checkTop(c)
 	cfg.checkComponents(c)
@@ -85,6 +86,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	cfg.Containers.check(c, cfg)
 	cfg.checkARNs(c)
 	cfg.checkHosts(c)
+	cfg.checkEgress(c)
 	// A value that failed to decode still holds its default, so semantic
 	// checks of it (or below it) would only confuse: keep the decode error.
 	decodeProblems := problems[:len(problems):len(problems)]

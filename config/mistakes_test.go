@@ -76,7 +76,7 @@ base:
 		t.Errorf("merged key missing, got %q", d)
 	}
 	v := cfg.Base.VPC
-	if v.Cidr != "10.9.0.0/16" || v.MaxAzs != 2 || v.NatGateways != "perAz" {
+	if v.Cidr != "10.9.0.0/16" || v.MaxAzs != 2 || !v.NAT.PerAz {
 		t.Errorf("merge of a list: the earlier mapping wins over the later, own keys over both; got %+v", v)
 	}
 

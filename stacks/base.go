@@ -54,7 +54,7 @@ func NewBaseStack(scope constructs.Construct, inst *Instance) *BaseStack {
 
 func (b *BaseStack) newVpc(stack awscdk.Stack, inst *Instance) awsec2.IVpc {
 	v := b.cfg.Base.VPC
-	nat := map[string]int{"none": 0, "one": 1, "perAz": v.MaxAzs}[v.NatGateways]
+	nat := v.NAT.Count(v.MaxAzs)
 	private := awsec2.SubnetType_PRIVATE_WITH_EGRESS
 	if nat == 0 {
 		private = awsec2.SubnetType_PRIVATE_ISOLATED
@@ -75,13 +75,23 @@ func (b *BaseStack) newVpc(stack awscdk.Stack, inst *Instance) awsec2.IVpc {
 	} else {
 		props.MaxAzs = jsii.Number(v.MaxAzs)
 	}
+	var natInstances awsec2.NatInstanceProviderV2
+	if v.NAT.Type == "instance" && nat > 0 {
+		natInstances = natInstanceProvider(v.NAT.InstanceType)
+		props.NatGatewayProvider = natInstances
+	}
 	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), props)
-	// Kubernetes finds the subnets for its load balancers by these tags.
+	if natInstances != nil {
+		secureNatInstances(natInstances, v.Cidr)
+	}
+	// Kubernetes finds the subnets for its load balancers by these tags;
+	// on the subnets only, not on what sits in them (NAT instances).
+	onSubnets := &awscdk.TagProps{IncludeResourceTypes: jsii.Strings("AWS::EC2::Subnet")}
 	for _, s := range *vpc.PublicSubnets() {
-		awscdk.Tags_Of(s).Add(jsii.String("kubernetes.io/role/elb"), jsii.String("1"), nil)
+		awscdk.Tags_Of(s).Add(jsii.String("kubernetes.io/role/elb"), jsii.String("1"), onSubnets)
 	}
 	for _, s := range append(*vpc.PrivateSubnets(), *vpc.IsolatedSubnets()...) {
-		awscdk.Tags_Of(s).Add(jsii.String("kubernetes.io/role/internal-elb"), jsii.String("1"), nil)
+		awscdk.Tags_Of(s).Add(jsii.String("kubernetes.io/role/internal-elb"), jsii.String("1"), onSubnets)
 	}
 	if v.FlowLogs {
 		// Flow logs are the network's audit trail: kept until their

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -13,13 +14,15 @@ func TestBaseNewVpc(t *testing.T) {
 name: t1
 tags: {project: helio}
 base:
-  vpc: {cidr: 10.8.0.0/16, maxAzs: 3, natGateways: perAz, flowLogRetentionDays: 30}
+  vpc: {cidr: 10.8.0.0/16, maxAzs: 3, nat: {type: gateway, perAz: true}, flowLogRetentionDays: 30}
   budget: {monthlyLimitUsd: 500, emails: [a@example.org], forecastPercents: [110], actualPercents: [90]}
 `, Options{Account: "111122223333", Region: "eu-west-1"})["base"]
 
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::VPC"), jsii.Number(1))
 	tpl.HasResourceProperties(jsii.String("AWS::EC2::VPC"), map[string]any{"CidrBlock": "10.8.0.0/16"})
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(3))
+	tpl.ResourceCountIs(jsii.String("AWS::EC2::EIP"), jsii.Number(3))
+	tpl.ResourceCountIs(jsii.String("AWS::EC2::Instance"), jsii.Number(0))
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::Subnet"), jsii.Number(6))
 	for _, az := range []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"} {
 		tpl.HasResourceProperties(jsii.String("AWS::EC2::Subnet"), map[string]any{"AvailabilityZone": az})
@@ -32,6 +35,14 @@ base:
 	tpl.ResourcePropertiesCountIs(jsii.String("AWS::EC2::Subnet"), map[string]any{
 		"Tags": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "kubernetes.io/role/internal-elb", "Value": "1"}}),
 	}, jsii.Number(3))
+	// The load-balancer tags mark subnets only, not their route tables,
+	// gateways or addresses.
+	for id, r := range (*tpl.ToJSON())["Resources"].(map[string]any) {
+		r := r.(map[string]any)
+		if r["Type"] != "AWS::EC2::Subnet" && strings.Contains(toJSON(t, r), "kubernetes.io/role/") {
+			t.Errorf("%s (%s) carries a kubernetes.io/role tag", id, r["Type"])
+		}
+	}
 	tpl.HasResourceProperties(jsii.String("AWS::EC2::VPCEndpoint"), map[string]any{"VpcEndpointType": "Gateway"})
 	tpl.HasResourceProperties(jsii.String("AWS::SSM::Parameter"), map[string]any{"Name": "/heliocloud/t1/vpc/private-subnet-ids"})
 	tpl.HasResourceProperties(jsii.String("AWS::EC2::VPC"), map[string]any{
@@ -58,9 +69,10 @@ func TestBaseNoNatMakesIsolatedSubnetsAndNoBudget(t *testing.T) {
 	tpl := synthYAML(t, `
 name: t2
 base:
-  vpc: {natGateways: none, flowLogs: false, s3Endpoint: false}
+  vpc: {nat: {type: none}, flowLogs: false, s3Endpoint: false}
 `, Options{})["base"]
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(0))
+	tpl.ResourceCountIs(jsii.String("AWS::EC2::Instance"), jsii.Number(0))
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::FlowLog"), jsii.Number(0))
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::VPCEndpoint"), jsii.Number(0))
 	tpl.ResourceCountIs(jsii.String("AWS::Budgets::Budget"), jsii.Number(0))

@@ -116,7 +116,7 @@ func Summary(cfg *config.Config) string {
 	if v.Mode == "existing" {
 		fmt.Fprintf(&b, "network: existing %s in %s\n", v.VpcID, strings.Join(v.AvailabilityZones, ", "))
 	} else {
-		fmt.Fprintf(&b, "network: new %s over %d zones, NAT gateways: %s\n", v.Cidr, v.MaxAzs, v.NatGateways)
+		fmt.Fprintf(&b, "network: new %s over %d zones, %s\n", v.Cidr, v.MaxAzs, v.NAT.Describe(v.MaxAzs))
 	}
 	if len(cfg.Teams) > 0 {
 		names := make([]string, 0, len(cfg.Teams))
