@@ -87,11 +87,23 @@ type stream struct {
 
 // NATGateways is how many NAT gateways a new VPC of cfg has.
 func NATGateways(v config.VPC) int {
-	if v.Mode != "new" {
+	if v.Mode != "new" || v.NAT.Type != "gateway" {
 		return 0
 	}
-	return map[string]int{"none": 0, "one": 1, "perAz": v.MaxAzs}[v.NatGateways]
+	return v.NAT.Count(v.MaxAzs)
 }
+
+// NATInstances is how many NAT instances a new VPC of cfg has.
+func NATInstances(v config.VPC) int {
+	if v.Mode != "new" || v.NAT.Type != "instance" {
+		return 0
+	}
+	return v.NAT.Count(v.MaxAzs)
+}
+
+// NATInstanceRootGiB is a NAT instance's root volume: the size of the
+// Amazon Linux 2023 image's snapshot, which the base stack does not change.
+const NATInstanceRootGiB = 8
 
 // PublicZones is how many zones have a public subnet a load balancer can
 // use.
@@ -112,10 +124,16 @@ func (e *estimator) base() {
 		e.idle("base", "NAT gateway", n, p.NATGatewayHour, "h")
 		e.idle("base", "public IPv4 address of a NAT gateway", n, p.PublicIPv4Hour, "h")
 	}
+	if n := float64(NATInstances(v)); n > 0 {
+		price, _ := p.InstanceHour(v.NAT.InstanceType)
+		e.idle("base", "NAT instance ("+v.NAT.InstanceType+")", n, price, "h")
+		e.idle("base", "public IPv4 address of a NAT instance", n, p.PublicIPv4Hour, "h")
+		e.idle("base", fmt.Sprintf("NAT instance root volume (%d GiB gp3)", NATInstanceRootGiB), n*NATInstanceRootGiB, p.EBSgp3GBMonth, "GB-month")
+	}
 	if v.Mode == "new" && v.FlowLogs {
 		e.logs("base", "VPC flow logs", []stream{{"VPC flow logs", Assumed.FlowLogsGBMonth}}, p.VendedLogsGB, v.FlowLogRetentionDays)
 	}
-	if v.Mode == "new" && NATGateways(v) == 0 && !v.FlowLogs {
+	if v.Mode == "new" && NATGateways(v)+NATInstances(v) == 0 && !v.FlowLogs {
 		e.idle("base", "VPC, subnets, S3 endpoint: free", 0, 0, "month")
 	}
 	e.use("base", "data through a NAT gateway", p.NATGatewayGB, "GB", "S3 traffic skips it through the free gateway endpoint")

@@ -121,6 +121,11 @@ func TestBaseLevers(t *testing.T) {
 	if got := perAz.Total(); !near(got, 3*(0.045+0.005)*730) {
 		t.Errorf("three NAT gateways: %s, want $109.50", cost.Dollars(got))
 	}
+	// A t4g.nano, its public address and its 8 GiB root volume, per zone.
+	nat := cost.Estimate(parse(t, "name: t\nregion: us-east-1\nbase:\n  vpc: {maxAzs: 2, nat: {type: instance, perAz: true}, flowLogs: false}\n"))
+	if got := nat.Total(); !near(got, 2*((0.0042+0.005)*730+8*0.08)) {
+		t.Errorf("two NAT instances: %s, want $14.71", cost.Dollars(got))
+	}
 }
 
 // Prices come from the instance's region where the table has it, and
