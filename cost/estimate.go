@@ -136,7 +136,12 @@ func (e *estimator) base() {
 	if v.Mode == "new" && NATGateways(v)+NATInstances(v) == 0 && !v.FlowLogs {
 		e.idle("base", "VPC, subnets, S3 endpoint: free", 0, 0, "month")
 	}
-	e.use("base", "data through a NAT gateway", p.NATGatewayGB, "GB", "S3 traffic skips it through the free gateway endpoint")
+	switch {
+	case NATGateways(v) > 0:
+		e.use("base", "data through a NAT gateway", p.NATGatewayGB, "GB", "S3 traffic skips it through the free gateway endpoint")
+	case NATInstances(v) > 0:
+		e.use("base", "data through a NAT instance", 0, "GB", "no charge of its own; its bandwidth is the instance type's")
+	}
 	e.use("base", "data out to the internet", p.DataOutGB, "GB", "after the account's first 100 GB a month")
 }
 

@@ -119,6 +119,8 @@ func costCases(t *testing.T) map[string]string {
 	hub = strings.Replace(hub, "# region: us-east-1", "region: us-gov-west-1", 1)
 	hub = strings.Replace(hub, "name: example", "name: govhub", 1)
 	write("govhub", hub)
+	// NAT instances, one per zone, in us-west-2.
+	write("natinst", "name: natinst\nregion: us-west-2\nbase:\n  vpc:\n    maxAzs: 3\n    nat: {type: instance, perAz: true, instanceType: t4g.micro}\n    flowLogRetentionDays: 7\n")
 	return cases
 }
 
