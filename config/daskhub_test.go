@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -247,4 +248,49 @@ func TestDaskhubDocCoversEveryKey(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeOf(Daskhub{}), "")
+}
+
+// The hub's load balancer: its zones, who may reach it, and what an
+// existing VPC must give it.
+func TestDaskhubLoadBalancer(t *testing.T) {
+	const cert = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+	withDomain := "name: x\nregion: us-east-1\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {publicCidrs: [192.0.2.0/24]}\n  admins: [arn:aws:iam::123456789012:role/Admin]\n  domain: {name: helio.example.org, certificateArn: \"" + cert + "\"}\n"
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"more zones than the network", withDomain + "  loadBalancer: {zones: 3}\n",
+			`test.yaml:9: error: daskhub.loadBalancer.zones: 3 must be from 1 to the network's 2 zones`},
+		{"no zone", withDomain + "  loadBalancer: {zones: 0}\n",
+			`daskhub.loadBalancer.zones: 0 must be from 1 to the network's 2 zones`},
+		{"without a domain", daskhubBase + "  loadBalancer: {zones: 2}\n",
+			`daskhub.loadBalancer.zones: only applies with a domain (without one the hub has no load balancer): set daskhub.domain.name`},
+		{"private source range", withDomain + "  loadBalancer: {publicCidrs: [10.1.0.0/16]}\n",
+			`daskhub.loadBalancer.publicCidrs[0]: 10.1.0.0/16 is a private range, but the load balancer is on the internet and sees the addresses users come from`},
+		{"host bits", withDomain + "  loadBalancer: {publicCidrs: [192.0.2.1/24]}\n",
+			`daskhub.loadBalancer.publicCidrs[0]: "192.0.2.1/24" has host bits set; did you mean 192.0.2.0/24?`},
+		{"not a CIDR", withDomain + "  loadBalancer: {publicCidrs: [campus]}\n",
+			`daskhub.loadBalancer.publicCidrs[0]: "campus" is not an IPv4 CIDR block such as 192.0.2.0/24`},
+		{"existing VPC without public subnets", withDomain + "base:\n  vpc: {mode: existing, vpcId: vpc-0123456789abcdef0, availabilityZones: [us-east-1a, us-east-1b], privateSubnetIds: [subnet-0aaaaaaaaaaaaaaaa, subnet-0bbbbbbbbbbbbbbbb]}\n",
+			`daskhub.domain.name: the hub's load balancer stands in public subnets, and base.vpc lists none: set base.vpc.publicSubnetIds (one per zone, in the order of availabilityZones)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { wantProblem(t, tt.yaml, tt.want) })
+	}
+
+	cfg := mustLoad(t, withDomain+"  coreZone: us-east-1b\n  loadBalancer: {zones: 2, publicCidrs: [0.0.0.0/0]}\ntags: {grant: \"NNX=17\"}\n")
+	if got := fmt.Sprint(cfg.LoadBalancerZones()); got != "[1 0]" {
+		t.Errorf("load balancer zones %s, want coreZone's (1) first", got)
+	}
+	got := warningsText(cfg)
+	for _, want := range []string{
+		"daskhub.loadBalancer.publicCidrs: 0.0.0.0/0 lets in everyone, as leaving publicCidrs out does",
+		`tags.grant: the hub's load balancer, which Kubernetes makes, cannot carry this tag`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings:\n%s\nwant %q", got, want)
+		}
+	}
+	if got := fmt.Sprint(mustLoad(t, withDomain).LoadBalancerZones()); got != "[0]" {
+		t.Errorf("default load balancer zones %s, want [0]: coreZone alone", got)
+	}
 }

@@ -178,8 +178,9 @@ func subnetIDs(groups ...*[]awsec2.ISubnet) *[]*string {
 // The imported new VPC has its id, zones and private subnets only: each
 // value read becomes a template parameter, and one no resource uses is a
 // warning at every synth (W2001) and a needless read at every deploy. No
-// stack uses the CIDR or the public subnets (asking for them fails the
-// synth loudly); they stay in SSM for tools outside the deployment. Zones
+// stack uses the CIDR (asking for it fails the synth loudly); the public
+// subnets are read only by the DaskHub stack, for the hub's load balancer,
+// and only with a domain (DaskhubStack.loadBalancerSubnets). Zones
 // known at synth time are written in, not read.
 func (b *BaseStack) ImportVpc(scope constructs.Construct) awsec2.IVpc {
 	v := b.cfg.Base.VPC

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseksv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 	"github.com/heliocloud/heliocloud-go/config"
@@ -62,10 +63,16 @@ func (d *DaskhubStack) revision() string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// deployCheck adds the custom resource that fails the deploy, with the
-// reason, when the releases do not work, and that removes the hub's load
-// balancer before the cluster is deleted (lambda/hubcheck).
-func (d *DaskhubStack) deployCheck(namespace awseksv2.KubernetesManifest) {
+// hubChecker is the deploy check's function (lambda/hubcheck) and what must
+// stand while it works: its way into the cluster and its permissions there.
+type hubChecker struct {
+	fn     *golambda.Function
+	access []constructs.IDependable
+}
+
+// checkFunction makes the deploy check's function, in the VPC, with its
+// access entry and Kubernetes RBAC.
+func (d *DaskhubStack) checkFunction(namespace awseksv2.KubernetesManifest) *hubChecker {
 	stack := d.Stack
 	ns := d.cfg.Namespace
 	// The endpoint may be private only: the check runs in the VPC and may
@@ -110,32 +117,62 @@ func (d *DaskhubStack) deployCheck(namespace awseksv2.KubernetesManifest) {
 	})
 	rbac := d.Cluster.AddManifest(jsii.String("DeployCheckRbac"), deployCheckRBAC(ns)...)
 	rbac.Node().AddDependency(namespace)
+	return &hubChecker{fn: fn, access: []constructs.IDependable{access, rbac, sg, d.Cluster.ClusterSecurityGroup()}}
+}
 
+// checkResource is a custom resource served by the check's function,
+// answering within 20 minutes: a function that dies without answering
+// leaves CloudFormation waiting this long, not the default hour.
+func (d *DaskhubStack) checkResource(k *hubChecker, id, resourceType string, props map[string]any) awscdk.CustomResource {
+	props["ClusterName"] = d.Cluster.ClusterName()
+	props["Endpoint"] = d.Cluster.ClusterEndpoint()
+	props["CertificateAuthority"] = d.Cluster.ClusterCertificateAuthorityData()
+	props["Namespace"] = d.cfg.Namespace
+	r := awscdk.NewCustomResource(d.Stack, jsii.String(id), &awscdk.CustomResourceProps{
+		ServiceToken:   k.fn.Function.FunctionArn(),
+		ResourceType:   jsii.String(resourceType),
+		ServiceTimeout: awscdk.Duration_Minutes(jsii.Number(20)),
+		Properties:     &props,
+	})
+	// With its access in place until it is done.
+	r.Node().AddDependency(k.access...)
+	return r
+}
+
+// deployCheck adds the custom resource that fails the deploy, with the
+// reason, when the releases do not work, and that removes the hub's load
+// balancer before the cluster is deleted (lambda/hubcheck).
+func (d *DaskhubStack) deployCheck(k *hubChecker) {
 	spec, err := json.Marshal(d.checkSpec)
 	if err != nil {
 		panic(fmt.Sprintf("stacks: the deploy check's spec does not marshal: %v", err))
 	}
-	check := awscdk.NewCustomResource(stack, jsii.String("DeployCheck"), &awscdk.CustomResourceProps{
-		ServiceToken: fn.Function.FunctionArn(),
-		ResourceType: jsii.String("Custom::HeliocloudDaskhubCheck"),
-		// A function that dies without answering leaves CloudFormation
-		// waiting this long, not the default hour.
-		ServiceTimeout: awscdk.Duration_Minutes(jsii.Number(20)),
-		Properties: &map[string]any{
-			"ClusterName":          d.Cluster.ClusterName(),
-			"Endpoint":             d.Cluster.ClusterEndpoint(),
-			"CertificateAuthority": d.Cluster.ClusterCertificateAuthorityData(),
-			"Namespace":            ns,
-			"Spec":                 string(spec),
-			"Revision":             d.revision(),
-		},
+	check := d.checkResource(k, "DeployCheck", "Custom::HeliocloudDaskhubCheck", map[string]any{
+		"Spec":     string(spec),
+		"Revision": d.revision(),
 	})
-	// After every release (and so, on delete, before them), with its access
-	// in place until it is done.
-	check.Node().AddDependency(access, rbac, sg, d.Cluster.ClusterSecurityGroup())
+	// After every release (and so, on delete, before them).
 	for _, r := range d.releases {
 		check.Node().AddDependency(r)
 	}
+}
+
+// loadBalancerSwitch removes, before the JupyterHub release, a hub Service
+// whose load balancer the cloud provider cannot turn into the one the
+// release asks for (hubcheck.ReplaceLoadBalancers): a Classic one, from
+// before the hub had a Network Load Balancer, which would be left behind,
+// or one in other subnets, which would stay there. The release then makes
+// the Service again. It runs when its properties change (the load
+// balancer's type or subnets); its Delete does nothing.
+func (d *DaskhubStack) loadBalancerSwitch(k *hubChecker, subnets []string) awscdk.CustomResource {
+	fixed := map[string]any{}
+	for key, v := range values.FixedLoadBalancerAnnotations(d.inst.Config, subnets) {
+		fixed[key] = v
+	}
+	return d.checkResource(k, "LoadBalancerSwitch", "Custom::HeliocloudDaskhubLoadBalancerSwitch", map[string]any{
+		"Action":      hubcheck.ActionReplaceLoadBalancers,
+		"Annotations": fixed,
+	})
 }
 
 // deployCheckRBAC is what the check may do: read the workloads, pods, logs

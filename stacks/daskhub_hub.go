@@ -39,7 +39,12 @@ func (d *DaskhubStack) hub() {
 	rbac := values.UserSchedulerRBAC(d.inst.Config)
 	deps = append(deps, d.Cluster.AddManifest(jsii.String("UserSchedulerRBAC"), &rbac[0], &rbac[1]))
 
-	hubValues := values.Jupyterhub(d.inst.Config, signIn)
+	subnets := d.loadBalancerSubnets()
+	hubValues := values.Jupyterhub(d.inst.Config, signIn, subnets)
+	checker := d.checkFunction(namespace)
+	if d.cfg.Domain.Name != "" {
+		deps = append(deps, d.loadBalancerSwitch(checker, subnets))
+	}
 	hub := d.release("Jupyterhub", &awseksv2.HelmChartOptions{
 		Chart:      jsii.String("jupyterhub"),
 		Repository: jsii.String("https://hub.jupyter.org/helm-chart/"),
@@ -67,7 +72,7 @@ func (d *DaskhubStack) hub() {
 	gateway.Node().AddDependency(hub)
 
 	d.checkSpec.Endpoints = hubEndpoints(d.inst.Config)
-	d.deployCheck(namespace)
+	d.deployCheck(checker)
 
 	d.dns(hub)
 	awscdk.NewCfnOutput(d.Stack, jsii.String("HubUrl"), &awscdk.CfnOutputProps{
@@ -332,7 +337,10 @@ func (d *DaskhubStack) dns(hub awseksv2.HelmChart) {
 	if dom.Name == "" {
 		return
 	}
-	address := awseksv2.NewKubernetesObjectValue(d.Stack, jsii.String("HubLoadBalancerAddress"), &awseksv2.KubernetesObjectValueProps{
+	// Named for the Network Load Balancer: the Classic one's address, read
+	// by a resource of another name, is gone, and a new resource reads the
+	// new address once.
+	address := awseksv2.NewKubernetesObjectValue(d.Stack, jsii.String("HubNetworkLoadBalancerAddress"), &awseksv2.KubernetesObjectValueProps{
 		Cluster:         d.Cluster,
 		ObjectType:      jsii.String("service"),
 		ObjectName:      jsii.String("proxy-public"),

@@ -88,6 +88,7 @@ func TestNodegroupReplacementRenames(t *testing.T) {
 	before := all["daskhub"]
 	after := synthYAML(t, daskhubYAML(`  coreZone: us-east-1b
   controlPlaneLogTypes: [api, controllerManager, scheduler]
+  loadBalancer: {zones: 2}
   nodeGroups:
     core: {instanceTypes: [t4g.large]}
     user: {instanceTypes: [m7g.2xlarge]}
@@ -193,6 +194,11 @@ func TestNodegroupReplacementRenames(t *testing.T) {
 			if got := toJSON(t, data["MetadataOptions"]); got != `{"HttpEndpoint":"enabled","HttpPutResponseHopLimit":1,"HttpTokens":"required"}` {
 				t.Errorf("%s: metadata options %s", name, got)
 			}
+		}
+	})
+	t.Run("the hub's load balancer starts in the hub's zone", func(t *testing.T) {
+		if got := lbSubnets(t, after); got != "public[1],public[0]" {
+			t.Errorf("load balancer subnets %s, want coreZone's (the second) first", got)
 		}
 	})
 	t.Run("core group in the hub volume's zone", func(t *testing.T) {

@@ -246,6 +246,13 @@ func TestDaskhubStack(t *testing.T) {
 		})
 		tpl.HasOutput(jsii.String("HubUrl"), map[string]any{"Value": "https://daskhub.helio.example.org"})
 	})
+
+	t.Run("the hub's Network Load Balancer", func(t *testing.T) {
+		if got := lbSubnets(t, tpl); got != "public[0]" {
+			t.Errorf("load balancer subnets %s, want the public subnet of coreZone (the first) only", got)
+		}
+		hubLoadBalancerWiring(t, tpl)
+	})
 }
 
 // The data stack's roles lack only the public HelioCloud data, which a

@@ -82,6 +82,7 @@ var freeWhenIdle = map[string]string{
 	"Custom::S3BucketNotifications":               "a Lambda run at deploy",
 	"Custom::AWSCDK-EKS-KubernetesObjectValue":    "a Lambda run at deploy",
 	"Custom::HeliocloudDaskhubCheck":              "a Lambda run at deploy",
+	"Custom::HeliocloudDaskhubLoadBalancerSwitch": "a Lambda run at deploy",
 }
 
 // cpVolume gives the cross-check its own reading of the same volume

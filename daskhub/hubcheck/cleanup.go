@@ -35,6 +35,39 @@ func Teardown(stackStatus string) bool {
 // block deleting the VPC. When ctx ends first, the error names the Services
 // left and the cloud provider's last warnings about them.
 func RemoveLoadBalancers(ctx context.Context, c *Client, namespace string, interval time.Duration) error {
+	return removeLoadBalancers(ctx, c, namespace, interval, func(service) bool { return true })
+}
+
+// ActionReplaceLoadBalancers is the Action property of the custom resource
+// whose function (lambda/hubcheck) runs ReplaceLoadBalancers.
+const ActionReplaceLoadBalancers = "replaceLoadBalancers"
+
+// ReplaceLoadBalancers deletes the Services of type LoadBalancer in
+// namespace whose annotations differ from fixed on any of its keys, and
+// waits until the cloud provider has removed their load balancers, for Helm
+// to make the Services again as fixed says. fixed holds what the AWS cloud
+// provider cannot change on a live load balancer: its type (changing
+// service.beta.kubernetes.io/aws-load-balancer-type makes a load balancer
+// of the new kind and
+// leaves the old one behind, since EnsureLoadBalancer and
+// EnsureLoadBalancerDeleted deal only with the Service's present kind) and
+// its subnets (ensureLoadBalancerv2 ignores a change: "Subnets cannot be
+// modified on NLBs"); pkg/providers/v1/aws.go and aws_loadbalancer.go of
+// kubernetes/cloud-provider-aws at v1.34.3, v1.35.2 and v1.36.1.
+func ReplaceLoadBalancers(ctx context.Context, c *Client, namespace string, fixed map[string]string, interval time.Duration) error {
+	return removeLoadBalancers(ctx, c, namespace, interval, func(s service) bool {
+		for k, v := range fixed {
+			if s.Metadata.Annotations[k] != v {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// removeLoadBalancers removes the load balancer Services of namespace that
+// match, as RemoveLoadBalancers says.
+func removeLoadBalancers(ctx context.Context, c *Client, namespace string, interval time.Duration, match func(service) bool) error {
 	// seen is what the last complete listing left: when ctx ends in the
 	// middle of a request, that, not the cut request, is the reason.
 	var seen []service
@@ -52,7 +85,7 @@ func RemoveLoadBalancers(ctx context.Context, c *Client, namespace string, inter
 		}
 		var left []service
 		for _, s := range list.Items {
-			if s.Spec.Type == "LoadBalancer" || slices.Contains(s.Metadata.Finalizers, LoadBalancerFinalizer) {
+			if (s.Spec.Type == "LoadBalancer" || slices.Contains(s.Metadata.Finalizers, LoadBalancerFinalizer)) && match(s) {
 				left = append(left, s)
 			}
 		}

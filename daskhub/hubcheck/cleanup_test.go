@@ -120,3 +120,48 @@ func TestTeardown(t *testing.T) {
 		}
 	}
 }
+
+// Moving the hub from a Classic to a Network Load Balancer, or the Network
+// one to other subnets: a Service whose load balancer cannot become what
+// the annotations say goes (and with it its load balancer) before Helm makes
+// it again; one that matches, and Services without a load balancer, stay.
+func TestReplaceLoadBalancersLeavesMatchingOnes(t *testing.T) {
+	const typ, subnets = "service.beta.kubernetes.io/aws-load-balancer-type", "service.beta.kubernetes.io/aws-load-balancer-subnets"
+	nlb := func(name, subnet string) string {
+		return `{"metadata":{"name":"` + name + `","annotations":{"` + typ + `":"nlb","` + subnets + `":"` + subnet + `"},"finalizers":["service.kubernetes.io/load-balancer-cleanup"]},"spec":{"type":"LoadBalancer"}}`
+	}
+	f, c := newFake(t)
+	var mu sync.Mutex
+	deleted := map[string]bool{}
+	f.routes["GET /api/v1/namespaces/daskhub/services"] = func(*http.Request) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		items := []string{clusterIPService, nlb("matching", "subnet-a")}
+		if !deleted["moved"] {
+			items = append(items, nlb("moved", "subnet-b"))
+		}
+		if !deleted["proxy-public"] {
+			items = append(items, lbService(false))
+		}
+		return 200, `{"items":[` + strings.Join(items, ",") + `]}`
+	}
+	for _, name := range []string{"proxy-public", "moved"} {
+		f.routes["DELETE /api/v1/namespaces/daskhub/services/"+name] = func(*http.Request) (int, string) {
+			mu.Lock()
+			defer mu.Unlock()
+			deleted[name] = true
+			return 200, `{}`
+		}
+	}
+	if err := ReplaceLoadBalancers(context.Background(), c, ns, map[string]string{typ: "nlb", subnets: "subnet-a"}, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if !deleted["proxy-public"] || !deleted["moved"] {
+		t.Errorf("deleted %v, want the Classic load balancer's Service and the one in other subnets", deleted)
+	}
+	for _, name := range []string{"matching", "hub"} {
+		if n := f.count("DELETE", "/api/v1/namespaces/daskhub/services/"+name); n != 0 {
+			t.Errorf("%s deleted %d times", name, n)
+		}
+	}
+}

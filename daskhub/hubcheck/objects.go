@@ -9,6 +9,7 @@ type meta struct {
 	DeletionTimestamp string            `json:"deletionTimestamp"`
 	Finalizers        []string          `json:"finalizers"`
 	Labels            map[string]string `json:"labels"`
+	Annotations       map[string]string `json:"annotations"`
 }
 
 type condition struct {

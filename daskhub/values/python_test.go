@@ -23,7 +23,7 @@ const withData = instance + "data: {enabled: true}\n"
 // groups.
 func TestHubOffersProfilesByTeam(t *testing.T) {
 	cfg := load(t, withData)
-	vals := values.Jupyterhub(cfg, signIn)
+	vals := values.Jupyterhub(cfg, signIn, testSubnets)
 	input := map[string]any{
 		"src":      get(t, vals, "hub", "extraConfig", "20-profiles-by-team"),
 		"profiles": get(t, vals, "singleuser", "profileList"),
@@ -155,7 +155,7 @@ func contains(list []string, s string) bool {
 func TestServerEnvSurvivesKubeSpawnerExpansion(t *testing.T) {
 	cfg := load(t, instance)
 	input := map[string]any{
-		"written": get(t, values.Jupyterhub(cfg, signIn), "singleuser", "extraEnv"),
+		"written": get(t, values.Jupyterhub(cfg, signIn, testSubnets), "singleuser", "extraEnv"),
 		"raw":     values.ServerEnv(cfg),
 	}
 	const script = `
@@ -200,7 +200,7 @@ print(json.dumps({"written": expand(inp["written"]), "raw": expand(inp["raw"])})
 // (jupyterhub/user.py, spawner.py); KubeSpawner's service_account.
 func TestHubRefreshAsksCognito(t *testing.T) {
 	cfg := load(t, strings.Replace(withData, "teams: {ml: {}}", "teams: {ml: {}, astro: {}}", 1))
-	vals := values.Jupyterhub(cfg, signIn)
+	vals := values.Jupyterhub(cfg, signIn, testSubnets)
 	if get(t, vals, "hub", "config", "Authenticator", "enable_auth_state") != true || get(t, vals, "hub", "config", "Authenticator", "refresh_pre_spawn") != true ||
 		get(t, vals, "hub", "config", "Authenticator", "auth_refresh_age") != values.AuthRefreshSeconds {
 		t.Errorf("authenticator settings %v: refresh needs auth state, a refresh age and refresh before spawn", get(t, vals, "hub", "config", "Authenticator"))

@@ -65,7 +65,7 @@ func TestVersionTable(t *testing.T) {
 		if get(t, vals, "image", "tag") != r.ClusterAutoscalerImage {
 			t.Errorf("%s: autoscaler image %v", m, get(t, vals, "image", "tag"))
 		}
-		hub := values.Jupyterhub(atVersion(t, m), signIn)
+		hub := values.Jupyterhub(atVersion(t, m), signIn, testSubnets)
 		if get(t, hub, "scheduling", "userScheduler", "image", "tag") != r.KubeSchedulerImage {
 			t.Errorf("%s: user-scheduler image %v, want %s", m, get(t, hub, "scheduling", "userScheduler", "image", "tag"), r.KubeSchedulerImage)
 		}
@@ -101,7 +101,7 @@ func TestConfigRefusesAutoscalerChartWithoutDRA(t *testing.T) {
 func TestOAuthenticatorRules(t *testing.T) {
 	for name, text := range instances {
 		t.Run(name, func(t *testing.T) {
-			oauth := get(t, values.Jupyterhub(load(t, text), signIn), "hub", "config", "GenericOAuthenticator").(map[string]any)
+			oauth := get(t, values.Jupyterhub(load(t, text), signIn, testSubnets), "hub", "config", "GenericOAuthenticator").(map[string]any)
 			// _validate_userdata_url: "Cannot specify both
 			// authenticator.userdata_url and authenticator.userdata_from_id_token";
 			// the hub does not start.
@@ -156,7 +156,7 @@ func TestOAuthenticatorRules(t *testing.T) {
 				t.Errorf("username claim %v is not in Cognito's ID token", oauth["username_claim"])
 			}
 			// pyproject.toml@17.4.0 registers the entry point generic-oauth.
-			if get(t, values.Jupyterhub(load(t, text), signIn), "hub", "config", "JupyterHub", "authenticator_class") != "generic-oauth" {
+			if get(t, values.Jupyterhub(load(t, text), signIn, testSubnets), "hub", "config", "JupyterHub", "authenticator_class") != "generic-oauth" {
 				t.Errorf("authenticator class is not OAuthenticator's generic-oauth")
 			}
 		})
@@ -170,14 +170,14 @@ func TestKubeSpawnerOverrideKeys(t *testing.T) {
 	known := []string{"image", "node_selector", "tolerations", "extra_resource_limits", "service_account", // KubeSpawner
 		"cpu_guarantee", "cpu_limit", "mem_guarantee", "mem_limit"} // Spawner
 	cfg := load(t, withData)
-	for _, p := range get(t, values.Jupyterhub(cfg, signIn), "singleuser", "profileList").([]any) {
+	for _, p := range get(t, values.Jupyterhub(cfg, signIn, testSubnets), "singleuser", "profileList").([]any) {
 		for k := range p.(map[string]any)["kubespawner_override"].(map[string]any) {
 			if !slices.Contains(known, k) {
 				t.Errorf("profile %v overrides %s, not a trait at KubeSpawner 7.0.0", p.(map[string]any)["slug"], k)
 			}
 		}
 	}
-	for k := range get(t, values.Jupyterhub(cfg, signIn), "hub", "config", "KubeSpawner").(map[string]any) {
+	for k := range get(t, values.Jupyterhub(cfg, signIn, testSubnets), "hub", "config", "KubeSpawner").(map[string]any) {
 		if !slices.Contains([]string{"start_timeout", "http_timeout"}, k) {
 			t.Errorf("KubeSpawner.%s is not a Spawner trait at JupyterHub 5.5.0", k)
 		}
@@ -236,7 +236,7 @@ func TestGatewayAndHubAddressesMatchServices(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := load(t, text)
 			ns := cfg.Daskhub.Namespace
-			hub := values.Jupyterhub(cfg, signIn)
+			hub := values.Jupyterhub(cfg, signIn, testSubnets)
 			ports := servicePorts(t, hub)
 			if len(ports) == 0 {
 				t.Fatalf("proxy-public would have no port")
@@ -298,7 +298,7 @@ func TestDaskGatewayChartKeys(t *testing.T) {
 		get(t, vals, "gateway", "auth", "jupyterhub", "apiTokenFromSecretKey") != "hub.services."+values.DaskGatewayRelease+".apiToken" {
 		t.Errorf("the gateway's token is not the one the hub chart generates for service %s", values.DaskGatewayRelease)
 	}
-	if _, ok := get(t, values.Jupyterhub(load(t, withData), signIn), "hub", "services", values.DaskGatewayRelease).(map[string]any); !ok {
+	if _, ok := get(t, values.Jupyterhub(load(t, withData), signIn, testSubnets), "hub", "services", values.DaskGatewayRelease).(map[string]any); !ok {
 		t.Errorf("no hub service %s, so the hub chart writes no token for it", values.DaskGatewayRelease)
 	}
 }
@@ -398,7 +398,7 @@ func TestDevicePluginChartRules(t *testing.T) {
 func TestUserSchedulerPermissions(t *testing.T) {
 	for _, m := range versions.Minors() {
 		cfg := atVersion(t, m)
-		hub := values.Jupyterhub(cfg, signIn)
+		hub := values.Jupyterhub(cfg, signIn, testSubnets)
 		account := get(t, hub, "scheduling", "userScheduler", "serviceAccount", "name")
 		objs := values.UserSchedulerRBAC(cfg)
 		granted := map[string]bool{}
@@ -438,7 +438,7 @@ func TestUserSchedulerPermissions(t *testing.T) {
 func TestCoreImagesArePublishedForArm64(t *testing.T) {
 	for _, m := range versions.Minors() {
 		cfg := atVersion(t, m)
-		hub := values.Jupyterhub(cfg, signIn)
+		hub := values.Jupyterhub(cfg, signIn, testSubnets)
 		ca := values.ClusterAutoscaler(cfg, "t1-daskhub", "us-east-1")
 		r := versions.Kubernetes[m]
 		tags := map[string]string{}
@@ -470,5 +470,79 @@ func TestCoreImagesArePublishedForArm64(t *testing.T) {
 				t.Errorf("%s: CoreImages has %s at %q, but the cluster runs %v", m, name, tags[name], want)
 			}
 		}
+	}
+}
+
+// The hub's load balancer is a Network Load Balancer made by the AWS cloud
+// provider that EKS runs at the cluster's minor version. Every annotation
+// below was read in pkg/providers/v1/aws.go and aws_loadbalancer.go of
+// kubernetes/cloud-provider-aws at v1.34.3, v1.35.2 and v1.36.1 (the
+// functions named in values.LoadBalancerAnnotations behave alike at the
+// three tags); the provider ignores annotations it does not know, so a
+// misspelt one would silently fall back to a default.
+func TestHubLoadBalancerAnnotations(t *testing.T) {
+	// The annotation constants of aws.go at the three tags that we use.
+	known := map[string]string{
+		"type":                              "ServiceAnnotationLoadBalancerType",
+		"ssl-cert":                          "ServiceAnnotationLoadBalancerCertificate",
+		"ssl-ports":                         "ServiceAnnotationLoadBalancerSSLPorts",
+		"ssl-negotiation-policy":            "ServiceAnnotationLoadBalancerSSLNegotiationPolicy",
+		"subnets":                           "ServiceAnnotationLoadBalancerSubnets",
+		"target-node-labels":                "ServiceAnnotationLoadBalancerTargetNodeLabels",
+		"cross-zone-load-balancing-enabled": "ServiceAnnotationLoadBalancerCrossZoneLoadBalancingEnabled",
+		"additional-resource-tags":          "ServiceAnnotationLoadBalancerAdditionalTags",
+	}
+	two := load(t, instance+"  loadBalancer: {zones: 2, publicCidrs: [192.0.2.0/24]}\ntags: {project: helio, grant: \"NNX=17\"}\n")
+	for name, tc := range map[string]struct {
+		cfg     *config.Config
+		subnets []string
+		want    map[string]string
+	}{
+		"one zone": {load(t, instance), testSubnets, map[string]string{
+			"type": "nlb", "ssl-cert": "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100",
+			"ssl-ports": "https", "ssl-negotiation-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+			"subnets": "subnet-0aaaaaaaaaaaaaaaa", "target-node-labels": "hub.jupyter.org/node-purpose=core",
+			"additional-resource-tags": "heliocloud:instance=t1,heliocloud:component=daskhub",
+		}},
+		"two zones": {two, []string{"subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"}, map[string]string{
+			"type": "nlb", "ssl-cert": "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100",
+			"ssl-ports": "https", "ssl-negotiation-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+			"subnets": "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb", "target-node-labels": "hub.jupyter.org/node-purpose=core",
+			"cross-zone-load-balancing-enabled": "true",
+			// The tag holding "=" cannot be written in the annotation.
+			"additional-resource-tags": "heliocloud:instance=t1,heliocloud:component=daskhub,project=helio",
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			vals := values.Jupyterhub(tc.cfg, signIn, tc.subnets)
+			got := get(t, vals, "proxy", "service", "annotations").(map[string]any)
+			if len(got) != len(tc.want) {
+				t.Errorf("annotations %v, want %v", got, tc.want)
+			}
+			for short, v := range tc.want {
+				key := "service.beta.kubernetes.io/aws-load-balancer-" + short
+				if _, ok := known[short]; !ok {
+					t.Errorf("%s is not an annotation of the cloud provider", key)
+				}
+				if got[key] != v {
+					t.Errorf("%s = %v, want %q", key, got[key], v)
+				}
+			}
+			// ssl-ports names the chart's port, which carries plain HTTP
+			// to the proxy with TLS offloaded (templates/proxy/service.yaml@4.4.0).
+			if ports := servicePorts(t, vals); ports["443"] != "http" {
+				t.Errorf("proxy-public ports %v: the TLS listener's port must be https, sent to the proxy's http port", ports)
+			}
+		})
+	}
+	// spec.loadBalancerSourceRanges: the provider opens the nodes to these
+	// ranges only (EnsureLoadBalancer, GetLoadBalancerSourceRanges; everyone
+	// without them), and the chart writes the key for type LoadBalancer
+	// (templates/proxy/service.yaml@4.4.0).
+	if got := get(t, values.Jupyterhub(two, signIn, testSubnets), "proxy", "service", "loadBalancerSourceRanges"); fmt.Sprint(got) != "[192.0.2.0/24]" {
+		t.Errorf("source ranges %v", got)
+	}
+	if got := get(t, values.Jupyterhub(load(t, instance), signIn, testSubnets), "proxy", "service"); got.(map[string]any)["loadBalancerSourceRanges"] != nil {
+		t.Errorf("source ranges without publicCidrs: %v", got)
 	}
 }

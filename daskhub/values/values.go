@@ -231,6 +231,79 @@ func pyJSON(v any) string {
 	return strconv.Quote(string(b))
 }
 
+// loadBalancerAnnotation begins the names of the AWS cloud provider's
+// Service annotations.
+const loadBalancerAnnotation = "service.beta.kubernetes.io/aws-load-balancer-"
+
+// TLSPolicy is the hub's load balancer's TLS policy: TLS 1.3 and 1.2 only,
+// with forward-secret ciphers.
+const TLSPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+// LoadBalancerAnnotations make the AWS cloud provider, which EKS runs at the
+// cluster's minor version, serve the hub's proxy-public Service with a
+// Network Load Balancer. Each was read in pkg/providers/v1/aws.go and
+// aws_loadbalancer.go of kubernetes/cloud-provider-aws at v1.34.3, v1.35.2
+// and v1.36.1, where they behave alike:
+//   - type "nlb": a Network Load Balancer (isNLB), with instance targets
+//     on the Service's node port;
+//   - ssl-cert and ssl-ports "https": the port named https gets a TLS
+//     listener with the certificate, forwarding plain TCP (EnsureLoadBalancer:
+//     TLS front end, TCP traffic protocol unless backend-protocol is ssl);
+//     the NLB's TLS listener passes WebSockets as any TCP stream;
+//   - ssl-negotiation-policy: the listener's SslPolicy (without it, the
+//     provider sends none and ELB applies its default, which allows TLS 1.0);
+//   - subnets: the load balancer's subnets, one per zone, by id
+//     (getLoadBalancerSubnets, resolveSubnetNameOrIDs); fixed once the load
+//     balancer exists ("Subnets cannot be modified on NLBs", ensureLoadBalancerv2);
+//   - target-node-labels: only nodes with every listed label are targets
+//     (filterTargetNodes); the core nodes, where the proxy runs, all in
+//     coreZone, rather than every node the autoscaler adds and removes;
+//   - cross-zone-load-balancing-enabled "true" with more than one zone, so
+//     that the other zones forward to the targets in coreZone
+//     (reconcileLBAttributes sets load_balancing.cross_zone.enabled, false
+//     without the annotation);
+//   - additional-resource-tags: the instance's tags on the load balancer and
+//     its target groups, so the budget and cost reports, which filter by
+//     heliocloud:instance, see it ("key=value" pairs split at "," and "=",
+//     getKeyValuePropertiesFromAnnotation; tags holding "=" are left out,
+//     and validation warns of them).
+func LoadBalancerAnnotations(cfg *config.Config, subnets []string) map[string]any {
+	const p = loadBalancerAnnotation
+	tags := []string{"heliocloud:instance=" + cfg.Name, "heliocloud:component=daskhub"}
+	for _, k := range slices.Sorted(maps.Keys(cfg.Tags)) {
+		// Tag keys and values cannot hold "," (config checks), but may hold "=".
+		if !strings.Contains(k+cfg.Tags[k], "=") {
+			tags = append(tags, k+"="+cfg.Tags[k])
+		}
+	}
+	a := map[string]any{
+		p + "type":                     "nlb",
+		p + "ssl-cert":                 cfg.Daskhub.Domain.CertificateArn,
+		p + "ssl-ports":                "https",
+		p + "ssl-negotiation-policy":   TLSPolicy,
+		p + "subnets":                  strings.Join(subnets, ","),
+		p + "target-node-labels":       config.CoreNodeLabel + "=core",
+		p + "additional-resource-tags": strings.Join(tags, ","),
+	}
+	if cfg.Daskhub.LoadBalancer.Zones > 1 {
+		a[p+"cross-zone-load-balancing-enabled"] = "true"
+	}
+	return a
+}
+
+// FixedLoadBalancerAnnotations are those of LoadBalancerAnnotations that
+// the cloud provider cannot apply to a live load balancer, its type and
+// subnets: the stack replaces a Service whose annotations differ in these
+// (hubcheck.ReplaceLoadBalancers) before the release sets them.
+func FixedLoadBalancerAnnotations(cfg *config.Config, subnets []string) map[string]string {
+	all := LoadBalancerAnnotations(cfg, subnets)
+	out := map[string]string{}
+	for _, k := range []string{loadBalancerAnnotation + "type", loadBalancerAnnotation + "subnets"} {
+		out[k] = all[k].(string)
+	}
+	return out
+}
+
 // GatewayPrefix is where the hub's proxy serves the Dask Gateway, as the
 // hub service "dask-gateway".
 const GatewayPrefix = "/services/dask-gateway"
@@ -296,8 +369,10 @@ func kubespawnerLiterals(env map[string]string) map[string]any {
 	return out
 }
 
-// Jupyterhub is the JupyterHub chart's values.
-func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
+// Jupyterhub is the JupyterHub chart's values. lbSubnets are the public
+// subnets of the hub's load balancer (config.LoadBalancerZones), used with
+// a domain.
+func Jupyterhub(cfg *config.Config, in SignIn, lbSubnets []string) map[string]any {
 	d := &cfg.Daskhub
 	ns := d.Namespace
 	hubConfig := map[string]any{
@@ -363,19 +438,13 @@ func Jupyterhub(cfg *config.Config, in SignIn) map[string]any {
 	proxyService := map[string]any{"type": "ClusterIP"}
 	https := map[string]any{"enabled": false}
 	if d.Domain.Name != "" {
-		// EKS makes a Classic Load Balancer for the service; it terminates
-		// TLS (1.2) with the ACM certificate on an SSL listener and passes
-		// TCP on, because its HTTP listeners cannot carry the WebSockets
-		// notebooks and Dask dashboards use.
-		proxyService = map[string]any{
-			"type": "LoadBalancer",
-			"annotations": map[string]any{
-				"service.beta.kubernetes.io/aws-load-balancer-ssl-cert":                d.Domain.CertificateArn,
-				"service.beta.kubernetes.io/aws-load-balancer-ssl-ports":               "https",
-				"service.beta.kubernetes.io/aws-load-balancer-backend-protocol":        "tcp",
-				"service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy":  "ELBSecurityPolicy-TLS-1-2-2017-01",
-				"service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout": "3600",
-			},
+		proxyService = map[string]any{"type": "LoadBalancer", "annotations": LoadBalancerAnnotations(cfg, lbSubnets)}
+		if cidrs := d.LoadBalancer.PublicCidrs; len(cidrs) > 0 {
+			var ranges []any
+			for _, c := range cidrs {
+				ranges = append(ranges, c)
+			}
+			proxyService["loadBalancerSourceRanges"] = ranges
 		}
 		https = map[string]any{"enabled": true, "type": "offload", "hosts": []any{d.Domain.Host()}}
 	}

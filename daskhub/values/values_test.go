@@ -36,6 +36,9 @@ func load(t *testing.T, text string) *config.Config {
 	return cfg
 }
 
+// testSubnets stand for the public subnet of the hub's load balancer.
+var testSubnets = []string{"subnet-0aaaaaaaaaaaaaaaa"}
+
 var signIn = values.SignIn{BaseURL: "https://heliocloud-t1.auth.us-east-1.amazoncognito.com", UserPoolID: "us-east-1_abc", ClientID: "client123", Region: "us-east-1"}
 
 func validateJupyterhub(t *testing.T, vals map[string]any) error {
@@ -50,7 +53,7 @@ func TestJupyterhubValuesMatchChartSchema(t *testing.T) {
 		"no domain": "name: t2\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {access: private}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			if err := validateJupyterhub(t, values.Jupyterhub(load(t, text), signIn)); err != nil {
+			if err := validateJupyterhub(t, values.Jupyterhub(load(t, text), signIn, testSubnets)); err != nil {
 				t.Fatalf("values refused by the chart's schema:\n%v", err)
 			}
 		})
@@ -59,7 +62,7 @@ func TestJupyterhubValuesMatchChartSchema(t *testing.T) {
 
 // The schema check must be able to fail: a misspelt key is refused.
 func TestSchemaCheckRefusesUnknownKeys(t *testing.T) {
-	vals := values.Jupyterhub(load(t, instance), signIn)
+	vals := values.Jupyterhub(load(t, instance), signIn, testSubnets)
 	vals["singleuser"].(map[string]any)["profilelist"] = []any{}
 	if err := validateJupyterhub(t, vals); err == nil || !strings.Contains(err.Error(), "profilelist") {
 		t.Fatalf("want the misspelt key refused, got %v", err)
@@ -80,7 +83,7 @@ func get(t *testing.T, v any, path ...string) any {
 
 func TestProfilesComeFromConfig(t *testing.T) {
 	cfg := load(t, instance)
-	vals := values.Jupyterhub(cfg, signIn)
+	vals := values.Jupyterhub(cfg, signIn, testSubnets)
 	list := get(t, vals, "singleuser", "profileList").([]any)
 	var slugs []string
 	for _, p := range list {
@@ -111,7 +114,7 @@ func TestProfilesComeFromConfig(t *testing.T) {
 }
 
 func TestSignInAndHTTPS(t *testing.T) {
-	vals := values.Jupyterhub(load(t, instance), signIn)
+	vals := values.Jupyterhub(load(t, instance), signIn, testSubnets)
 	oauth := get(t, vals, "hub", "config", "GenericOAuthenticator").(map[string]any)
 	if oauth["oauth_callback_url"] != "https://daskhub.helio.example.org/hub/oauth_callback" ||
 		oauth["authorize_url"] != signIn.BaseURL+"/oauth2/authorize" ||
@@ -125,8 +128,8 @@ func TestSignInAndHTTPS(t *testing.T) {
 	if !strings.HasPrefix(ann["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"].(string), "arn:aws:acm:us-east-1:") {
 		t.Errorf("no certificate on the load balancer: %v", ann)
 	}
-	if ann["service.beta.kubernetes.io/aws-load-balancer-backend-protocol"] != "tcp" {
-		t.Errorf("the load balancer must pass TCP so that WebSockets work, got %v", ann["service.beta.kubernetes.io/aws-load-balancer-backend-protocol"])
+	if ann["service.beta.kubernetes.io/aws-load-balancer-type"] != "nlb" {
+		t.Errorf("the hub's load balancer must be a Network Load Balancer: %v", ann)
 	}
 	if get(t, vals, "proxy", "service", "disableHttpPort") != true {
 		t.Errorf("plain HTTP must be closed with a domain")
@@ -135,7 +138,7 @@ func TestSignInAndHTTPS(t *testing.T) {
 		t.Errorf("TLS not offloaded")
 	}
 
-	bare := values.Jupyterhub(load(t, "name: t2\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {access: private}\n"), signIn)
+	bare := values.Jupyterhub(load(t, "name: t2\nauth: {enabled: true}\ndaskhub:\n  enabled: true\n  endpoint: {access: private}\n"), signIn, testSubnets)
 	if get(t, bare, "proxy", "service", "type") != "ClusterIP" {
 		t.Errorf("without a domain the hub must not get a public load balancer")
 	}
@@ -146,7 +149,7 @@ func TestSignInAndHTTPS(t *testing.T) {
 
 func TestCullingAndDaskLimits(t *testing.T) {
 	cfg := load(t, instance+"  culling: {idleTimeoutMinutes: 45, maxAgeHours: 12}\n  dask: {maxWorkersPerCluster: 7, idleTimeoutMinutes: 20}\n")
-	vals := values.Jupyterhub(cfg, signIn)
+	vals := values.Jupyterhub(cfg, signIn, testSubnets)
 	if get(t, vals, "cull", "timeout") != 2700 || get(t, vals, "cull", "maxAge") != 43200 {
 		t.Errorf("cull %v", get(t, vals, "cull"))
 	}
@@ -226,7 +229,7 @@ func BenchmarkAllValues(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		values.Jupyterhub(cfg, signIn)
+		values.Jupyterhub(cfg, signIn, testSubnets)
 		values.DaskGateway(cfg)
 		values.ClusterAutoscaler(cfg, "t1-daskhub", "us-east-1")
 		values.NvidiaDevicePlugin(cfg)
@@ -239,7 +242,7 @@ func BenchmarkSchemaCheck(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	vals := values.Jupyterhub(cfg, signIn)
+	vals := values.Jupyterhub(cfg, signIn, testSubnets)
 	chartschema.Require(b)
 	for b.Loop() {
 		if err := chartschema.ValidateJupyterhub(vals); err != nil {

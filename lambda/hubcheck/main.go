@@ -1,11 +1,18 @@
 // Command hubcheck is the DaskHub stack's deploy check, an AWS Lambda
-// function (provided.al2023, arm64) behind a CloudFormation custom resource.
+// function (provided.al2023, arm64) behind two CloudFormation custom
+// resources.
 //
-// On Create and Update it waits until the hub, the gateway, the autoscaler
-// and the device plugin work (see package hubcheck) and fails the deploy
-// with the reason when they do not. On Delete, when the whole stack is going
-// away, it removes the hub's load balancer and its security groups, which
-// Kubernetes made outside CloudFormation.
+// The check: on Create and Update it waits until the hub, the gateway, the
+// autoscaler and the device plugin work (see package hubcheck) and fails the
+// deploy with the reason when they do not. On Delete, when the whole stack
+// is going away, it removes the hub's load balancer and its security
+// groups, which Kubernetes made outside CloudFormation.
+//
+// The load balancer switch (Action replaceLoadBalancers), which runs before
+// the JupyterHub release: on Create and Update it removes a hub Service
+// whose load balancer cannot become what the release will ask for (a
+// Classic one, or one in other subnets), so that the release makes it
+// again; on Delete it does nothing.
 //
 // It reaches the cluster's API in the VPC with a token of its own role, which
 // the cluster admits through an access entry bound to read-only Roles.
@@ -49,6 +56,11 @@ type Properties struct {
 	// Revision changes whenever a release's chart or values change, so that
 	// every such deploy is checked again.
 	Revision string
+	// Action is empty for the check, or hubcheck.ActionReplaceLoadBalancers.
+	Action string
+	// Annotations are, for the switch, the load balancer annotations the
+	// cloud provider cannot change in place, as the release will set them.
+	Annotations map[string]string
 }
 
 // reasonLimit keeps the failure reason inside CloudFormation's 4,096-byte
@@ -111,6 +123,16 @@ func (h *handler) handle(ctx context.Context, ev cfn.Event) (string, map[string]
 	}
 	if ev.RequestType == cfn.RequestCreate {
 		physical = "daskhub-check-" + p.ClusterName
+		if p.Action == hubcheck.ActionReplaceLoadBalancers {
+			physical = "daskhub-lb-switch-" + p.ClusterName
+		}
+	}
+	if p.Action != "" && p.Action != hubcheck.ActionReplaceLoadBalancers {
+		return physical, nil, fmt.Errorf("unknown action %q", p.Action)
+	}
+	if p.Action == hubcheck.ActionReplaceLoadBalancers && ev.RequestType == cfn.RequestDelete {
+		// The check's own Delete removes every load balancer at teardown.
+		return physical, nil, nil
 	}
 	c, err := h.client(p)
 	if err != nil {
@@ -122,6 +144,16 @@ func (h *handler) handle(ctx context.Context, ev cfn.Event) (string, map[string]
 		defer cancel()
 	}
 	start := time.Now()
+	if p.Action == hubcheck.ActionReplaceLoadBalancers {
+		if len(p.Annotations) == 0 {
+			return physical, nil, errors.New("property Annotations is empty: the switch would replace every load balancer")
+		}
+		if err := hubcheck.ReplaceLoadBalancers(ctx, c, p.Namespace, p.Annotations, h.interval); err != nil {
+			return physical, nil, err
+		}
+		h.log.Info("load balancers match the release", "namespace", p.Namespace, "after", time.Since(start).Round(time.Second).String())
+		return physical, nil, nil
+	}
 	switch ev.RequestType {
 	case cfn.RequestCreate, cfn.RequestUpdate:
 		var spec hubcheck.Spec

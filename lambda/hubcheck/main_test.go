@@ -127,3 +127,50 @@ func TestCreateFailsWithTheReason(t *testing.T) {
 		t.Errorf("reason is %d bytes, over %d", len(msg), reasonLimit)
 	}
 }
+
+// The load balancer switch removes the hub's Classic load balancer Service
+// on Create and Update (before the JupyterHub release makes it again as a
+// Network Load Balancer's) and never touches the cluster on Delete,
+// whatever the stack does.
+func TestLoadBalancerSwitch(t *testing.T) {
+	switchEvent := func(kind cfn.RequestType) cfn.Event {
+		ev := event(kind)
+		ev.ResourceProperties["Action"] = hubcheck.ActionReplaceLoadBalancers
+		ev.ResourceProperties["Annotations"] = map[string]any{"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
+		ev.PhysicalResourceID = ""
+		if kind != cfn.RequestCreate {
+			ev.PhysicalResourceID = "daskhub-lb-switch-gsfc-daskhub"
+		}
+		return ev
+	}
+	for _, kind := range []cfn.RequestType{cfn.RequestCreate, cfn.RequestUpdate} {
+		h, k := setup(t, "UPDATE_IN_PROGRESS")
+		id, _, err := h.handle(context.Background(), switchEvent(kind))
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if id != "daskhub-lb-switch-gsfc-daskhub" {
+			t.Errorf("%s: physical id %q", kind, id)
+		}
+		if !k.deleted {
+			t.Errorf("%s: the Classic load balancer's Service was not removed: %v", kind, k.requests)
+		}
+	}
+	h, k := setup(t, "DELETE_IN_PROGRESS")
+	if _, _, err := h.handle(context.Background(), switchEvent(cfn.RequestDelete)); err != nil {
+		t.Fatal(err)
+	}
+	if len(k.requests) != 0 {
+		t.Errorf("the switch's Delete touched the cluster: %v", k.requests)
+	}
+	ev := switchEvent(cfn.RequestCreate)
+	delete(ev.ResourceProperties, "Annotations")
+	if _, _, err := h.handle(context.Background(), ev); err == nil || !strings.Contains(err.Error(), "property Annotations is empty") {
+		t.Errorf("a switch without annotations: %v", err)
+	}
+	ev = event(cfn.RequestCreate)
+	ev.ResourceProperties["Action"] = "replaceEverything"
+	if _, _, err := h.handle(context.Background(), ev); err == nil || !strings.Contains(err.Error(), `unknown action "replaceEverything"`) {
+		t.Errorf("unknown action: %v", err)
+	}
+}
