@@ -178,7 +178,8 @@ func (d *DaskhubStack) loadBalancerSwitch(k *hubChecker, subnets []string) awscd
 // deployCheckRBAC is what the check may do: read the workloads, pods, logs
 // and events of the hub's namespace and kube-system, call the hub's Services
 // through the API server's proxy, and delete Services of the hub's namespace
-// (its load balancer, at teardown).
+// (its load balancer, at teardown and when the load balancer switch
+// replaces it).
 func deployCheckRBAC(ns string) []*map[string]any {
 	read := []any{
 		map[string]any{"apiGroups": []any{"apps"}, "resources": []any{"deployments", "daemonsets"}, "verbs": []any{"get"}},
