@@ -55,6 +55,9 @@ type Auth struct {
 	// OpenID Connect) offered on the sign-in page, keyed by the name shown on
 	// its button (3 to 32 letters, digits and hyphens).
 	IdentityProviders map[string]IdentityProvider `yaml:"identityProviders"`
+	// LogRetentionDays keeps the logs of the sign-up and team-claim
+	// triggers this long; one of CloudWatch's retention periods.
+	LogRetentionDays int `yaml:"logRetentionDays" default:"90"`
 }
 
 // AuthDomain is the address of the hosted sign-in pages: a Cognito domain
@@ -191,6 +194,7 @@ func (x *Auth) check(c *checker, cfg *Config) {
 	}
 	x.checkDomain(c, cfg)
 	x.checkSecurity(c)
+	checkRetention(c, "auth.logRetentionDays", x.LogRetentionDays)
 	x.Email.check(c, cfg)
 	// Cognito compares user names and e-mail aliases without case.
 	names, emails := map[string]string{}, map[string]string{}

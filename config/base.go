@@ -15,6 +15,12 @@ type Base struct {
 	VPC VPC `yaml:"vpc"`
 	// Budget is a monthly AWS Budget over everything tagged with the instance.
 	Budget Budget `yaml:"budget"`
+	// DeployLogRetentionDays keeps, in every stack, the logs of the
+	// functions the CDK adds to run custom resources during deploys
+	// (locking down the default security group, bucket notifications, S3
+	// settings, Kubernetes manifests and Helm charts): what to read when a
+	// deploy fails. One of CloudWatch's retention periods.
+	DeployLogRetentionDays int `yaml:"deployLogRetentionDays" default:"30"`
 }
 
 // VPC is either a new network built for the instance or an existing one
@@ -43,8 +49,13 @@ type VPC struct {
 	// nat: {type: gateway}, "perAz" is nat: {type: gateway, perAz: true}.
 	// Give nat or natGateways, not both.
 	NatGateways string `yaml:"natGateways" enum:"none,one,perAz"`
-	// FlowLogs records rejected and accepted traffic to CloudWatch Logs.
+	// FlowLogs records the VPC's traffic to CloudWatch Logs.
 	FlowLogs bool `yaml:"flowLogs" default:"true"`
+	// FlowLogTraffic is what flow logs record: "all" (accepted and
+	// rejected: who talked to whom, the record an incident needs) or
+	// "reject" (only what security groups and network ACLs refused: a
+	// fraction of the volume, but no trace of connections that succeeded).
+	FlowLogTraffic string `yaml:"flowLogTraffic" default:"all" enum:"all,reject"`
 	// FlowLogRetentionDays is how long flow logs are kept; one of
 	// CloudWatch's retention periods (1, 3, 5, 7, 14, 30, 60, 90, ...).
 	FlowLogRetentionDays int `yaml:"flowLogRetentionDays" default:"90"`
@@ -179,6 +190,7 @@ func (cfg *Config) checkTop(c *checker) {
 func (b *Base) check(c *checker, cfg *Config) {
 	b.VPC.check(c, cfg)
 	b.Budget.check(c)
+	checkRetention(c, "base.deployLogRetentionDays", b.DeployLogRetentionDays)
 }
 
 func (v *VPC) check(c *checker, cfg *Config) {
@@ -210,6 +222,9 @@ func (v *VPC) check(c *checker, cfg *Config) {
 		}
 		onlyWith(c, p, "mode: existing", "vpcId", "publicSubnetIds", "privateSubnetIds")
 		v.NAT.check(c)
+		if !v.FlowLogs {
+			onlyWith(c, p, "flowLogs: true", "flowLogTraffic", "flowLogRetentionDays")
+		}
 	case "existing":
 		if v.VpcID == "" {
 			c.errorf(p+".vpcId", "is required with mode: existing")
@@ -238,7 +253,7 @@ func (v *VPC) check(c *checker, cfg *Config) {
 		checkListedOnce(c, p+".privateSubnetIds", v.PrivateSubnetIDs, "subnet")
 		checkListedOnce(c, p+".publicSubnetIds", v.PublicSubnetIDs, "subnet")
 		checkSubnetsOnce(c, p, v.PublicSubnetIDs, v.PrivateSubnetIDs)
-		onlyWith(c, p, "mode: new (an existing VPC is used as it is)", "maxAzs", "nat", "natGateways", "flowLogs", "flowLogRetentionDays", "s3Endpoint")
+		onlyWith(c, p, "mode: new (an existing VPC is used as it is)", "maxAzs", "nat", "natGateways", "flowLogs", "flowLogTraffic", "flowLogRetentionDays", "s3Endpoint")
 	}
 	checkRetention(c, p+".flowLogRetentionDays", v.FlowLogRetentionDays)
 }

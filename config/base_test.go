@@ -37,6 +37,25 @@ func TestNATErrors(t *testing.T) {
 	}
 }
 
+// One fixture per log setting of base and auth.
+func TestLogSettingErrors(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"flow log traffic", "name: x\nbase:\n  vpc:\n    flowLogTraffic: accepted\n",
+			`test.yaml:4: error: base.vpc.flowLogTraffic: "accepted" is not allowed; allowed values: all, reject`},
+		{"flow log keys without flow logs", "name: x\nbase:\n  vpc:\n    flowLogs: false\n    flowLogTraffic: reject\n",
+			`test.yaml:5: error: base.vpc.flowLogTraffic: only applies with flowLogs: true`},
+		{"flow log keys on an existing VPC", "name: x\nbase:\n  vpc:\n    mode: existing\n    vpcId: vpc-0123456789abcdef0\n    availabilityZones: [us-east-1a]\n    privateSubnetIds: [subnet-0123456789abcdef0]\n    flowLogTraffic: reject\n",
+			`test.yaml:8: error: base.vpc.flowLogTraffic: only applies with mode: new`},
+		{"deploy log retention", "name: x\nbase:\n  deployLogRetentionDays: 10\n",
+			`test.yaml:3: error: base.deployLogRetentionDays: 10 is not a CloudWatch retention period; allowed: 1, 3, 5, 7, 14, 30`},
+		{"auth log retention", "name: x\nauth:\n  enabled: true\n  logRetentionDays: 0\n",
+			`test.yaml:4: error: auth.logRetentionDays: 0 is not a CloudWatch retention period; allowed: 1, 3, 5`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { wantProblem(t, tt.yaml, tt.want) })
+	}
+}
+
 // natGateways, the old key, means what its documentation says, with a
 // warning that names the new spelling.
 func TestNatGatewaysIsTheOldSpellingOfNAT(t *testing.T) {

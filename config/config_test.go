@@ -75,7 +75,7 @@ func TestErrorsNameFileLineAndPath(t *testing.T) {
 		{"wrong type", "name: x\nbase:\n  vpc:\n    maxAzs: two\n",
 			`test.yaml:4: error: base.vpc.maxAzs: expected a whole number, got "two"`},
 		{"mapping expected", "name: x\nbase: [1, 2]\n",
-			`test.yaml:2: error: base: expected a mapping of keys (vpc, budget), got a list`},
+			`test.yaml:2: error: base: expected a mapping of keys (vpc, budget, deployLogRetentionDays), got a list`},
 		{"list expected", "name: x\nbase:\n  budget:\n    emails: a@b.org\n",
 			`test.yaml:4: error: base.budget.emails: expected a list, got "a@b.org"`},
 		{"bad enum lists allowed values", "name: x\nbase:\n  vpc:\n    natGateways: two\n",

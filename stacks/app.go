@@ -57,6 +57,7 @@ func Build(scope constructs.Construct, cfg *config.Config, opts Options) *Instan
 		}
 		build(scope, inst)
 	}
+	handlerLogs(scope, cfg.Base.DeployLogRetentionDays)
 	return inst
 }
 

@@ -403,11 +403,12 @@ func (a *AuthStack) identityProviders(stack awscdk.Stack) {
 // pendingTrigger holds self sign-ups for approval (lambda/authpending).
 func (a *AuthStack) pendingTrigger(stack awscdk.Stack) {
 	fn := golambda.New(stack, "PendingSignUps", &golambda.Props{
-		Package:     "./lambda/authpending",
-		Description: "Disables self-registered accounts and adds them to the pending group until an admin approves them",
-		Environment: map[string]string{"HELIOCLOUD_PENDING_GROUP": PendingGroup},
-		MemoryMiB:   128,
-		Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
+		Package:      "./lambda/authpending",
+		Description:  "Disables self-registered accounts and adds them to the pending group until an admin approves them",
+		Environment:  map[string]string{"HELIOCLOUD_PENDING_GROUP": PendingGroup},
+		MemoryMiB:    128,
+		LogRetention: Retention(a.cfg.Auth.LogRetentionDays),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(5)),
 	})
 	a.UserPool.AddTrigger(awscognito.UserPoolOperation_POST_CONFIRMATION(), fn.Function, awscognito.LambdaVersion_V1_0)
 	// A policy of its own rather than a grant on the role: the function
@@ -442,11 +443,12 @@ func (a *AuthStack) tokenTrigger(stack awscdk.Stack, teamsClaim bool) {
 		a.TeamsClaim = TeamsClaim
 	}
 	fn := golambda.New(stack, "TeamsClaim", &golambda.Props{
-		Package:     "./lambda/authteams",
-		Description: description,
-		Environment: env,
-		MemoryMiB:   128,
-		Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
+		Package:      "./lambda/authteams",
+		Description:  description,
+		Environment:  env,
+		MemoryMiB:    128,
+		LogRetention: Retention(a.cfg.Auth.LogRetentionDays),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(5)),
 	})
 	a.UserPool.AddTrigger(awscognito.UserPoolOperation_PRE_TOKEN_GENERATION_CONFIG(), fn.Function, awscognito.LambdaVersion_V1_0)
 }

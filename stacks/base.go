@@ -3,6 +3,7 @@ package stacks
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbudgets"
@@ -104,7 +105,7 @@ func (b *BaseStack) newVpc(stack awscdk.Stack, inst *Instance) awsec2.IVpc {
 		})
 		vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
 			Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(logs, nil),
-			TrafficType: awsec2.FlowLogTrafficType_ALL,
+			TrafficType: awsec2.FlowLogTrafficType(strings.ToUpper(v.FlowLogTraffic)),
 		})
 	} else {
 		cdknag.NagSuppressions_AddResourceSuppressions(vpc, &[]*cdknag.NagPackSuppression{{

@@ -288,10 +288,12 @@ func TestStatefulResourcesAreRetained(t *testing.T) {
 		"AWS::KMS::Key": true, "AWS::ECR::Repository": true, "AWS::DynamoDB::Table": true,
 		"AWS::Logs::LogGroup": true,
 	}
-	// gsfc writes seven logs: flow logs, the sign-up and teams-claim
+	// gsfc writes twelve logs: flow logs, the sign-up and teams-claim
 	// triggers, the indexer, the portal's function and API, EKS's control
-	// plane. Fewer means one went unchecked.
-	const wantLogGroups = 7
+	// plane, and the CDK's deploy-time handlers (default security group,
+	// AwsCustomResource, bucket notifications, the kubectl provider's two
+	// functions). Fewer means one went unchecked.
+	const wantLogGroups = 12
 	logGroups := 0
 	outdir, stderr, err := synth(t, map[string]string{"instance": "gsfc"})
 	if err != nil {
@@ -307,6 +309,10 @@ func TestStatefulResourcesAreRetained(t *testing.T) {
 			seen++
 			if res["Type"] == "AWS::Logs::LogGroup" {
 				logGroups++
+				// A group without retention grows (and is paid for) forever.
+				if _, ok := res["Properties"].(map[string]any)["RetentionInDays"]; !ok {
+					t.Errorf("%s/%s: log group without retention", stack, id)
+				}
 			}
 			if res["DeletionPolicy"] != "Retain" || res["UpdateReplacePolicy"] != "Retain" {
 				t.Errorf("%s/%s (%s): DeletionPolicy %v, UpdateReplacePolicy %v; want Retain", stack, id, res["Type"], res["DeletionPolicy"], res["UpdateReplacePolicy"])
@@ -315,6 +321,23 @@ func TestStatefulResourcesAreRetained(t *testing.T) {
 	}
 	if seen == 0 {
 		t.Fatal("no stateful resources in gsfc: the test checks nothing")
+	}
+	// Every function logs to one of those groups; one without would make
+	// /aws/lambda/<name> at its first run, kept forever.
+	for stack, tpl := range templates(t, outdir) {
+		res := tpl["Resources"].(map[string]any)
+		for id, r := range res {
+			fn := r.(map[string]any)
+			if fn["Type"] != "AWS::Lambda::Function" {
+				continue
+			}
+			cfg, _ := fn["Properties"].(map[string]any)["LoggingConfig"].(map[string]any)
+			ref, _ := cfg["LogGroup"].(map[string]any)
+			group, _ := res[fmt.Sprint(ref["Ref"])].(map[string]any)
+			if group["Type"] != "AWS::Logs::LogGroup" {
+				t.Errorf("%s/%s logs to %v, not to a log group of its stack", stack, id, cfg["LogGroup"])
+			}
+		}
 	}
 	if logGroups < wantLogGroups {
 		t.Errorf("%d log groups in gsfc, want at least %d", logGroups, wantLogGroups)
