@@ -105,15 +105,6 @@ func NATInstances(v config.VPC) int {
 // Amazon Linux 2023 image's snapshot, which the base stack does not change.
 const NATInstanceRootGiB = 8
 
-// PublicZones is how many zones have a public subnet a load balancer can
-// use.
-func PublicZones(v config.VPC) int {
-	if v.Mode == "existing" {
-		return len(v.PublicSubnetIDs)
-	}
-	return v.MaxAzs
-}
-
 func (e *estimator) base() {
 	v, p := e.cfg.Base.VPC, e.p
 	if v.Mode == "existing" {
@@ -232,10 +223,11 @@ func (e *estimator) daskhub() {
 	}
 	e.idle("daskhub", "hub database volume (gp3, made by Kubernetes)", Assumed.HubDatabaseGiB, p.EBSgp3GBMonth, "GB-month")
 	if d.Domain.Name != "" {
-		zones := float64(PublicZones(e.cfg.Base.VPC))
-		e.idle("daskhub", "hub load balancer, Classic (made by Kubernetes)", 1, p.CLBHour, "h")
+		zones := float64(len(e.cfg.LoadBalancerZones()))
+		e.idle("daskhub", "hub load balancer, Network (made by Kubernetes)", 1, p.NLBHour, "h")
 		e.idle("daskhub", "public IPv4 address of the hub's load balancer, one per zone", zones, p.PublicIPv4Hour, "h")
-		e.use("daskhub", "data through the hub's Classic load balancer", p.CLBGB, "GB", "")
+		e.use("daskhub", "the hub's load balancer capacity units", p.NLBLCUHour, "LCU-h",
+			"an LCU is 50 new TLS connections a second, 3,000 open ones or 1 GB an hour; an idle hub uses next to none")
 	}
 	e.idle("daskhub", "KMS key of Kubernetes secrets", 1, p.KMSKeyMonth, "month")
 	var streams []stream

@@ -45,8 +45,8 @@ func near(a, b float64) bool { return math.Abs(a-b) < 0.005 }
 
 // gsfc's idle month, item by item at us-east-1 prices: three NAT gateways
 // with their addresses, the control plane, two t3a.large core nodes with
-// 50 GB disks, the Classic load balancer Kubernetes makes for the domain
-// in three zones with an address each, keys, logs.
+// 50 GB disks, the Network load balancer Kubernetes makes for the domain
+// in coreZone with its address, keys, logs (audit and authenticator).
 func TestGSFCIdleItems(t *testing.T) {
 	r := cost.Estimate(instance(t, "gsfc"))
 	for _, c := range []struct {
@@ -59,8 +59,8 @@ func TestGSFCIdleItems(t *testing.T) {
 		{"EKS control plane", 1, 73},
 		{"node group core: t3a.large", 2, 109.792},
 		{"node group core: 50 GiB", 100, 8},
-		{"hub load balancer, Classic", 1, 18.25},
-		{"public IPv4 address of the hub's load balancer", 3, 10.95},
+		{"hub load balancer, Network", 1, 16.425},
+		{"public IPv4 address of the hub's load balancer", 1, 3.65},
 		{"KMS key of Kubernetes secrets", 1, 1},
 		{"KMS key of a bucket", 1, 1},
 		{"EKS audit log: ingestion", 20, 10},
@@ -71,8 +71,8 @@ func TestGSFCIdleItems(t *testing.T) {
 			t.Errorf("%s: %g for %s, want %g for %s", c.what, l.Count, cost.Dollars(l.Monthly()), c.count, cost.Dollars(c.monthly))
 		}
 	}
-	if got := r.Total(); got < 340 || got > 350 {
-		t.Errorf("gsfc idles at %s, want about $345 (issue 12's sum of its templates)", cost.Dollars(got))
+	if got := r.Total(); !near(got, 335.13) {
+		t.Errorf("gsfc idles at %s, want $335.13", cost.Dollars(got))
 	}
 	byComp := r.ByComponent()
 	for _, comp := range []string{"base", "auth", "data", "containers", "registry", "portal", "daskhub"} {

@@ -115,8 +115,8 @@ func costCases(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// example with DaskHub on, a domain for its load balancer, in GovCloud.
-	hub := strings.Replace(string(example), "  enabled: false\n  endpoint:", "  enabled: true\n  domain: {name: heliocloud.example.org, certificateArn: \"arn:aws-us-gov:acm:us-gov-west-1:123456789012:certificate/0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6\"}\n  endpoint:", 1)
+	// example with DaskHub on, a domain for its load balancer in two zones, in GovCloud.
+	hub := strings.Replace(string(example), "  enabled: false\n  endpoint:", "  enabled: true\n  domain: {name: heliocloud.example.org, certificateArn: \"arn:aws-us-gov:acm:us-gov-west-1:123456789012:certificate/0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6\"}\n  loadBalancer: {zones: 2}\n  endpoint:", 1)
 	hub = strings.Replace(hub, "# region: us-east-1", "region: us-gov-west-1", 1)
 	hub = strings.Replace(hub, "name: example", "name: govhub", 1)
 	write("govhub", hub)
