@@ -122,7 +122,11 @@ func (e *estimator) base() {
 		e.idle("base", fmt.Sprintf("NAT instance root volume (%d GiB gp3)", NATInstanceRootGiB), n*NATInstanceRootGiB, p.EBSgp3GBMonth, "GB-month")
 	}
 	if v.Mode == "new" && v.FlowLogs {
-		e.logs("base", "VPC flow logs", []stream{{"VPC flow logs", Assumed.FlowLogsGBMonth}}, p.VendedLogsGB, v.FlowLogRetentionDays)
+		flow := stream{"VPC flow logs, all traffic", Assumed.FlowLogsGBMonth}
+		if v.FlowLogTraffic == "reject" {
+			flow = stream{"VPC flow logs, refused traffic", Assumed.FlowLogsRejectGBMonth}
+		}
+		e.logs("base", "VPC flow logs", []stream{flow}, p.VendedLogsGB, v.FlowLogRetentionDays)
 	}
 	if v.Mode == "new" && NATGateways(v)+NATInstances(v) == 0 && !v.FlowLogs {
 		e.idle("base", "VPC, subnets, S3 endpoint: free", 0, 0, "month")

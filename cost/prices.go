@@ -208,6 +208,9 @@ func (p Prices) InstanceHour(instanceType string) (usd float64, ok bool) {
 // says how to measure them on a deployed instance.
 var Assumed = Assumptions{
 	FlowLogsGBMonth: 1,
+	// Refused traffic of an idle VPC is mostly the internet's scans of its
+	// public addresses (NAT, load balancer).
+	FlowLogsRejectGBMonth: 0.2,
 	// An idle cluster's audit log is mostly lease renewals and node
 	// heartbeats of the controllers that run on it; the other types log
 	// far less.
@@ -232,6 +235,8 @@ type Assumptions struct {
 	// FlowLogsGBMonth is what VPC flow logs of all traffic record in an idle
 	// VPC (NAT, nodes, load balancer health checks).
 	FlowLogsGBMonth float64
+	// FlowLogsRejectGBMonth is what they record of refused traffic only.
+	FlowLogsRejectGBMonth float64
 	// ControlPlaneLogGBMonth is what each EKS control-plane log type writes
 	// in a month on an idle cluster, by EKS's type name.
 	ControlPlaneLogGBMonth map[string]float64

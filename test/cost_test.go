@@ -120,8 +120,8 @@ func costCases(t *testing.T) map[string]string {
 	hub = strings.Replace(hub, "# region: us-east-1", "region: us-gov-west-1", 1)
 	hub = strings.Replace(hub, "name: example", "name: govhub", 1)
 	write("govhub", hub)
-	// NAT instances, one per zone, in us-west-2.
-	write("natinst", "name: natinst\nregion: us-west-2\nbase:\n  vpc:\n    maxAzs: 3\n    nat: {type: instance, perAz: true, instanceType: t4g.micro}\n    flowLogRetentionDays: 7\n")
+	// NAT instances, one per zone, in us-west-2; flow logs of refused traffic.
+	write("natinst", "name: natinst\nregion: us-west-2\nbase:\n  vpc:\n    maxAzs: 3\n    nat: {type: instance, perAz: true, instanceType: t4g.micro}\n    flowLogTraffic: reject\n    flowLogRetentionDays: 7\n")
 	return cases
 }
 
@@ -410,7 +410,14 @@ func (tp *templatePricer) logGroup(stack, id string, p map[string]any) bool {
 			switch r["Type"] {
 			case "AWS::EC2::FlowLog":
 				if s == stack && refID(rp["LogGroupName"]) == id {
-					gb += cpVolume.FlowLogsGBMonth
+					switch rp["TrafficType"] {
+					case "ALL":
+						gb += cpVolume.FlowLogsGBMonth
+					case "REJECT":
+						gb += cpVolume.FlowLogsRejectGBMonth
+					default:
+						return false
+					}
 					ingest = tp.prices.VendedLogsGB
 				}
 			case "AWS::EKS::Cluster":
