@@ -488,6 +488,77 @@ func (x *Daskhub) checkNodeGroups(c *checker, cfg *Config) {
 	if coreNodes < 1 {
 		c.errorf("daskhub.nodeGroups", "needs a group with purpose: core and minSize of at least 1: the hub, proxy and cluster services run there (they must not wait for a node)")
 	}
+	x.checkCorePods(c)
+}
+
+// Pods on core nodes. Every node runs the node agents: the VPC CNI,
+// kube-proxy, the Pod Identity agent and the EBS and EFS CSI node plugins
+// (DaemonSets of the EKS add-ons; the NVIDIA device plugin runs on GPU
+// nodes only). The core nodes run once each the hub, its proxy, the
+// Cluster Autoscaler and Dask Gateway's API, controller and traefik proxy,
+// and CoreReplicas each of CoreDNS, the EBS and EFS CSI controllers and
+// the hub's user-scheduler.
+const (
+	CoreNodeAgents     = 5
+	coreSingletons     = 6
+	coreReplicatedPods = 4
+)
+
+// CoreReplicas is how many replicas CoreDNS, the CSI controllers and the
+// user-scheduler run: two where the core groups keep at least two nodes,
+// one where they may shrink to one. A second replica on the same node adds
+// no availability, and on a small node it takes addresses the VPC CNI has
+// too few of (a t4g.medium runs 17 pods, the services with two replicas
+// are 19).
+func (x *Daskhub) CoreReplicas() int {
+	nodes := 0
+	for _, g := range x.NodeGroups {
+		if g.Purpose == "core" {
+			nodes += g.MinSize
+		}
+	}
+	return min(2, max(1, nodes))
+}
+
+// CorePods is the number of pods the core services need besides the node
+// agents each core node runs.
+func (x *Daskhub) CorePods() int { return coreSingletons + coreReplicatedPods*x.CoreReplicas() }
+
+// checkCorePods refuses core groups whose nodes cannot hold the core
+// services even at their largest, and warns when the autoscaler must add
+// core nodes beyond desiredSize to fit them (which the cost estimate, made
+// from desiredSize, does not count).
+func (x *Daskhub) checkCorePods(c *checker) {
+	need := x.CorePods()
+	var atMax, atDesired int
+	var paths, types []string
+	for _, name := range slices.Sorted(maps.Keys(x.NodeGroups)) {
+		g := x.NodeGroups[name]
+		if g.Purpose != "core" || len(g.InstanceTypes) == 0 {
+			continue
+		}
+		per := g.GroupInstanceType().MaxPods - CoreNodeAgents
+		for _, t := range g.InstanceTypes {
+			if it, ok := InstanceTypes[t]; ok {
+				per = min(per, it.MaxPods-CoreNodeAgents)
+			}
+		}
+		atMax += max(0, per) * g.MaxSize
+		atDesired += max(0, per) * g.DesiredSize
+		paths = append(paths, "daskhub.nodeGroups."+name+".instanceTypes")
+		types = append(types, fmt.Sprintf("%s (%d pods a node)", strings.Join(g.InstanceTypes, ", "), per+CoreNodeAgents))
+	}
+	if len(paths) == 0 {
+		return
+	}
+	why := fmt.Sprintf("the core services need %d pods (with %d replica(s) of CoreDNS, the CSI controllers and the user-scheduler) besides the %d node agents on every node; %s",
+		need, x.CoreReplicas(), CoreNodeAgents, strings.Join(types, "; "))
+	switch {
+	case atMax < need:
+		c.errorf(paths[0], "the core nodes cannot hold the core services even at maxSize (room for %d): %s; choose a larger type (t4g.large and t3a.large run 35 pods) or a larger maxSize", atMax, why)
+	case atDesired < need:
+		c.warnf(paths[0], "at desiredSize the core nodes have room for %d pods, so the autoscaler adds core nodes (not in the cost estimate): %s", atDesired, why)
+	}
 }
 
 // resolveVersions fills the charts an instance leaves out from the

@@ -294,3 +294,37 @@ func TestDaskhubLoadBalancer(t *testing.T) {
 		t.Errorf("default load balancer zones %s, want [0]: coreZone alone", got)
 	}
 }
+
+// The core services must fit the pods the VPC CNI gives core nodes
+// (misc/eni-max-pods.txt@v1.23.0): one replica of each controller on a
+// group that may shrink to one node, two otherwise.
+func TestDaskhubCorePodsFit(t *testing.T) {
+	core := func(spec string) string { return daskhubBase + "  nodeGroups:\n    core: " + spec + "\n" }
+	for _, c := range []struct {
+		spec           string
+		replicas, pods int
+		problem        string
+	}{
+		{spec: "{instanceTypes: [t3a.large]}", replicas: 2, pods: 14},
+		{spec: "{instanceTypes: [t4g.medium], minSize: 1, desiredSize: 1, maxSize: 2}", replicas: 1, pods: 10},
+		{spec: "{instanceTypes: [t4g.medium], minSize: 2, desiredSize: 2, maxSize: 2}", replicas: 2, pods: 14},
+		{spec: "{instanceTypes: [t4g.small], minSize: 1, desiredSize: 1, maxSize: 1}", replicas: 1, pods: 10,
+			problem: "daskhub.nodeGroups.core.instanceTypes: the core nodes cannot hold the core services even at maxSize (room for 6)"},
+		{spec: "{instanceTypes: [t4g.small], minSize: 1, desiredSize: 1, maxSize: 3}", replicas: 1, pods: 10,
+			problem: "daskhub.nodeGroups.core.instanceTypes: at desiredSize the core nodes have room for 6 pods, so the autoscaler adds core nodes"},
+	} {
+		cfg, err := Parse("x.yaml", []byte(core(c.spec)))
+		var got string
+		if err != nil {
+			got = err.Error()
+		} else {
+			got = warningsText(cfg)
+			if r := cfg.Daskhub.CoreReplicas(); r != c.replicas || cfg.Daskhub.CorePods() != c.pods {
+				t.Errorf("%s: %d replicas, %d pods; want %d, %d", c.spec, r, cfg.Daskhub.CorePods(), c.replicas, c.pods)
+			}
+		}
+		if c.problem == "" && got != "" || !strings.Contains(got, c.problem) {
+			t.Errorf("%s: got %q, want %q", c.spec, got, c.problem)
+		}
+	}
+}

@@ -150,6 +150,7 @@ var fieldDocs = map[string]string{
 	"InstanceType.Arm64":                        "Arm64 marks Graviton (arm64) types; the others are x86_64.",
 	"InstanceType.GPUModel":                     "GPUModel names the GPU, for profile descriptions.",
 	"InstanceType.GPUs":                         "GPUs is the number of NVIDIA GPUs; 0 for CPU-only types.",
+	"InstanceType.MaxPods":                      "MaxPods is how many pods the VPC CNI lets a node of this type run under its default (no prefix delegation), from the type's network interfaces and their addresses: misc/eni-max-pods.txt of amazon-vpc-cni-k8s at v1.23.0.",
 	"InstanceType.PriceUSDPerHour":              "PriceUSDPerHour is the on-demand Linux price in us-east-1. Other regions differ by a few percent to a third; spot is usually 50-70% less.",
 	"InstanceType.VCPU":                         "VCPU and MemoryGiB are the machine's size.",
 	"LoadBalancer":                              "LoadBalancer is the hub's load balancer: a Network Load Balancer that the Kubernetes cloud provider makes for the hub's proxy-public Service when the hub has a domain (without one the hub has no load balancer).",

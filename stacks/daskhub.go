@@ -428,13 +428,14 @@ func (d *DaskhubStack) addons() {
 	type addon struct {
 		name, serviceAccount, policy, config string
 	}
+	coredns, ebs, efs := SingleReplicaAddonConfig(d.cfg)
 	for _, a := range []addon{
 		// Network policies are enforced only when the VPC CNI's node agent
 		// is on (the add-on's configuration key, as in the aws-vpc-cni
 		// chart's values.yaml at v1.23.0: enableNetworkPolicy, a string).
-		{name: "vpc-cni", config: `{"enableNetworkPolicy":"true"}`}, {name: "coredns"}, {name: "kube-proxy"},
-		{name: "aws-ebs-csi-driver", serviceAccount: "ebs-csi-controller-sa", policy: "service-role/AmazonEBSCSIDriverPolicy"},
-		{name: "aws-efs-csi-driver", serviceAccount: "efs-csi-controller-sa", policy: "service-role/AmazonEFSCSIDriverPolicy"},
+		{name: "vpc-cni", config: `{"enableNetworkPolicy":"true"}`}, {name: "coredns", config: coredns}, {name: "kube-proxy"},
+		{name: "aws-ebs-csi-driver", serviceAccount: "ebs-csi-controller-sa", policy: "service-role/AmazonEBSCSIDriverPolicy", config: ebs},
+		{name: "aws-efs-csi-driver", serviceAccount: "efs-csi-controller-sa", policy: "service-role/AmazonEFSCSIDriverPolicy", config: efs},
 	} {
 		props := &awseksv2.CfnAddonProps{
 			AddonName:        jsii.String(a.name),
@@ -482,6 +483,24 @@ func (d *DaskhubStack) addons() {
 	})
 	d.waitForReady(gp3)
 	d.ready = append(d.ready, gp3)
+}
+
+// SingleReplicaAddonConfig is the add-ons' configuration for a core group
+// that may shrink to one node (config.Daskhub.CoreReplicas): one CoreDNS
+// and one controller of each CSI driver, where the add-ons run two. With
+// two or more core nodes the add-ons keep their own defaults (empty).
+// The keys are the charts' at the versions EKS builds the add-ons from:
+// controller.replicaCount in charts/aws-ebs-csi-driver/values.yaml@v1.64.0
+// and charts/aws-efs-csi-driver/values.yaml@v3.4.1; CoreDNS's add-on takes
+// replicaCount. EKS publishes the add-ons' own schemas only through its
+// API (DescribeAddonConfiguration), so they are not checked here: a key
+// the schema refuses fails the add-on resource with EKS's message, and
+// the deploy stops there.
+func SingleReplicaAddonConfig(d *config.Daskhub) (coredns, ebs, efs string) {
+	if d.CoreReplicas() > 1 {
+		return "", "", ""
+	}
+	return `{"replicaCount":1}`, `{"controller":{"replicaCount":1}}`, `{"controller":{"replicaCount":1}}`
 }
 
 func (d *DaskhubStack) waitForReady(c constructs.IConstruct) {

@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+
 	"github.com/heliocloud/heliocloud-go/config"
+	"github.com/heliocloud/heliocloud-go/daskhub/values"
 	"github.com/heliocloud/heliocloud-go/internal/modroot"
 )
 
@@ -360,6 +362,47 @@ func TestEveryGPUModelHasAnAcceleratorName(t *testing.T) {
 		}
 		if _, ok := acceleratorTypes[it.GPUModel]; !ok {
 			t.Errorf("%s: GPU model %q has no entry in acceleratorTypes", name, it.GPUModel)
+		}
+	}
+}
+
+// addonConfigs maps each EKS add-on to its configuration values.
+func addonConfigs(tpl assertions.Template) map[string]string {
+	out := map[string]string{}
+	for _, r := range resources(tpl, "AWS::EKS::Addon") {
+		v, _ := props(r)["ConfigurationValues"].(string)
+		out[props(r)["AddonName"].(string)] = v
+	}
+	return out
+}
+
+// A core group that may shrink to one node runs one replica of CoreDNS,
+// of each CSI controller and of the user-scheduler, so that the core
+// services fit a t4g.medium's 17 pods (config.Daskhub.CorePods); with two
+// core nodes the add-ons and the chart keep their two.
+func TestSingleCoreNodeRunsOneReplicaOfEach(t *testing.T) {
+	one := synthYAML(t, daskhubYAML("  nodeGroups:\n    core: {instanceTypes: [t4g.medium], minSize: 1, desiredSize: 1, maxSize: 2}\n"), daskhubOpts)["daskhub"]
+	got := addonConfigs(one)
+	want := map[string]string{
+		"coredns":            `{"replicaCount":1}`,
+		"aws-ebs-csi-driver": `{"controller":{"replicaCount":1}}`,
+		"aws-efs-csi-driver": `{"controller":{"replicaCount":1}}`,
+		"vpc-cni":            `{"enableNetworkPolicy":"true"}`,
+		"kube-proxy":         "",
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("one core node: %s configured %q, want %q", name, got[name], w)
+		}
+	}
+	hub := chartValues(t, one, values.JupyterhubRelease)
+	if r := hub["scheduling"].(map[string]any)["userScheduler"].(map[string]any)["replicas"]; r != float64(1) {
+		t.Errorf("one core node: user-scheduler replicas %v, want 1", r)
+	}
+	two := addonConfigs(synthYAML(t, daskhubYAML(""), daskhubOpts)["daskhub"])
+	for _, name := range []string{"coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver"} {
+		if two[name] != "" {
+			t.Errorf("two core nodes: %s configured %q, want the add-on's defaults", name, two[name])
 		}
 	}
 }

@@ -528,7 +528,10 @@ func Jupyterhub(cfg *config.Config, in SignIn, lbSubnets []string) map[string]an
 			// make; run the one of the cluster's own version (the stack adds
 			// the permissions the chart's role lacks for it).
 			"userScheduler": map[string]any{
-				"enabled":        true,
+				"enabled": true,
+				// One replica where the core group may shrink to one node
+				// (config.Daskhub.CoreReplicas); the chart runs two.
+				"replicas":       d.CoreReplicas(),
 				"image":          map[string]any{"tag": versions.Kubernetes[d.KubernetesVersion].KubeSchedulerImage},
 				"serviceAccount": map[string]any{"create": true, "name": UserSchedulerServiceAccount},
 			},
