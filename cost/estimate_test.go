@@ -57,7 +57,7 @@ func TestGSFCIdleItems(t *testing.T) {
 		{"NAT gateway", 3, 98.55},
 		{"public IPv4 address of a NAT gateway", 3, 10.95},
 		{"EKS control plane", 1, 73},
-		{"node group core: t3a.large", 2, 109.792},
+		{"node group core: t4g.large", 2, 98.112},
 		{"node group core: 50 GiB", 100, 8},
 		{"hub load balancer, Network", 1, 16.425},
 		{"public IPv4 address of the hub's load balancer", 1, 3.65},
@@ -71,8 +71,8 @@ func TestGSFCIdleItems(t *testing.T) {
 			t.Errorf("%s: %g for %s, want %g for %s", c.what, l.Count, cost.Dollars(l.Monthly()), c.count, cost.Dollars(c.monthly))
 		}
 	}
-	if got := r.Total(); !near(got, 335.13) {
-		t.Errorf("gsfc idles at %s, want $335.13", cost.Dollars(got))
+	if got := r.Total(); !near(got, 323.45) {
+		t.Errorf("gsfc idles at %s, want $323.45", cost.Dollars(got))
 	}
 	byComp := r.ByComponent()
 	for _, comp := range []string{"base", "auth", "data", "containers", "registry", "portal", "daskhub"} {
