@@ -1,6 +1,7 @@
 package values_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -63,6 +64,13 @@ print(json.dumps(out))
 	choice := got["ml"][0]["profile_options"].(map[string]any)["team"].(map[string]any)["choices"].(map[string]any)["ml"].(map[string]any)
 	if choice["kubespawner_override"].(map[string]any)["service_account"] != "heliocloud-team-ml" || choice["default"] != true {
 		t.Errorf("ml member's team choice %v", choice)
+	}
+	// The override replaces singleuser.extraLabels, so it repeats the
+	// user's label beside the team's.
+	labels, _ := json.Marshal(choice["kubespawner_override"].(map[string]any)["extra_labels"])
+	base, _ := json.Marshal(get(t, vals, "singleuser", "extraLabels"))
+	if string(labels) != `{"heliocloud.org/team":"ml","heliocloud.org/user":"{unescaped_username}"}` || string(base) != `{"heliocloud.org/user":"{unescaped_username}"}` {
+		t.Errorf("server labels %s, with the team %s", base, labels)
 	}
 }
 
@@ -128,6 +136,15 @@ print(json.dumps(out))
 	if acct := gpu["worker_extra_pod_config"].(map[string]any)["serviceAccountName"]; acct != "heliocloud-team-ml" {
 		t.Errorf("an ml member's workers run as %v, want the team's account", acct)
 	}
+	// Pods carry who and which team they spend for (a user's own
+	// workers, without a team, carry no team).
+	for c, want := range map[string]string{"cpu": `{"heliocloud.org/user":"u"}`, "gpu-ml": `{"heliocloud.org/team":"ml","heliocloud.org/user":"u"}`} {
+		for _, key := range []string{"worker_extra_pod_labels", "scheduler_extra_pod_labels"} {
+			if got, _ := json.Marshal(got[c].(map[string]any)[key]); string(got) != want {
+				t.Errorf("%s: %s %s, want %s", c, key, got, want)
+			}
+		}
+	}
 	if _, ok := got["other-team"].(map[string]any)["refused"]; !ok {
 		t.Errorf("a user asking for a team not theirs was not refused: %v", got["other-team"])
 	}
@@ -154,8 +171,15 @@ func contains(list []string, s string) bool {
 // into what the server's programs expect; the raw values must not pass.
 func TestServerEnvSurvivesKubeSpawnerExpansion(t *testing.T) {
 	cfg := load(t, instance)
+	hub := values.Jupyterhub(cfg, signIn, testSubnets)
+	written := map[string]any{}
+	for k, v := range get(t, hub, "singleuser", "extraEnv").(map[string]any) {
+		written[k] = v
+	}
+	// Labels go through the same expansion (_expand_all on extra_labels).
+	written["label:"+values.UserLabel] = get(t, hub, "singleuser", "extraLabels", values.UserLabel)
 	input := map[string]any{
-		"written": get(t, values.Jupyterhub(cfg, signIn, testSubnets), "singleuser", "extraEnv"),
+		"written": written,
 		"raw":     values.ServerEnv(cfg),
 	}
 	const script = `
@@ -176,6 +200,9 @@ print(json.dumps({"written": expand(inp["written"]), "raw": expand(inp["raw"])})
 `
 	var got map[string]map[string]string
 	runPython(t, script, input, &got)
+	if got["written"]["label:"+values.UserLabel] != "x" {
+		t.Errorf("the user label expands to %q, want the username", got["written"]["label:"+values.UserLabel])
+	}
 	want := values.ServerEnv(cfg)
 	for k, v := range want {
 		if got["written"][k] != v {

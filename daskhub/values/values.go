@@ -63,6 +63,12 @@ const (
 	// chart's templates/_helpers.tpl at 2025.4.0); it writes each
 	// cluster's network policy (clusterPolicyPy).
 	GatewayServiceAccount = "api-" + DaskGatewayRelease
+	// UserLabel and TeamLabel mark the pods of users' servers and Dask
+	// clusters with the user's sub and the team whose account the pod
+	// runs with (none without a team), so that costs can be split by user
+	// and team (docs/cost.md, per-user costs).
+	UserLabel = "heliocloud.org/user"
+	TeamLabel = "heliocloud.org/team"
 )
 
 // Sign-in is what the hub needs of the auth stack's Cognito pool. Fields may
@@ -427,6 +433,8 @@ func Jupyterhub(cfg *config.Config, in SignIn, lbSubnets []string) map[string]an
 			"__PROFILE_TEAMS__", pyJSON(profileTeams(d)),
 			"__TEAM_ACCOUNTS__", pyJSON(TeamAccounts(cfg)),
 			"__ADMINS__", strconv.Quote(AdminsGroup),
+			"__USER_LABEL__", strconv.Quote(UserLabel),
+			"__TEAM_LABEL__", strconv.Quote(TeamLabel),
 		).Replace(hubProfilesPy),
 		// Team changes, disabling and sign-out reach the hub within
 		// AuthRefreshSeconds of the user's next activity.
@@ -491,7 +499,11 @@ func Jupyterhub(cfg *config.Config, in SignIn, lbSubnets []string) map[string]an
 		"singleuser": map[string]any{
 			"profileList":        profileList(d),
 			"serviceAccountName": UserServiceAccount,
-			"startTimeout":       d.SpawnTimeoutSeconds,
+			// KubeSpawner expands label values with the user's
+			// properties (_expand_all in get_pod_manifest, kubespawner/
+			// spawner.py@7.0.0); the username is the sub.
+			"extraLabels":  map[string]any{UserLabel: "{unescaped_username}"},
+			"startTimeout": d.SpawnTimeoutSeconds,
 			"storage": map[string]any{
 				"type":          "dynamic",
 				"capacity":      "10Gi", // EFS ignores it; Kubernetes requires one.
@@ -574,6 +586,8 @@ func DaskGateway(cfg *config.Config) map[string]any {
 		"shm_fraction":    dk.ShmFraction,
 		"service_account": UserServiceAccount,
 		"team_accounts":   TeamAccounts(cfg),
+		"user_label":      UserLabel,
+		"team_label":      TeamLabel,
 		"default_image":   defaultImage(d),
 	}
 	profiles := []string{"cpu"}
@@ -774,7 +788,10 @@ def _profiles_for(spawner):
             profile["profile_options"] = {"team": {
                 "display_name": "Data of team",
                 "choices": {t: {"display_name": t, "default": i == 0,
-                                "kubespawner_override": {"service_account": _team_accounts[t]}}
+                                "kubespawner_override": {
+                                    "service_account": _team_accounts[t],
+                                    "extra_labels": {__USER_LABEL__: "{unescaped_username}", __TEAM_LABEL__: t},
+                                }}
                             for i, t in enumerate(teams)},
             }}
         offered.append(profile)
@@ -942,25 +959,25 @@ c.DaskGateway.backend_class = HelioCloudKubeBackend
 // workers sized to their node, both on their groups (tolerating the
 // groups' taints) with /dev/shm a share of their memory; schedulers on
 // their on-demand group; all with the service account of the user's team
-// (the first, or the one asked for, which must be theirs) or the users'.
+// (the first, or the one asked for, which must be theirs) or the users',
+// and labelled with the user and that team (UserLabel, TeamLabel).
 const gatewayOptionsPy = `import json
 from dask_gateway_server.options import Float, Integer, Options, Select, String
 
 _h = json.loads(__SETTINGS__)
 
 
-def _account(team, user):
+def _team(team, user):
     mine = sorted(t for t in _h["team_accounts"] if t in user.groups)
     team = team or (mine[0] if mine else "")
-    if not team:
-        return _h["service_account"]
-    if team not in mine:
+    if team and team not in mine:
         raise ValueError("%s is not a member of team %r" % (user.name, team))
-    return _h["team_accounts"][team]
+    return team
 
 
 def _options(options, user):
-    account = _account(options.team, user)
+    team = _team(options.team, user)
+    account = _h["team_accounts"][team] if team else _h["service_account"]
     if options.profile == "gpu":
         sel = _h["gpu"]
         cores, memory = sel["cores"], sel["memory_gib"]
@@ -968,6 +985,9 @@ def _options(options, user):
         sel = _h["cpu"]
         cores, memory = options.worker_cores, options.worker_memory
     shm = max(1, int(memory * _h["shm_fraction"] * 1024))
+    labels = {_h["user_label"]: user.name}
+    if team:
+        labels[_h["team_label"]] = team
     pod = {
         "nodeSelector": sel["node_selector"],
         "tolerations": sel["tolerations"],
@@ -985,6 +1005,8 @@ def _options(options, user):
         "worker_memory": int(memory * 2**30),
         "worker_memory_limit": int(memory * 2**30),
         "worker_extra_pod_config": pod,
+        "worker_extra_pod_labels": labels,
+        "scheduler_extra_pod_labels": labels,
         "worker_extra_container_config": container,
         "scheduler_extra_pod_config": {
             "nodeSelector": scheduler["node_selector"],
