@@ -117,17 +117,17 @@ func (f *function) newPortal(ctx context.Context) (http.Handler, error) {
 		pricingRegion = "us-east-1"
 	}
 	clients := portal.AWS{
-		Identity: cognitoidentity.NewFromConfig(f.aws),
+		Identity: newIdentityCalls(cognitoidentity.NewFromConfig(f.aws)),
 		EC2For: func(c aws.Credentials) portal.EC2 {
-			return ec2.NewFromConfig(f.aws, func(o *ec2.Options) {
+			return newEC2Calls(ec2.NewFromConfig(f.aws, func(o *ec2.Options) {
 				o.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return c, nil })
-			})
+			}))
 		},
-		Parameters: ssm.NewFromConfig(f.aws),
-		Prices:     pricing.NewFromConfig(f.aws, func(o *pricing.Options) { o.Region = pricingRegion }),
+		Parameters: newParameterCalls(ssm.NewFromConfig(f.aws)),
+		Prices:     newPriceCalls(pricing.NewFromConfig(f.aws, func(o *pricing.Options) { o.Region = pricingRegion })),
 		// Cost Explorer's endpoint is in us-east-1 whatever the data's region.
-		Costs: costexplorer.NewFromConfig(f.aws, func(o *costexplorer.Options) { o.Region = "us-east-1" }),
-		Users: cip.NewFromConfig(f.aws),
+		Costs: newCostCalls(costexplorer.NewFromConfig(f.aws, func(o *costexplorer.Options) { o.Region = "us-east-1" })),
+		Users: newUserCalls(cip.NewFromConfig(f.aws)),
 	}
 	return portal.New(f.cfg, clients, portal.Options{SessionSecret: []byte(aws.ToString(sec.SecretString))})
 }
@@ -135,7 +135,7 @@ func (f *function) newPortal(ctx context.Context) (http.Handler, error) {
 func (f *function) autoStop(ctx context.Context, mode string) (*autostop.Result, error) {
 	cpu, _ := strconv.ParseFloat(os.Getenv("AUTOSTOP_CPU"), 64)
 	cfg := autostop.Config{Instance: f.cfg.Instance, IdleHours: f.cfg.AutoStop.IdleHours, CPUPercent: cpu}
-	res, err := autostop.Run(ctx, cfg, ec2.NewFromConfig(f.aws), cloudwatch.NewFromConfig(f.aws), mode, time.Now())
+	res, err := autostop.Run(ctx, cfg, newEC2Calls(ec2.NewFromConfig(f.aws)), newMetricCalls(cloudwatch.NewFromConfig(f.aws)), mode, time.Now())
 	if res != nil {
 		slog.Info("autostop", "mode", mode, "stopped", res.Stopped, "kept", res.Kept)
 	}
