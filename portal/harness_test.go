@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -71,6 +72,22 @@ func testConfig() portal.Config {
 	}
 }
 
+// sessionSecret keys every test portal's cookies.
+var sessionSecret = []byte(strings.Repeat("k", 32))
+
+// serverLog fails the test on what net/http logs when a handler goes on
+// after its response is written (a second status: a return missing after
+// an error page or redirect) or panics. Other server messages, such as TLS
+// handshakes a client broke off, are not the handlers' doing.
+type serverLog struct{ t testing.TB }
+
+func (l serverLog) Write(b []byte) (int, error) {
+	if msg := string(b); strings.Contains(msg, "superfluous response.WriteHeader") || strings.Contains(msg, "panic serving") {
+		l.t.Errorf("portal server: %s", msg)
+	}
+	return len(b), nil
+}
+
 // env is one portal served over TLS on localhost with its identity
 // provider and fake AWS.
 type env struct {
@@ -87,6 +104,7 @@ func newEnv(t testing.TB, mods ...func(*portal.Config)) *env {
 	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	e := &env{t: t, clk: clk, aws: newFakeAWS(clk.Now)}
 	e.srv = httptest.NewUnstartedServer(nil)
+	e.srv.Config.ErrorLog = log.New(serverLog{t}, "", 0)
 	e.srv.StartTLS()
 	t.Cleanup(e.srv.Close)
 	e.idp = oidctest.Start(users, oidctest.Client{ID: "portal-client", RedirectURIs: []string{e.srv.URL + "/callback"}, LogoutURIs: []string{e.srv.URL + "/signed-out"}})
@@ -97,7 +115,7 @@ func newEnv(t testing.TB, mods ...func(*portal.Config)) *env {
 	for _, m := range mods {
 		m(&e.cfg)
 	}
-	p, err := portal.New(e.cfg, e.aws.clients(), portal.Options{SessionSecret: []byte(strings.Repeat("k", 32)), Now: clk.Now})
+	p, err := portal.New(e.cfg, e.aws.clients(), portal.Options{SessionSecret: sessionSecret, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
