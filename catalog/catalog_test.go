@@ -3,8 +3,10 @@ package catalog
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -48,6 +50,20 @@ func TestReadIndexRejectsWhatTheClientCannotRead(t *testing.T) {
 	} {
 		if _, _, err := ReadIndex([]byte(data)); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// A stream with a carriage return fails wherever a read puts it, as the
+// first byte of a read included.
+func TestScanIndexFindsCRInEveryRead(t *testing.T) {
+	data := "#start,stop,datakey,filesize\r\n2015-09-01T12:11:14Z,2015-09-01T12:11:14Z,s3://b/a,1\r\n"
+	for name, in := range map[string]io.Reader{
+		"one read":        strings.NewReader(data),
+		"a byte per read": iotest.OneByteReader(strings.NewReader(data)),
+	} {
+		if _, err := ScanIndex(in, func(Row) {}); !errors.Is(err, errCR) {
+			t.Errorf("%s: %v, want %v", name, err, errCR)
 		}
 	}
 }
