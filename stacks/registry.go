@@ -50,6 +50,10 @@ func IndexerRoleName(instance string) string { return instance + "-registry-inde
 // dataset lists every object.
 const indexerTimeoutMinutes = 15
 
+// indexerScratchMiB is the indexer's /tmp, Lambda's largest: rebuilds spill
+// rows there (see NewRegistryStack).
+const indexerScratchMiB = 10240
+
 // NewRegistryStack builds the queue, the indexer and the bucket notifications.
 func NewRegistryStack(scope constructs.Construct, inst *Instance) *RegistryStack {
 	cfg := inst.Config
@@ -80,10 +84,18 @@ func NewRegistryStack(scope constructs.Construct, inst *Instance) *RegistryStack
 	})
 
 	r.Indexer = golambda.New(stack, "Indexer", &golambda.Props{
-		Package:      "./lambda/registry",
-		Description:  "Indexes the datasets of " + cfg.Name + " in the CloudCatalog format; invoke with {\"action\":\"reindex\",\"all\":true} to rebuild",
-		Environment:  map[string]string{registryconfig.EnvConfig: cfg.RegistryJSON()},
-		MemoryMiB:    x.IndexerMemoryMiB(),
+		Package:     "./lambda/registry",
+		Description: "Indexes the datasets of " + cfg.Name + " in the CloudCatalog format; invoke with {\"action\":\"reindex\",\"all\":true} to rebuild",
+		Environment: map[string]string{registryconfig.EnvConfig: cfg.RegistryJSON()},
+		MemoryMiB:   x.IndexerMemoryMiB(),
+		// A rebuild spills each year's rows to /tmp once they pass 32 MB
+		// (registry/spill.go), about 60 bytes a file (a varint start, size
+		// and key length and the key below the dataset's prefix): Lambda's
+		// default 512 MB holds some 8 million files, the largest /tmp
+		// about 170 million. Beyond 512 MB it is billed only while the
+		// function runs ($0.0000000309 a GB-second: under a tenth of a cent
+		// for an hour of rebuilding).
+		ScratchMiB:   indexerScratchMiB,
 		Timeout:      awscdk.Duration_Minutes(jsii.Number(indexerTimeoutMinutes)),
 		LogRetention: Retention(x.Indexer.LogRetentionDays),
 	})

@@ -40,6 +40,8 @@ func TestRegistryStack(t *testing.T) {
 		// Derived from largestYear: 128 MiB + 4,000,000 x 400 bytes, in
 		// steps of 64 MiB.
 		"MemorySize": 1664,
+		// Rebuilds spill rows to /tmp: the largest Lambda allows.
+		"EphemeralStorage": map[string]any{"Size": 10240},
 		"Environment": map[string]any{"Variables": map[string]any{
 			"HELIOCLOUD_REGISTRY": assertions.Match_StringLikeRegexp(jsii.String(`"id":"aia_0094".*"bucket":"gsfc-helio-public-eb805c6c","prefix":"sdo/aia/0094/","indexPrefix":"sdo/aia/"`)),
 		}},

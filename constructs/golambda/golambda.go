@@ -34,6 +34,9 @@ type Props struct {
 	MemoryMiB int
 	// Timeout of one invocation. Default: 30 seconds.
 	Timeout awscdk.Duration
+	// ScratchMiB is the size of the function's /tmp (512 to 10240).
+	// Default: Lambda's 512.
+	ScratchMiB int
 	// LogRetention is how long the function's logs are kept. Default: three months.
 	LogRetention awslogs.RetentionDays
 	// ReservedConcurrency caps simultaneous invocations. Default: no cap.
@@ -109,6 +112,9 @@ func New(scope constructs.Construct, id string, props *Props) *Function {
 		Role:         role,
 		LogGroup:     logGroup,
 		Environment:  &env,
+	}
+	if props.ScratchMiB > 0 {
+		fnProps.EphemeralStorageSize = awscdk.Size_Mebibytes(jsii.Number(props.ScratchMiB))
 	}
 	if props.Description != "" {
 		fnProps.Description = jsii.String(props.Description)
