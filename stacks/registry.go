@@ -89,12 +89,13 @@ func NewRegistryStack(scope constructs.Construct, inst *Instance) *RegistryStack
 		Environment: map[string]string{registryconfig.EnvConfig: cfg.RegistryJSON()},
 		MemoryMiB:   x.IndexerMemoryMiB(),
 		// A rebuild spills each year's rows to /tmp once they pass 32 MB
-		// (registry/spill.go), about 60 bytes a file (a varint start, size
-		// and key length and the key below the dataset's prefix): Lambda's
-		// default 512 MB holds some 8 million files, the largest /tmp
-		// about 170 million. Beyond 512 MB it is billed only while the
-		// function runs ($0.0000000309 a GB-second: under a tenth of a cent
-		// for an hour of rebuilding).
+		// (registry/spill.go): about 15 bytes a file plus its key below the
+		// dataset's prefix, 55 for keys like
+		// 2010/05/13/aia_0094_20100513_000002.fits (docs/registry.md).
+		// Lambda's default 512 MB holds some 9 million such files, its
+		// largest /tmp about 190 million. Beyond 512 MB it is billed only
+		// while the function runs ($0.0000000309 a GB-second: under a tenth
+		// of a cent for an hour of rebuilding).
 		ScratchMiB:   indexerScratchMiB,
 		Timeout:      awscdk.Duration_Minutes(jsii.Number(indexerTimeoutMinutes)),
 		LogRetention: Retention(x.Indexer.LogRetentionDays),
