@@ -116,7 +116,10 @@ func buildInstance(t *testing.T, text string, opts Options) (*Instance, awscdk.A
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	// aws-cdk-lib's template validation is off here as in the app
+	// (app.go): test/app_test.go's TestSynthHasNoWarnings runs it on every
+	// instance file; here it would only add seconds to each synth.
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), BuiltinCloudFormationValidation: jsii.Bool(false)})
 	return Build(app, cfg, opts), app
 }
 
