@@ -361,18 +361,29 @@ func (e *Endpoint) check(c *checker) {
 	}
 	for i, s := range e.PublicCidrs {
 		path := fmt.Sprintf("%s.publicCidrs[%d]", p, i)
-		prefix, err := netip.ParsePrefix(s)
-		switch {
-		case err != nil || !prefix.Addr().Is4():
-			c.errorf(path, "%q is not an IPv4 CIDR block such as 192.0.2.0/24", s)
-		case prefix.Masked() != prefix:
-			c.errorf(path, "%q has host bits set; did you mean %s?", s, prefix.Masked())
-		case isPrivate(prefix):
-			c.errorf(path, "%s is a private range, but the public endpoint sees the internet addresses kubectl comes from (your network's NAT or VPN exit): list those, or set access: private to run kubectl from inside the VPC", s)
-		case prefix.Bits() == 0:
+		prefix, ok := checkPublicCidr(c, path, s, "the public endpoint sees the internet addresses kubectl comes from (your network's NAT or VPN exit): list those, or set access: private to run kubectl from inside the VPC")
+		if ok && prefix.Bits() == 0 {
 			c.warnf(path, "the Kubernetes API is open to the whole internet (it still needs IAM credentials); a narrower range is safer")
 		}
 	}
+}
+
+// checkPublicCidr checks one CIDR block meant to name internet addresses
+// (the sources a public endpoint or load balancer admits); seenBy says, for
+// a private range, which addresses the admin should list instead.
+func checkPublicCidr(c *checker, path, s, seenBy string) (netip.Prefix, bool) {
+	prefix, err := netip.ParsePrefix(s)
+	switch {
+	case err != nil || !prefix.Addr().Is4():
+		c.errorf(path, "%q is not an IPv4 CIDR block such as 192.0.2.0/24", s)
+	case prefix.Masked() != prefix:
+		c.errorf(path, "%q has host bits set; did you mean %s?", s, prefix.Masked())
+	case isPrivate(prefix):
+		c.errorf(path, "%s is a private range, but %s", s, seenBy)
+	default:
+		return prefix, true
+	}
+	return prefix, false
 }
 
 // GroupInstanceType is the instance type the autoscaler plans a group's

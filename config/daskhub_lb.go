@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"maps"
-	"net/netip"
 	"slices"
 	"strings"
 )
@@ -22,16 +21,8 @@ func (lb *LoadBalancer) check(c *checker, cfg *Config) {
 		c.errorf(p+".zones", "%d must be from 1 to the network's %d zones", lb.Zones, n)
 	}
 	for i, s := range lb.PublicCidrs {
-		path := fmt.Sprintf("%s.publicCidrs[%d]", p, i)
-		prefix, err := netip.ParsePrefix(s)
-		switch {
-		case err != nil || !prefix.Addr().Is4():
-			c.errorf(path, "%q is not an IPv4 CIDR block such as 192.0.2.0/24", s)
-		case prefix.Masked() != prefix:
-			c.errorf(path, "%q has host bits set; did you mean %s?", s, prefix.Masked())
-		case isPrivate(prefix):
-			c.errorf(path, "%s is a private range, but the load balancer is on the internet and sees the addresses users come from (their network's NAT or VPN exit): list those", s)
-		}
+		checkPublicCidr(c, fmt.Sprintf("%s.publicCidrs[%d]", p, i), s,
+			"the load balancer is on the internet and sees the addresses users come from (their network's NAT or VPN exit): list those")
 	}
 	if len(lb.PublicCidrs) > 0 && slices.Contains(lb.PublicCidrs, "0.0.0.0/0") {
 		c.warnf(p+".publicCidrs", "0.0.0.0/0 lets in everyone, as leaving publicCidrs out does; list narrower ranges or none")
