@@ -34,7 +34,14 @@ type costData struct {
 	TeamsMonth []costPoint
 	UsersYear  []costPoint
 	TeamsYear  []costPoint
+	// Charts of the same: the user's days and months, and for admins who
+	// spends most this month.
+	WeekChart, YearChart             chart
+	UsersMonthChart, TeamsMonthChart chart
 }
+
+// chartedPeople is how many users or teams a chart shows: the largest.
+const chartedPeople = 12
 
 func day(t time.Time) string { return t.Format("2006-01-02") }
 
@@ -184,5 +191,9 @@ func (p *Portal) costs(w http.ResponseWriter, r *http.Request, s *Session) {
 			*q.dst = grouped(out)
 		}
 	}
+	d.WeekChart = newChart("Cost per day, last 7 days", d.Week, len(d.Week))
+	d.YearChart = newChart("Cost per month, last 12 months", d.Year, len(d.Year))
+	d.UsersMonthChart = newChart("Cost per user this month, largest first", d.UsersMonth, chartedPeople)
+	d.TeamsMonthChart = newChart("Cost per team this month, largest first", d.TeamsMonth, chartedPeople)
 	p.render(w, r, s, http.StatusOK, "costs", d)
 }

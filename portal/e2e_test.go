@@ -204,6 +204,15 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if got := text(t, ctx, "#cost-month"); got != "$12.50" {
 		t.Errorf("this month: %q", got)
 	}
+	// The charts are drawn by the browser under the page's
+	// Content-Security-Policy: bars of the fake's equal costs, full height.
+	bars, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`[...document.querySelectorAll("svg.chart rect")].map(r => r.getBoundingClientRect().height)`))
+	if err != nil {
+		t.Fatalf("cost charts: %v", err)
+	}
+	if len(bars) != 7+12 || bars[0] < 20 || bars[0] != bars[6] {
+		t.Errorf("cost chart bars drawn %v px high, want 19 equal bars", bars)
+	}
 
 	mustRun(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`header form button`)), chromedp.WaitVisible(chromedp.CSS(`a[href="/login"]`)))
 	if e.idp.HostedSessions() != 0 {
@@ -218,7 +227,8 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if c := e.aws.called("AdminEnableUser"); len(c) != 1 || aws.ToString(c[0].Input.(*cip.AdminEnableUserInput).Username) != "carol" {
 		t.Errorf("AdminEnableUser: %+v", c)
 	}
-	mustRun(t, ctx, "admin costs", chromedp.Navigate(base+"/costs"), chromedp.WaitVisible(chromedp.CSS(`#users-month`)), shot("costs-admin"))
+	mustRun(t, ctx, "admin costs", chromedp.Navigate(base+"/costs"), chromedp.WaitVisible(chromedp.CSS(`#users-month`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart[aria-label^="Cost per user"] rect`)), shot("costs-admin"))
 }
 
 // TestBrowserPhoneLayout checks that the machines page fits a phone

@@ -524,6 +524,11 @@ func TestCostsPage(t *testing.T) {
 	if strings.Contains(p.Body, "Everyone") {
 		t.Error("a non-admin sees everyone's costs")
 	}
+	// Charts of the days and the months: the fake's costs are equal, so
+	// every bar is full height.
+	if n, full := strings.Count(p.Body, "<rect "), strings.Count(p.Body, `height="140.0" fill=`); n != 7+12 || full != n {
+		t.Errorf("costs page draws %d bars, %d of full height; want 19 equal bars", n, full)
+	}
 	for _, c := range e.aws.called("GetCostAndUsage") {
 		in := c.Input.(*costexplorer.GetCostAndUsageInput)
 		if len(in.Filter.And) != 2 || aws.ToString(in.Filter.And[0].Tags.Key) != "heliocloud:owner" || in.Filter.And[0].Tags.Values[0] != "sub-alice" || in.GroupBy != nil {
@@ -543,6 +548,9 @@ func TestCostsPage(t *testing.T) {
 	p = adm.get("/costs")
 	if !strings.Contains(p.Body, `id="users-month"`) || !strings.Contains(p.Body, "<td>alice</td><td class=\"num\">$12.50</td>") {
 		t.Errorf("admin costs page lacks per-user table")
+	}
+	if !strings.Contains(p.Body, `aria-label="Cost per user this month, largest first"`) || !strings.Contains(p.Body, "<title>alice: $12.50</title>") {
+		t.Errorf("admin costs page lacks the per-user chart")
 	}
 	var groups []string
 	for _, c := range e.aws.called("GetCostAndUsage") {

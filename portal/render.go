@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -20,6 +21,8 @@ func init() {
 		"usd":  func(v float64) string { return fmt.Sprintf("$%.2f", v) },
 		"usd4": func(v float64) string { return fmt.Sprintf("$%.4f", v) },
 		"has":  slices.Contains[[]string],
+		// num writes a drawing's coordinate.
+		"num": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
 	}
 	// Every page has a title, so titles is also the list of pages.
 	for n := range titles {
