@@ -52,30 +52,39 @@ func (p *Portal) ownerFilters(user string) []types.Filter {
 	}
 }
 
+// Instances is every instance DescribeInstances answers in with, over all
+// its pages (the SDK's paginator).
+func Instances(ctx context.Context, c ec2.DescribeInstancesAPIClient, in *ec2.DescribeInstancesInput) ([]types.Instance, error) {
+	var out []types.Instance
+	pages := ec2.NewDescribeInstancesPaginator(c, in)
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page.Reservations {
+			out = append(out, r.Instances...)
+		}
+	}
+	return out, nil
+}
+
 // listMachines returns the user's machines that are not terminated.
 func (p *Portal) listMachines(ctx context.Context, c EC2, s *Session) ([]types.Instance, error) {
 	in := &ec2.DescribeInstancesInput{Filters: append(p.ownerFilters(s.Subject),
 		types.Filter{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped", "shutting-down"}},
 	)}
+	all, err := Instances(ctx, c, in)
+	if err != nil {
+		return nil, err
+	}
 	var out []types.Instance
-	for {
-		page, err := c.DescribeInstances(ctx, in)
-		if err != nil {
-			return nil, err
+	for _, i := range all {
+		// The filter already asks for these tags; checking again keeps a
+		// mis-scoped response from showing others' machines.
+		if p.owned(i.Tags, s.Subject) {
+			out = append(out, i)
 		}
-		for _, r := range page.Reservations {
-			for _, i := range r.Instances {
-				// The filter already asks for these tags; checking again
-				// keeps a mis-scoped response from showing others' machines.
-				if p.owned(i.Tags, s.Subject) {
-					out = append(out, i)
-				}
-			}
-		}
-		if aws.ToString(page.NextToken) == "" {
-			break
-		}
-		in.NextToken = page.NextToken
 	}
 	sort.Slice(out, func(a, b int) bool {
 		return aws.ToTime(out[a].LaunchTime).After(aws.ToTime(out[b].LaunchTime))

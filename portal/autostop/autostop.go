@@ -129,20 +129,11 @@ func runningMachines(ctx context.Context, c EC2, instance string) ([]types.Insta
 		{Name: aws.String("tag-key"), Values: []string{portal.TagOwner}},
 		{Name: aws.String("instance-state-name"), Values: []string{"running"}},
 	}}
-	var out []types.Instance
-	for {
-		page, err := c.DescribeInstances(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("autostop: listing machines: %w", err)
-		}
-		for _, r := range page.Reservations {
-			out = append(out, r.Instances...)
-		}
-		if aws.ToString(page.NextToken) == "" {
-			return out, nil
-		}
-		in.NextToken = page.NextToken
+	out, err := portal.Instances(ctx, c, in)
+	if err != nil {
+		return nil, fmt.Errorf("autostop: listing machines: %w", err)
 	}
+	return out, nil
 }
 
 // idleMachines asks CloudWatch for each machine's highest 5-minute CPU

@@ -269,20 +269,11 @@ func liveMachines(ctx context.Context, c EC2, instance string) ([]types.Instance
 		{Name: aws.String("tag:" + portal.TagInstance), Values: []string{instance}},
 		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running"}},
 	}}
-	var out []types.Instance
-	for {
-		page, err := c.DescribeInstances(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("guard: listing machines: %w", err)
-		}
-		for _, r := range page.Reservations {
-			out = append(out, r.Instances...)
-		}
-		if aws.ToString(page.NextToken) == "" {
-			return out, nil
-		}
-		in.NextToken = page.NextToken
+	out, err := portal.Instances(ctx, c, in)
+	if err != nil {
+		return nil, fmt.Errorf("guard: listing machines: %w", err)
 	}
+	return out, nil
 }
 
 // lookUp finds the user whose sub is owner. A machine without a valid
