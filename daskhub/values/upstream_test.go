@@ -130,6 +130,15 @@ func TestOAuthenticatorRules(t *testing.T) {
 					t.Errorf("GenericOAuthenticator has no trait %s at 17.4.0", k)
 				}
 			}
+			// The refresh settings are traits of JupyterHub's Authenticator
+			// (enable_auth_state, auth_refresh_age, refresh_pre_spawn in
+			// jupyterhub/auth.py@5.5.0).
+			base := get(t, values.Jupyterhub(load(t, text), signIn, testSubnets), "hub", "config", "Authenticator").(map[string]any)
+			for k := range base {
+				if !slices.Contains([]string{"enable_auth_state", "auth_refresh_age", "refresh_pre_spawn"}, k) {
+					t.Errorf("Authenticator has no trait %s at JupyterHub 5.5.0", k)
+				}
+			}
 			// token_to_user decodes the ID token into the user info, and
 			// build_auth_state_dict stores it under user_auth_state_key
 			// "oauth_user"; get_user_groups walks auth_state_groups_key split
