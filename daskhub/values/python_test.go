@@ -115,6 +115,23 @@ print(json.dumps(out))
 	var got map[string]any
 	runPython(t, script, input, &got)
 	cpu := got["cpu"].(map[string]any)
+	// Every key the handler returns must be a field of the cluster
+	// configuration, or the gateway refuses the options: KubeClusterConfig
+	// (backends/kubernetes/backend.py@2025.4.0) and its base ClusterConfig
+	// (backends/base.py@2025.4.0).
+	fields := strings.Fields(`namespace image image_pull_policy image_pull_secrets worker_cores worker_cores_limit
+		worker_memory worker_memory_limit scheduler_cores scheduler_cores_limit scheduler_memory scheduler_memory_limit
+		worker_extra_container_config scheduler_extra_container_config worker_extra_pod_config scheduler_extra_pod_config
+		worker_extra_pod_annotations scheduler_extra_pod_annotations worker_extra_pod_labels scheduler_extra_pod_labels
+		scheduler_cmd worker_cmd environment worker_threads adaptive_period idle_timeout cluster_max_memory
+		cluster_max_cores cluster_max_workers`)
+	for _, c := range []string{"cpu", "gpu-ml"} {
+		for k := range got[c].(map[string]any) {
+			if !contains(fields, k) {
+				t.Errorf("%s: the handler returns %s, which is no cluster configuration field at dask-gateway 2025.4.0", c, k)
+			}
+		}
+	}
 	if cpu["worker_cores"] != float64(2) || cpu["worker_memory"] != float64(8<<30) {
 		t.Errorf("CPU worker size %v cores, %v bytes", cpu["worker_cores"], cpu["worker_memory"])
 	}
