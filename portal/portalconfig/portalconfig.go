@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -96,6 +97,54 @@ type Config struct {
 	MonthlySpendLimit float64 `json:"monthlySpendLimit"`
 	// AutoStop describes the schedule, shown to users on the launch page.
 	AutoStop AutoStop `json:"autoStop"`
+	// HubCosts, when set, is where admins' Costs page reads what each
+	// user's and team's notebook servers and Dask clusters cost.
+	HubCosts *HubCosts `json:"hubCosts,omitempty"`
+}
+
+// HubCosts names the Athena table over the instance's CUR 2.0 data export
+// with EKS split cost allocation data: one row per pod per hour and usage
+// type (vCPU, memory, accelerator), costed from its node's price.
+type HubCosts struct {
+	// WorkGroup is the Athena workgroup queries run in; it fixes where
+	// results go and how much one query may scan.
+	WorkGroup string `json:"workGroup"`
+	Database  string `json:"database"`
+	Table     string `json:"table"`
+	// Cluster is the EKS cluster's name: the second part of a pod's
+	// line_item_resource_id ("arn:...:pod/<cluster>/<namespace>/<pod>/<uid>").
+	Cluster string `json:"cluster"`
+	// UserTag and TeamTag are the keys of the resource_tags map under which
+	// the pods' user and team labels arrive once they are activated as
+	// cost allocation tags (for example "user_heliocloud_org_user").
+	UserTag string `json:"userTag"`
+	TeamTag string `json:"teamTag"`
+}
+
+// tagKey is the shape of a CUR 2.0 resource_tags key: they are inlined in
+// SQL, since Athena's execution parameters cannot stand for map keys.
+var tagKey = regexp.MustCompile(`^(user|aws)_[a-z0-9_]+$`)
+
+// identifier is what the portal accepts as an Athena database, table or
+// workgroup name, all of which are inlined in SQL or passed verbatim.
+var identifier = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+
+func (h *HubCosts) validate() []error {
+	var errs []error
+	for _, f := range []struct{ key, v string }{
+		{"hubCosts.workGroup", h.WorkGroup}, {"hubCosts.database", h.Database},
+		{"hubCosts.table", h.Table}, {"hubCosts.cluster", h.Cluster},
+	} {
+		if !identifier.MatchString(f.v) {
+			errs = append(errs, fmt.Errorf("portal config: %s %q must be 1-128 letters, digits, '_', '.' or '-'", f.key, f.v))
+		}
+	}
+	for _, f := range []struct{ key, v string }{{"hubCosts.userTag", h.UserTag}, {"hubCosts.teamTag", h.TeamTag}} {
+		if !tagKey.MatchString(f.v) {
+			errs = append(errs, fmt.Errorf("portal config: %s %q must be a resource_tags key such as user_heliocloud_org_user", f.key, f.v))
+		}
+	}
+	return errs
 }
 
 // Image is an operating system image resolved at run time from a public
@@ -169,6 +218,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Volume.MinGiB <= 0 || c.Volume.MaxGiB < c.Volume.MinGiB || c.Volume.DefaultGiB < c.Volume.MinGiB || c.Volume.DefaultGiB > c.Volume.MaxGiB {
 		errs = append(errs, fmt.Errorf("portal config: volume bounds %+v must satisfy 0 < min <= default <= max", c.Volume))
+	}
+	if c.HubCosts != nil {
+		errs = append(errs, c.HubCosts.validate()...)
 	}
 	return errors.Join(errs...)
 }
