@@ -43,6 +43,26 @@ type Portal struct {
 	Domain PortalDomain `yaml:"domain"`
 	// LogRetentionDays keeps the portal's function and access logs this long.
 	LogRetentionDays int `yaml:"logRetentionDays" default:"90"`
+	// HubCosts shows admins, on the Costs page, what each user's and team's
+	// DaskHub notebook servers and Dask clusters cost, from a CUR 2.0 data
+	// export with EKS split cost allocation data. Default: off.
+	HubCosts PortalHubCosts `yaml:"hubCosts"`
+}
+
+// PortalHubCosts is the billing data behind DaskHub's per-user costs.
+// Turning it on creates the export (in us-east-1, the only region whose
+// CloudFormation offers it: a small extra stack when the instance runs
+// elsewhere), a bucket for it, and an Athena table. Two steps remain in the
+// organization's management (payer) account: enable split cost allocation
+// data for Amazon EKS, and activate the heliocloud.org/user and
+// heliocloud.org/team labels as cost allocation tags (docs/cost.md).
+type PortalHubCosts struct {
+	// Enabled creates the export and shows the costs. Needs daskhub.
+	Enabled bool `yaml:"enabled"`
+	// KeepDays deletes a month's billing files this many days after they
+	// were last rewritten (AWS rewrites a month's files until its bill is
+	// final); the Costs page's 12-month trend needs 400. 0 keeps them.
+	KeepDays int `yaml:"keepDays" default:"400"`
 }
 
 // PortalInstanceType is one machine size on the launch page.
@@ -212,6 +232,7 @@ func (x *Portal) check(c *checker, cfg *Config) {
 		}
 		seen[p] = true
 	}
+	x.HubCosts.check(c, cfg)
 	d := x.Domain
 	switch {
 	case d.Name == "" && (d.CertificateArn != "" || d.HostedZoneID != ""):
@@ -230,6 +251,23 @@ func (x *Portal) check(c *checker, cfg *Config) {
 		if d.HostedZoneID != "" && !hostedZoneRe.MatchString(d.HostedZoneID) {
 			c.errorf("portal.domain.hostedZoneId", "%q is not a Route 53 hosted zone id (such as Z0123456789ABCDEFGHIJ)", d.HostedZoneID)
 		}
+	}
+}
+
+func (h *PortalHubCosts) check(c *checker, cfg *Config) {
+	if !h.Enabled {
+		return
+	}
+	if !cfg.Daskhub.Enabled {
+		c.errorf("portal.hubCosts.enabled", "shows DaskHub's costs, but daskhub is not enabled; turn one on or this off")
+	}
+	if cfg.Region == "" {
+		c.errorf("portal.hubCosts.enabled", "needs the instance's region set (top-level region): the export is created in us-east-1 and must name the region of the bucket it writes to")
+	} else if partitionOf(cfg.Region) == "aws-us-gov" {
+		c.errorf("portal.hubCosts.enabled", "is not supported in %s: the bills of GovCloud accounts are reported in their associated standard account, where Data Exports would have to be created", cfg.Region)
+	}
+	if h.KeepDays != 0 && h.KeepDays < 400 {
+		c.errorf("portal.hubCosts.keepDays", "%d days would delete months the Costs page's 12-month trend shows; use 400 or more, or 0 to keep them", h.KeepDays)
 	}
 }
 
@@ -348,6 +386,10 @@ func (x *Portal) environmentBytes(cfg *Config) int {
 	for team := range cfg.Teams {
 		// Each team carries its instance profile's ARN.
 		n += len(`{"name":"","instanceProfileARN":"arn:aws:iam::123456789012:instance-profile/-team-"},`) + 2*len(team) + len(cfg.Name)
+	}
+	if x.HubCosts.Enabled {
+		// Workgroup, database, table and cluster are derived from the name.
+		n += len(`"hubCosts":{"workGroup":"-hubcosts","database":"_costs","table":"pods","cluster":"-daskhub","userTag":"user_heliocloud_org_user","teamTag":"user_heliocloud_org_team"},`) + 3*len(cfg.Name)
 	}
 	return n
 }

@@ -115,11 +115,34 @@ func TestPortalErrors(t *testing.T) {
 		{"zone without domain", "  domain: {hostedZoneId: Z123}\n", `portal.domain.name: certificateArn and hostedZoneId need the domain name`},
 		{"bad zone", "  domain: {name: portal.example.org, certificateArn: \"arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012\", hostedZoneId: zone1}\n",
 			`portal.domain.hostedZoneId: "zone1" is not a Route 53 hosted zone id`},
+		{"hub costs without daskhub", "  hubCosts: {enabled: true}\n", `portal.hubCosts.enabled: shows DaskHub's costs, but daskhub is not enabled`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			wantProblem(t, portalYAML(tc.rest), tc.want)
 		})
+	}
+}
+
+// The export is made in us-east-1 and must name its bucket's region, which
+// a file without region cannot; GovCloud bills elsewhere.
+func TestPortalHubCostsNeedsARegionItCanBill(t *testing.T) {
+	const daskhub = "daskhub: {enabled: true, endpoint: {access: private}}\n"
+	for _, tc := range []struct{ region, want string }{
+		{"", "needs the instance's region set"},
+		{"us-gov-west-1", "is not supported in us-gov-west-1"},
+	} {
+		text := strings.Replace(portalYAML("  hubCosts: {enabled: true}\n"), "region: us-east-1\n", "", 1)
+		if tc.region != "" {
+			text = "region: " + tc.region + "\n" + text
+		}
+		wantProblem(t, text+daskhub, "portal.hubCosts.enabled: "+tc.want)
+	}
+	wantProblem(t, portalYAML("  hubCosts: {enabled: true, keepDays: 90}\n")+daskhub,
+		"portal.hubCosts.keepDays: 90 days would delete months the Costs page's 12-month trend shows")
+	cfg := mustLoad(t, portalYAML("  hubCosts: {enabled: true}\n")+daskhub)
+	if !cfg.Portal.HubCosts.Enabled || cfg.Portal.HubCosts.KeepDays != 400 {
+		t.Errorf("hub costs %+v", cfg.Portal.HubCosts)
 	}
 }
 
