@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/costexplorer"
@@ -53,6 +54,14 @@ type Costs interface {
 	GetCostAndUsage(context.Context, *costexplorer.GetCostAndUsageInput, ...func(*costexplorer.Options)) (*costexplorer.GetCostAndUsageOutput, error)
 }
 
+// Athena runs the queries of DaskHub's costs over the CUR 2.0 export
+// (HubCosts): start one, ask how it is doing, read its rows.
+type Athena interface {
+	StartQueryExecution(context.Context, *athena.StartQueryExecutionInput, ...func(*athena.Options)) (*athena.StartQueryExecutionOutput, error)
+	GetQueryExecution(context.Context, *athena.GetQueryExecutionInput, ...func(*athena.Options)) (*athena.GetQueryExecutionOutput, error)
+	GetQueryResults(context.Context, *athena.GetQueryResultsInput, ...func(*athena.Options)) (*athena.GetQueryResultsOutput, error)
+}
+
 // Users is the part of the Cognito user pool admin API the Admin page uses.
 type Users interface {
 	ListUsers(context.Context, *cip.ListUsersInput, ...func(*cip.Options)) (*cip.ListUsersOutput, error)
@@ -75,4 +84,6 @@ type AWS struct {
 	Prices Prices
 	Costs  Costs
 	Users  Users
+	// Athena is used only when Config.HubCosts is set.
+	Athena Athena
 }

@@ -44,3 +44,10 @@ func (c *ttlCache[V]) put(key string, v V, now time.Time) {
 	}
 	c.entries[key] = ttlEntry[V]{v: v, at: now}
 }
+
+// drop forgets key, for entries that turned out not to be worth keeping.
+func (c *ttlCache[V]) drop(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, key)
+}

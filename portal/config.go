@@ -13,6 +13,7 @@ type (
 	Team         = portalconfig.Team
 	Subnet       = portalconfig.Subnet
 	AutoStop     = portalconfig.AutoStop
+	HubCosts     = portalconfig.HubCosts
 )
 
 // Tags the portal writes; see portalconfig.

@@ -38,6 +38,8 @@ type costData struct {
 	// spends most this month.
 	WeekChart, YearChart             chart
 	UsersMonthChart, TeamsMonthChart chart
+	// Hub is DaskHub's costs, for admins when Config.HubCosts is set.
+	Hub *hubData
 }
 
 // chartedPeople is how many users or teams a chart shows: the largest.
@@ -131,17 +133,18 @@ func grouped(out *costexplorer.GetCostAndUsageOutput) []costPoint {
 			sums[v] += amount(g.Metrics)
 		}
 	}
-	pts := make([]costPoint, 0, len(sums))
-	for k, v := range sums {
-		pts = append(pts, costPoint{Label: k, USD: v})
-	}
+	return largestFirst(sums)
+}
+
+// sortPoints puts the largest first, ties by label, so that tables and
+// charts keep their order from one load to the next.
+func sortPoints(pts []costPoint) {
 	sort.Slice(pts, func(a, b int) bool {
 		if pts[a].USD != pts[b].USD {
 			return pts[a].USD > pts[b].USD
 		}
 		return pts[a].Label < pts[b].Label
 	})
-	return pts
 }
 
 // monthSpend is the owner's cost so far this month.
@@ -159,6 +162,10 @@ func (p *Portal) costs(w http.ResponseWriter, r *http.Request, s *Session) {
 	ctx := r.Context()
 	week, month, year := p.periods()
 	d := costData{Admin: p.isAdmin(s)}
+	var hub hubRuns
+	if d.Admin && p.cfg.HubCosts != nil {
+		hub = p.startHub(ctx)
+	}
 	out, err := p.query(ctx, s.Subject, week, cetypes.GranularityDaily, "")
 	if err != nil {
 		p.awsFail(w, r, s, err)
@@ -189,6 +196,9 @@ func (p *Portal) costs(w http.ResponseWriter, r *http.Request, s *Session) {
 				return
 			}
 			*q.dst = grouped(out)
+		}
+		if p.cfg.HubCosts != nil {
+			d.Hub = p.hubCosts(ctx, hub, d.UsersMonth, d.TeamsMonth)
 		}
 	}
 	d.WeekChart = newChart("Cost per day, last 7 days", d.Week, len(d.Week))

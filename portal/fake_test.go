@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/athena"
+	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	citypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentity/types"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
@@ -55,6 +58,7 @@ type fakeAWS struct {
 	costs  float64
 	// identityErr makes GetCredentialsForIdentity fail.
 	identityErr error
+	hub         fakeHub
 }
 
 func newFakeAWS(now func() time.Time) *fakeAWS {
@@ -76,6 +80,7 @@ func (f *fakeAWS) clients() portal.AWS {
 	return portal.AWS{
 		Identity: fakeIdentity{f}, EC2For: func(c aws.Credentials) portal.EC2 { return &fakeEC2{f, c.AccessKeyID} },
 		Parameters: fakeSSM{f}, Prices: fakePricing{f}, Costs: fakeCE{f}, Users: fakeIDP{f},
+		Athena: fakeAthena{f},
 	}
 }
 
@@ -457,7 +462,8 @@ type fakeIDP struct{ f *fakeAWS }
 
 func (f *fakeAWS) addPoolUser(name, email string, enabled bool, groups ...string) {
 	f.users[name] = &ciptypes.UserType{Username: aws.String(name), Enabled: enabled, UserStatus: ciptypes.UserStatusTypeConfirmed,
-		Attributes: []ciptypes.AttributeType{{Name: aws.String("email"), Value: aws.String(email)}}}
+		// oidctest issues "sub-<user name>" as the sub.
+		Attributes: []ciptypes.AttributeType{{Name: aws.String("email"), Value: aws.String(email)}, {Name: aws.String("sub"), Value: aws.String("sub-" + name)}}}
 	for _, g := range groups {
 		f.groups[g] = append(f.groups[g], name)
 	}
@@ -536,4 +542,155 @@ func (i fakeIDP) AdminRemoveUserFromGroup(_ context.Context, in *cip.AdminRemove
 	g := aws.ToString(in.GroupName)
 	i.f.groups[g] = slices.DeleteFunc(i.f.groups[g], func(s string) bool { return s == aws.ToString(in.Username) })
 	return &cip.AdminRemoveUserFromGroupOutput{}, nil
+}
+
+// ---- Athena ----
+
+// fakeHub is the DaskHub costs table as the fake Athena answers it: the
+// rows each of the portal's two queries returns, and how executions go.
+type fakeHub struct {
+	// Month answers the month's query (user sub, team, day, cost); Year
+	// the twelve months' (month, cost).
+	Month, Year [][]string
+	// Fail ends every execution FAILED with this reason.
+	Fail string
+	// Stuck keeps every execution RUNNING.
+	Stuck bool
+	// Page is how many rows one GetQueryResults answer holds (Athena's
+	// is up to 1000), so that small tables page too.
+	Page int
+	// Problems are what the fake found wrong in the requests it received.
+	Problems []string
+	execs    map[string]*fakeExec
+}
+
+type fakeExec struct {
+	rows  [][]string
+	polls int
+}
+
+type fakeAthena struct{ f *fakeAWS }
+
+// hubConfig is the HubCosts the fake expects its requests to follow.
+func hubConfig() *portal.HubCosts {
+	return &portal.HubCosts{WorkGroup: "test-costs", Database: "test_cur", Table: "data", Cluster: "test-hub",
+		UserTag: "user_heliocloud_org_user", TeamTag: "user_heliocloud_org_team"}
+}
+
+// check reports what in a StartQueryExecution request does not match the
+// table, the config and the way Athena takes parameters; it returns which
+// rows the query asks for.
+func (a fakeAthena) check(in *athena.StartQueryExecutionInput) ([][]string, []string) {
+	hc, h := hubConfig(), &a.f.hub
+	sql := aws.ToString(in.QueryString)
+	var bad []string
+	need := func(ok bool, what string) {
+		if !ok {
+			bad = append(bad, what)
+		}
+	}
+	need(aws.ToString(in.WorkGroup) == hc.WorkGroup, "workgroup "+aws.ToString(in.WorkGroup))
+	need(in.QueryExecutionContext != nil && aws.ToString(in.QueryExecutionContext.Database) == hc.Database, "database")
+	reuse := in.ResultReuseConfiguration
+	need(reuse != nil && reuse.ResultReuseByAgeConfiguration != nil && reuse.ResultReuseByAgeConfiguration.Enabled &&
+		aws.ToInt32(reuse.ResultReuseByAgeConfiguration.MaxAgeInMinutes) == 60, "result reuse up to 60 minutes")
+	for _, want := range []string{`FROM "data"`, "line_item_operation = 'EKSPod-EC2'", "split_part(line_item_resource_id, '/', 2) = ?", "split_line_item_split_cost", "split_line_item_unused_cost"} {
+		need(strings.Contains(sql, want), "SQL lacks "+want)
+	}
+	need(strings.Count(sql, "?") == len(in.ExecutionParameters), "one parameter per placeholder")
+	need(len(in.ExecutionParameters) > 0 && in.ExecutionParameters[len(in.ExecutionParameters)-1] == "'test-hub'", "cluster parameter 'test-hub'")
+	var rows [][]string
+	var periods []string
+	if strings.Contains(sql, "usage_day") {
+		rows = h.Month
+		need(strings.Contains(sql, "WHERE billing_period = ?"), "month filtered on billing_period")
+		for _, tag := range []string{hc.UserTag, hc.TeamTag} {
+			need(strings.Contains(sql, "element_at(resource_tags, '"+tag+"')"), "SQL lacks tag "+tag)
+		}
+		periods = []string{"'2026-11'"}
+	} else {
+		rows = h.Year
+		need(strings.Contains(sql, "WHERE billing_period IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), "12 months filtered on billing_period")
+		periods = []string{"'2025-12'", "'2026-01'", "'2026-02'", "'2026-03'", "'2026-04'", "'2026-05'", "'2026-06'", "'2026-07'", "'2026-08'", "'2026-09'", "'2026-10'", "'2026-11'"}
+	}
+	if n := len(in.ExecutionParameters); n > 0 {
+		need(slices.Equal(in.ExecutionParameters[:n-1], periods), fmt.Sprintf("billing periods %v, want %v", in.ExecutionParameters[:n-1], periods))
+	}
+	return rows, bad
+}
+
+func (a fakeAthena) StartQueryExecution(_ context.Context, in *athena.StartQueryExecutionInput, _ ...func(*athena.Options)) (*athena.StartQueryExecutionOutput, error) {
+	a.f.record("StartQueryExecution", in, "")
+	a.f.mu.Lock()
+	defer a.f.mu.Unlock()
+	rows, bad := a.check(in)
+	if len(bad) > 0 {
+		a.f.hub.Problems = append(a.f.hub.Problems, bad...)
+		return nil, apiErr("InvalidRequestException", strings.Join(bad, "; "))
+	}
+	if a.f.hub.execs == nil {
+		a.f.hub.execs = map[string]*fakeExec{}
+	}
+	a.f.seq++
+	id := fmt.Sprintf("q-%04d", a.f.seq)
+	a.f.hub.execs[id] = &fakeExec{rows: rows}
+	return &athena.StartQueryExecutionOutput{QueryExecutionId: aws.String(id)}, nil
+}
+
+// GetQueryExecution moves an execution through QUEUED and RUNNING, one
+// state per poll, to SUCCEEDED or FAILED, as Athena's do.
+func (a fakeAthena) GetQueryExecution(_ context.Context, in *athena.GetQueryExecutionInput, _ ...func(*athena.Options)) (*athena.GetQueryExecutionOutput, error) {
+	a.f.record("GetQueryExecution", in, "")
+	a.f.mu.Lock()
+	defer a.f.mu.Unlock()
+	x, ok := a.f.hub.execs[aws.ToString(in.QueryExecutionId)]
+	if !ok {
+		return nil, apiErr("InvalidRequestException", "QueryExecution "+aws.ToString(in.QueryExecutionId)+" was not found")
+	}
+	x.polls++
+	st := &athenatypes.QueryExecutionStatus{State: athenatypes.QueryExecutionStateQueued}
+	switch {
+	case x.polls >= 3 && a.f.hub.Fail != "":
+		st = &athenatypes.QueryExecutionStatus{State: athenatypes.QueryExecutionStateFailed, StateChangeReason: aws.String(a.f.hub.Fail)}
+	case x.polls >= 3 && !a.f.hub.Stuck:
+		st.State = athenatypes.QueryExecutionStateSucceeded
+	case x.polls >= 2:
+		st.State = athenatypes.QueryExecutionStateRunning
+	}
+	return &athena.GetQueryExecutionOutput{QueryExecution: &athenatypes.QueryExecution{QueryExecutionId: in.QueryExecutionId, Status: st}}, nil
+}
+
+// GetQueryResults answers a finished execution's rows, the column names
+// first, Page rows at a time.
+func (a fakeAthena) GetQueryResults(_ context.Context, in *athena.GetQueryResultsInput, _ ...func(*athena.Options)) (*athena.GetQueryResultsOutput, error) {
+	page := *in // the portal moves its own request on to the next page
+	a.f.record("GetQueryResults", &page, "")
+	a.f.mu.Lock()
+	defer a.f.mu.Unlock()
+	x, ok := a.f.hub.execs[aws.ToString(in.QueryExecutionId)]
+	if !ok || x.polls < 3 || a.f.hub.Stuck || a.f.hub.Fail != "" {
+		return nil, apiErr("InvalidRequestException", "Query has not yet finished. Current state: RUNNING")
+	}
+	all := append([][]string{{"header", "row"}}, x.rows...)
+	start := 0
+	if t := aws.ToString(in.NextToken); t != "" {
+		start, _ = strconv.Atoi(strings.TrimPrefix(t, "page-"))
+	}
+	size := a.f.hub.Page
+	if size == 0 {
+		size = 1000
+	}
+	end := min(start+size, len(all))
+	out := &athena.GetQueryResultsOutput{ResultSet: &athenatypes.ResultSet{}}
+	for _, r := range all[start:end] {
+		var data []athenatypes.Datum
+		for _, v := range r {
+			data = append(data, athenatypes.Datum{VarCharValue: aws.String(v)})
+		}
+		out.ResultSet.Rows = append(out.ResultSet.Rows, athenatypes.Row{Data: data})
+	}
+	if end < len(all) {
+		out.NextToken = aws.String(fmt.Sprintf("page-%d", end))
+	}
+	return out, nil
 }

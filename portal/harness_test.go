@@ -101,6 +101,13 @@ type env struct {
 
 func newEnv(t testing.TB, mods ...func(*portal.Config)) *env {
 	t.Helper()
+	return newEnvOpts(t, portal.Options{}, mods...)
+}
+
+// newEnvOpts is newEnv with the portal's options; the session secret and
+// clock are always the env's.
+func newEnvOpts(t testing.TB, opts portal.Options, mods ...func(*portal.Config)) *env {
+	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	e := &env{t: t, clk: clk, aws: newFakeAWS(clk.Now)}
 	e.srv = httptest.NewUnstartedServer(nil)
@@ -115,7 +122,8 @@ func newEnv(t testing.TB, mods ...func(*portal.Config)) *env {
 	for _, m := range mods {
 		m(&e.cfg)
 	}
-	p, err := portal.New(e.cfg, e.aws.clients(), portal.Options{SessionSecret: sessionSecret, Now: clk.Now})
+	opts.SessionSecret, opts.Now = sessionSecret, clk.Now
+	p, err := portal.New(e.cfg, e.aws.clients(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives errors that users see only in summary. Default slog.Default().
 	Logger *slog.Logger
+	// AthenaWait bounds how long the Costs page waits for DaskHub's Athena
+	// queries. Default 15 s, which keeps the page under API Gateway's 29 s.
+	AthenaWait time.Duration
 }
 
 // Portal is the web app. Create it with New.
@@ -53,6 +56,13 @@ type Portal struct {
 	prices *ttlCache[float64]
 	spend  *ttlCache[*costexplorer.GetCostAndUsageOutput]
 
+	// DaskHub's costs: the rows of finished Athena queries, the executions
+	// a page load left running, by query; and user names by sub.
+	athenaRows    *ttlCache[[][]string]
+	athenaRunning *ttlCache[string]
+	subNames      *ttlCache[map[string]string]
+	athenaWait    time.Duration
+
 	credMu sync.Mutex
 	creds  map[string]aws.Credentials
 
@@ -65,6 +75,9 @@ type Portal struct {
 func New(cfg Config, clients AWS, opts Options) (*Portal, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.HubCosts != nil && clients.Athena == nil {
+		return nil, errors.New("portal: config has hubCosts but no Athena client was given")
 	}
 	s, err := newSealer(opts.SessionSecret)
 	if err != nil {
@@ -79,11 +92,16 @@ func New(cfg Config, clients AWS, opts Options) (*Portal, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.AthenaWait == 0 {
+		opts.AthenaWait = defaultAthenaWait
+	}
 	p := &Portal{
 		cfg: cfg, aws: clients, seal: s, now: opts.Now, log: opts.Logger,
-		prices: newTTLCache[float64](priceTTL),
-		spend:  newTTLCache[*costexplorer.GetCostAndUsageOutput](costTTL),
-		creds:  map[string]aws.Credentials{},
+		prices:     newTTLCache[float64](priceTTL),
+		spend:      newTTLCache[*costexplorer.GetCostAndUsageOutput](costTTL),
+		athenaRows: newTTLCache[[][]string](costTTL), athenaRunning: newTTLCache[string](costTTL),
+		subNames: newTTLCache[map[string]string](costTTL), athenaWait: opts.AthenaWait,
+		creds: map[string]aws.Credentials{},
 	}
 	p.oidc = &oidcClient{cfg: &p.cfg, http: opts.HTTPClient, now: opts.Now}
 	p.csp = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self' " + p.formActionOrigins() + "; frame-ancestors 'none'; base-uri 'none'"

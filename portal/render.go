@@ -23,6 +23,8 @@ func init() {
 		"has":  slices.Contains[[]string],
 		// num writes a drawing's coordinate.
 		"num": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+		// hubShared names DaskHub's unlabelled pods in the Costs page's note.
+		"hubShared": func() string { return hubShared },
 	}
 	// Every page has a title, so titles is also the list of pages.
 	for n := range titles {

@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 
+	"github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
@@ -185,4 +186,27 @@ func newMetricCalls(c *cloudwatch.Client) metricCalls {
 
 func (x metricCalls) GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, o ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
 	return x.getMetricData(ctx, in, o...)
+}
+
+// athenaCalls calls the athena operations of the Athena interface.
+type athenaCalls struct {
+	startQueryExecution func(context.Context, *athena.StartQueryExecutionInput, ...func(*athena.Options)) (*athena.StartQueryExecutionOutput, error)
+	getQueryExecution   func(context.Context, *athena.GetQueryExecutionInput, ...func(*athena.Options)) (*athena.GetQueryExecutionOutput, error)
+	getQueryResults     func(context.Context, *athena.GetQueryResultsInput, ...func(*athena.Options)) (*athena.GetQueryResultsOutput, error)
+}
+
+func newAthenaCalls(c *athena.Client) athenaCalls {
+	return athenaCalls{startQueryExecution: c.StartQueryExecution, getQueryExecution: c.GetQueryExecution, getQueryResults: c.GetQueryResults}
+}
+
+func (x athenaCalls) StartQueryExecution(ctx context.Context, in *athena.StartQueryExecutionInput, o ...func(*athena.Options)) (*athena.StartQueryExecutionOutput, error) {
+	return x.startQueryExecution(ctx, in, o...)
+}
+
+func (x athenaCalls) GetQueryExecution(ctx context.Context, in *athena.GetQueryExecutionInput, o ...func(*athena.Options)) (*athena.GetQueryExecutionOutput, error) {
+	return x.getQueryExecution(ctx, in, o...)
+}
+
+func (x athenaCalls) GetQueryResults(ctx context.Context, in *athena.GetQueryResultsInput, o ...func(*athena.Options)) (*athena.GetQueryResultsOutput, error) {
+	return x.getQueryResults(ctx, in, o...)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
@@ -128,6 +129,11 @@ func (f *function) newPortal(ctx context.Context) (http.Handler, error) {
 		// Cost Explorer's endpoint is in us-east-1 whatever the data's region.
 		Costs: newCostCalls(costexplorer.NewFromConfig(f.aws, func(o *costexplorer.Options) { o.Region = "us-east-1" })),
 		Users: newUserCalls(cip.NewFromConfig(f.aws)),
+	}
+	// Athena runs in the function's region, where the stack puts the
+	// export's table and workgroup.
+	if f.cfg.HubCosts != nil {
+		clients.Athena = newAthenaCalls(athena.NewFromConfig(f.aws))
 	}
 	return portal.New(f.cfg, clients, portal.Options{SessionSecret: []byte(aws.ToString(sec.SecretString))})
 }
