@@ -143,6 +143,9 @@ const (
 	SharedKind    BucketKind = "shared"
 	ScratchKind   BucketKind = "scratch"
 	AccessLogKind BucketKind = "accessLogs"
+	// HubCostsKind receives the billing data export behind DaskHub's
+	// per-user costs (portal.hubCosts) and the portal's Athena results.
+	HubCostsKind BucketKind = "hubCosts"
 )
 
 // BucketRef names one bucket of the instance: its kind, its name within the
@@ -156,7 +159,8 @@ type BucketRef struct {
 }
 
 // Buckets lists every bucket the data component makes, in a fixed order:
-// datasets by name, teams by name, shared, scratch, access logs.
+// datasets by name, teams by name, shared, scratch, access logs, and the
+// hub costs bucket when portal.hubCosts is on.
 func (cfg *Config) Buckets() []BucketRef {
 	d := &cfg.Data
 	var out []BucketRef
@@ -177,6 +181,9 @@ func (cfg *Config) Buckets() []BucketRef {
 		BucketRef{ScratchKind, "", cfg.ScratchBucketName(), namePath("data.scratch", d.Scratch.BucketName)},
 		BucketRef{AccessLogKind, "", cfg.AccessLogBucketName(), namePath("data.accessLogs", d.AccessLogs.BucketName)},
 	)
+	if cfg.Portal.Enabled && cfg.Portal.HubCosts.Enabled {
+		out = append(out, BucketRef{HubCostsKind, "", cfg.HubCostsBucketName(), "portal.hubCosts"})
+	}
 	return out
 }
 
@@ -198,6 +205,12 @@ func (cfg *Config) SharedBucketName() string {
 // ScratchBucketName is the physical name of the scratch bucket.
 func (cfg *Config) ScratchBucketName() string {
 	return cmp.Or(cfg.Data.Scratch.BucketName, cfg.defaultBucketName("scratch"))
+}
+
+// HubCostsBucketName is the physical name of the bucket that receives the
+// billing export behind DaskHub's per-user costs.
+func (cfg *Config) HubCostsBucketName() string {
+	return cfg.defaultBucketName("hubcosts")
 }
 
 // AccessLogBucketName is the physical name of the access log bucket.

@@ -64,7 +64,11 @@ func NewDataStack(scope constructs.Construct, inst *Instance) *DataStack {
 		}
 	}
 	for _, ref := range refs {
-		if ref.Kind != config.AccessLogKind {
+		switch ref.Kind {
+		case config.AccessLogKind:
+		case config.HubCostsKind:
+			d.hubCostsBucket(ref, logs)
+		default:
 			d.bucket(ref, logs)
 		}
 	}

@@ -202,6 +202,9 @@ func NewPortalStack(scope constructs.Construct, inst *Instance) *PortalStack {
 	})
 	secret.GrantRead(p.Function.Role, nil)
 	p.functionPolicy(inst, pool)
+	if pc.HubCosts.Enabled {
+		p.hubCosts(scope, inst)
+	}
 
 	p.Api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 		Path:        jsii.String("/{proxy+}"),
@@ -506,6 +509,9 @@ func (p *PortalStack) appConfig(inst *Instance, vpc awsec2.IVpc, pool awscognito
 		SSH:                len(pc.SSHCidrs) > 0,
 		MaxRunning:         pc.Limits.RunningMachines, MonthlySpendLimit: pc.Limits.MonthlySpendUSD,
 		AutoStop: portalconfig.AutoStop{IdleHours: pc.AutoStop.IdleHours},
+	}
+	if pc.HubCosts.Enabled {
+		c.HubCosts = hubCostsConfig(cfg)
 	}
 	if pc.AutoStop.DailyTime != "" {
 		c.AutoStop.DailyTime = pc.AutoStop.DailyTime + " " + pc.AutoStop.TimeZone

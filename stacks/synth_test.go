@@ -21,6 +21,13 @@ import (
 // returns each stack's template keyed by component ("base", "auth", ...).
 func synthYAML(t *testing.T, text string, opts Options) map[string]assertions.Template {
 	t.Helper()
+	_, templates := synthInstance(t, text, opts)
+	return templates
+}
+
+// synthInstance is synthYAML that also returns the instance's stacks.
+func synthInstance(t *testing.T, text string, opts Options) (*Instance, map[string]assertions.Template) {
+	t.Helper()
 	inst, app := buildInstance(t, text, opts)
 	cfg := inst.Config
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(nil), nil)
@@ -36,7 +43,7 @@ func synthYAML(t *testing.T, text string, opts Options) map[string]assertions.Te
 		}
 		templates[component] = assertions.Template_FromStack(stack, nil)
 	}
-	return templates
+	return inst, templates
 }
 
 // nagErrors lists the error annotations of a stack (cdk-nag reports its
