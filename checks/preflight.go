@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/heliocloud/heliocloud-go/config"
+	"github.com/heliocloud/heliocloud-go/daskhub/values"
 )
 
 // BootstrapVersionParameter is where `cdk bootstrap` records the version of
@@ -70,11 +71,19 @@ func Preflight(cfg *config.Config, env *Env) []Check {
 	checks := []Check{
 		{"credentials", p.credentials},
 		{"cdk bootstrap", p.bootstrap},
+	}
+	if cfg.HubCostsExportStack() {
+		// portal.hubCosts puts the export in a stack of its own there.
+		checks = append(checks, Check{"cdk bootstrap " + config.HubCostsExportRegion, func(ctx context.Context) (Status, string, error) {
+			return p.bootstrapIn(ctx, config.HubCostsExportRegion)
+		}})
+	}
+	checks = append(checks, []Check{
 		{"ses production access", p.sesProduction},
 		{"ses sender identity", p.sesIdentity},
 		{"cost explorer", p.costExplorer},
 		{"cost allocation tags", p.costTags},
-	}
+	}...)
 	needs := vcpuNeeds(cfg)
 	for _, key := range slices.Sorted(maps.Keys(vcpuQuotas)) {
 		if n := needs[key]; n != nil {
@@ -109,10 +118,14 @@ func (p *preflight) credentials(ctx context.Context) (Status, string, error) {
 func (p *preflight) inRegion(o *sts.Options) { o.Region = p.region }
 
 func (p *preflight) bootstrap(ctx context.Context) (Status, string, error) {
-	fix := fmt.Sprintf("run npx cdk bootstrap aws://%s/%s", orPlaceholder(p.cfg.Account, "<account>"), p.region)
-	out, err := ssm.NewFromConfig(p.env.AWS, func(o *ssm.Options) { o.Region = p.region }).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(BootstrapVersionParameter)})
+	return p.bootstrapIn(ctx, p.region)
+}
+
+func (p *preflight) bootstrapIn(ctx context.Context, region string) (Status, string, error) {
+	fix := fmt.Sprintf("run npx cdk bootstrap aws://%s/%s", orPlaceholder(p.cfg.Account, "<account>"), region)
+	out, err := ssm.NewFromConfig(p.env.AWS, func(o *ssm.Options) { o.Region = region }).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(BootstrapVersionParameter)})
 	if errorCode(err) == "ParameterNotFound" {
-		return fail("the account is not bootstrapped for the CDK in %s (no %s): %s", p.region, BootstrapVersionParameter, fix)
+		return fail("the account is not bootstrapped for the CDK in %s (no %s): %s", region, BootstrapVersionParameter, fix)
 	}
 	if err != nil {
 		return Fail, "", err
@@ -124,7 +137,7 @@ func (p *preflight) bootstrap(ctx context.Context) (Status, string, error) {
 	if v < MinBootstrapVersion {
 		return fail("bootstrap stack version %d is older than the %d the templates need: %s to upgrade it", v, MinBootstrapVersion, fix)
 	}
-	return pass("bootstrap stack version %d in %s", v, p.region)
+	return pass("bootstrap stack version %d in %s", v, region)
 }
 
 func orPlaceholder(s, placeholder string) string {
@@ -236,6 +249,13 @@ func (p *preflight) costTagKeys() []costTag {
 	}
 	if p.cfg.Portal.Enabled && p.cfg.Portal.Limits.MonthlySpendUSD > 0 {
 		tags = append(tags, costTag{tagOwner, "the portal's per-user spend limit", true})
+	}
+	if p.cfg.Portal.Enabled && p.cfg.Portal.HubCosts.Enabled {
+		// Pod labels, imported as tags once the payer account has switched
+		// on split cost allocation data for EKS (no API tells whether it has).
+		for _, l := range []string{values.UserLabel, values.TeamLabel} {
+			tags = append(tags, costTag{l, "the portal's DaskHub costs (portal.hubCosts; split cost allocation data must be on in the payer account)", true})
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(p.cfg.Tags)) {
 		tags = append(tags, costTag{k, "your cost reports (tags in " + p.cfg.File + ")", false})

@@ -193,6 +193,30 @@ func TestPreflightBootstrap(t *testing.T) {
 	}
 }
 
+// An instance outside us-east-1 with portal.hubCosts has its export in a
+// stack there, which the CDK must be bootstrapped to deploy.
+func TestPreflightBootstrapForTheHubCostsExport(t *testing.T) {
+	cfg := loadInstance(t, "gsfc")
+	if len(Preflight(cfg, newFakeAWS(t).env())) == 0 {
+		t.Fatal("no checks")
+	}
+	for _, c := range Preflight(cfg, newFakeAWS(t).env()) {
+		if strings.HasPrefix(c.Name, "cdk bootstrap ") {
+			t.Errorf("gsfc runs in us-east-1 yet gets check %q", c.Name)
+		}
+	}
+	cfg.Region = "us-west-2"
+	f := newFakeAWS(t)
+	f.on("ssm:GetParameter", func(c call) reply {
+		if c.Region == "us-east-1" {
+			return jsonError(400, "ParameterNotFound")
+		}
+		return jsonReply(map[string]any{"Parameter": map[string]any{"Value": "30"}})
+	})
+	wantResult(t, runNamed(t, Preflight(cfg, f.env()), "cdk bootstrap us-east-1"), Fail, "not bootstrapped for the CDK in us-east-1", "npx cdk bootstrap aws://111122223333/us-east-1")
+	wantResult(t, runNamed(t, Preflight(cfg, f.env()), "cdk bootstrap"), OK, "version 30 in us-west-2")
+}
+
 func TestPreflightSES(t *testing.T) {
 	f := newFakeAWS(t)
 	f.answer("ses:GET /v2/email/account", jsonReply(map[string]any{"ProductionAccessEnabled": false, "SendingEnabled": true}))
@@ -222,7 +246,9 @@ func TestPreflightCostTags(t *testing.T) {
 		map[string]any{"TagKey": "heliocloud:owner", "Type": "UserDefined", "Status": "Active"},
 	}}))
 	r := runNamed(t, Preflight(loadInstance(t, "gsfc"), f.env()), "cost allocation tags")
-	wantResult(t, r, Fail, "heliocloud:instance is inactive", "TagKey=heliocloud:instance,Status=Active", "cost-center is not known to Billing yet")
+	wantResult(t, r, Fail, "heliocloud:instance is inactive", "TagKey=heliocloud:instance,Status=Active", "cost-center is not known to Billing yet",
+		// gsfc shows DaskHub's costs, which group by the pods' labels.
+		"heliocloud.org/user is not known to Billing yet", "heliocloud.org/team is not known", "split cost allocation data must be on in the payer account")
 	if c := f.only("ce:ListCostAllocationTags"); c.JSON["Type"] != "UserDefined" || c.Region != "us-east-1" {
 		t.Errorf("asked %v in %s", c.JSON, c.Region)
 	}

@@ -49,6 +49,21 @@ type Portal struct {
 	HubCosts PortalHubCosts `yaml:"hubCosts"`
 }
 
+// HubCostsExportRegion is the only commercial region whose CloudFormation
+// offers AWS::BCMDataExports::Export (Data Exports answers there for every
+// region); HubCostsExportComponent names the stack that holds the export
+// there when the instance runs elsewhere.
+const (
+	HubCostsExportRegion    = "us-east-1"
+	HubCostsExportComponent = "hubCostsExport"
+)
+
+// HubCostsExportStack tells whether the instance needs the export's own
+// stack in HubCostsExportRegion (and so the CDK bootstrapped there).
+func (cfg *Config) HubCostsExportStack() bool {
+	return cfg.Portal.Enabled && cfg.Portal.HubCosts.Enabled && cfg.Region != HubCostsExportRegion
+}
+
 // PortalHubCosts is the billing data behind DaskHub's per-user costs.
 // Turning it on creates the export (in us-east-1, the only region whose
 // CloudFormation offers it: a small extra stack when the instance runs

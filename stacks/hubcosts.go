@@ -26,10 +26,8 @@ import (
 // export writes to; the portal stack holds the export, an Athena table over
 // it and the workgroup the portal queries in.
 
-// exportRegion is the only commercial region whose CloudFormation offers
-// AWS::BCMDataExports::Export (Data Exports is a global service answering
-// there); an instance elsewhere gets a small stack of its own in it.
-const exportRegion = "us-east-1"
+// exportRegion is where the export is created (config.HubCostsExportRegion).
+const exportRegion = config.HubCostsExportRegion
 
 // Where things live in the hub costs bucket. Data Exports writes a month's
 // files under <prefix>/<export name>/data/BILLING_PERIOD=<yyyy-MM>/ and
@@ -297,11 +295,11 @@ func hubCostsConfig(cfg *config.Config) *portalconfig.HubCosts {
 func (p *PortalStack) hubCostsExport(app constructs.Construct, inst *Instance, n hubCostsNames) {
 	scope := p.Stack
 	p.Stack.AddStackDependency(inst.Data.Stack, jsii.String("the hub costs bucket exists before the export and the table over it"))
-	if inst.Config.Region != exportRegion {
+	if inst.Config.HubCostsExportStack() {
 		opts := inst.Opts
 		opts.Region = exportRegion
 		sub := &Instance{Config: inst.Config, Opts: opts, Base: inst.Base}
-		scope = newStack(app, sub, "hubCostsExport",
+		scope = newStack(app, sub, config.HubCostsExportComponent,
 			"the billing data export behind DaskHub's per-user costs (its CloudFormation type exists only in "+exportRegion+")")
 		// The export checks at creation that it may write to the bucket.
 		scope.AddStackDependency(inst.Data.Stack, jsii.String("the export writes to the hub costs bucket"))

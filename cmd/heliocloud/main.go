@@ -112,6 +112,9 @@ func Summary(cfg *config.Config) string {
 	for _, comp := range cfg.EnabledComponents() {
 		fmt.Fprintf(&b, "  %s-%s%s\n", cfg.Name, strings.ToUpper(comp[:1]), comp[1:])
 	}
+	if cfg.HubCostsExportStack() {
+		fmt.Fprintf(&b, "  %s (in %s, for portal.hubCosts: run cdk bootstrap there too)\n", config.StackName(cfg.Name, config.HubCostsExportComponent), config.HubCostsExportRegion)
+	}
 	v := cfg.Base.VPC
 	if v.Mode == "existing" {
 		fmt.Fprintf(&b, "network: existing %s in %s\n", v.VpcID, strings.Join(v.AvailabilityZones, ", "))
