@@ -206,6 +206,11 @@ func (e *estimator) portal() {
 	e.use("portal", "a machine's disk, running or stopped", p.EBSgp3GBMonth, "GB-month", "gp3")
 	e.use("portal", "a Cost Explorer request", p.CostExplorerRequest, "request",
 		"a user's Costs page makes 3 (kept an hour); with a spending limit the guard makes 1 an hour while any machine runs")
+	if pc.HubCosts.Enabled {
+		// Athena bills at least 10 MB a query; a month of pod rows is a few MB.
+		e.use("portal", "an admin's look at DaskHub costs (4 Athena queries)", 4*10*p.AthenaTB/1e6, "page view",
+			"results reused for an hour; the billing export's files are S3 storage")
+	}
 }
 
 func (e *estimator) daskhub() {

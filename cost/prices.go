@@ -70,6 +70,9 @@ type Prices struct {
 	SQSMillion float64
 	// CostExplorerRequest is one Cost Explorer API request.
 	CostExplorerRequest float64
+	// AthenaTB is a TB scanned by an Athena SQL query, billed at least
+	// 10 MB a query.
+	AthenaTB float64
 	// CognitoPlusMAU and CognitoEssentialsMAU are a monthly active user of
 	// a user pool on each feature plan (Essentials' first 10,000 a month are
 	// free outside GovCloud; Plus has no free tier).
@@ -111,6 +114,7 @@ var usEast1 = Prices{
 	SecretMonth:             0.40,
 	SQSMillion:              0.40,
 	CostExplorerRequest:     0.01,
+	AthenaTB:                5.00,
 	CognitoPlusMAU:          0.02,
 	CognitoEssentialsMAU:    0.015,
 	InstanceFactor:          1,
@@ -152,6 +156,7 @@ var govCloud = Prices{
 	SecretMonth:             0.40,
 	SQSMillion:              0.50,
 	CostExplorerRequest:     0.01,
+	AthenaTB:                5.00,
 	CognitoPlusMAU:          0.02,
 	CognitoEssentialsMAU:    0.015,
 	InstanceFactor:          1.26,
