@@ -288,3 +288,29 @@ func TestCURTagKeyOfALabel(t *testing.T) {
 		}
 	}
 }
+
+// Everyone's spending is for admins, who see it through the portal: of all
+// the identity policies in the instance, only the portal function's names
+// the hub costs bucket, the table or the workgroup. Users' and teams'
+// roles reach buckets by name (the data stack's grants), so this fails
+// when any of them is given the billing data.
+func TestOnlyThePortalReadsHubCosts(t *testing.T) {
+	inst, tpls := synthInstance(t, hubCostsYAML("us-east-1"), Options{Account: "123456789012", Region: "us-east-1"})
+	n := hubCostsNamesOf(inst.Config)
+	var readers []string
+	for component, tpl := range tpls {
+		for id, sts := range statements(tpl) {
+			for _, s := range sts {
+				res := toJSON(t, s["Resource"])
+				if strings.Contains(res, n.Bucket) || strings.Contains(res, n.Database) || strings.Contains(res, "workgroup/"+n.WorkGroup) {
+					readers = append(readers, component+"/"+id)
+				}
+			}
+		}
+	}
+	slices.Sort(readers)
+	readers = slices.Compact(readers)
+	if len(readers) != 1 || !strings.HasPrefix(readers[0], "portal/HubCostsPolicy") {
+		t.Errorf("policies reaching the billing data: %v, want the portal function's HubCostsPolicy only", readers)
+	}
+}
