@@ -137,6 +137,7 @@ var fieldDocs = map[string]string{
 	"Endpoint":                                  "Endpoint is the reach of the Kubernetes API server.",
 	"Endpoint.Access":                           "Access is \"publicAndPrivate\" (reachable from publicCidrs and from inside the VPC) or \"private\" (inside the VPC only: admins need a VPN, Direct Connect or a host in the VPC to run kubectl).",
 	"Endpoint.PublicCidrs":                      "PublicCidrs may reach the public endpoint, such as the institution's network [192.0.2.0/24]. Required with publicAndPrivate; write 0.0.0.0/0 to mean the whole internet.",
+	"HubCostsNames":                             "HubCostsNames are the names of portal.hubCosts' resources, derived from the instance's name so that the stacks, the portal and heliocloud doctor agree without referring to each other.",
 	"IdentityProvider":                          "IdentityProvider is an institution's single sign-on system.",
 	"IdentityProvider.Attributes":               "Attributes maps the provider's attributes (SAML attribute names or OIDC claims) to the pool's.",
 	"IdentityProvider.ClientID":                 "ClientID is the id of the client registered at the OIDC provider for this instance. OIDC only; required.",

@@ -64,6 +64,26 @@ func (cfg *Config) HubCostsExportStack() bool {
 	return cfg.Portal.Enabled && cfg.Portal.HubCosts.Enabled && cfg.Region != HubCostsExportRegion
 }
 
+// HubCostsNames are the names of portal.hubCosts' resources, derived from
+// the instance's name so that the stacks, the portal and heliocloud doctor
+// agree without referring to each other.
+type HubCostsNames struct {
+	Export, WorkGroup, Database, Table, Bucket string
+}
+
+// HubCostsNames names portal.hubCosts' resources.
+func (cfg *Config) HubCostsNames() HubCostsNames {
+	return HubCostsNames{
+		Export:    cfg.Name + "-hubcosts",
+		WorkGroup: cfg.Name + "-hubcosts",
+		// Glue and Athena want database names of lower-case letters,
+		// digits and underscores; instance names may hold hyphens.
+		Database: strings.ReplaceAll(cfg.Name, "-", "_") + "_hubcosts",
+		Table:    "pods",
+		Bucket:   cfg.HubCostsBucketName(),
+	}
+}
+
 // PortalHubCosts is the billing data behind DaskHub's per-user costs.
 // Turning it on creates the export (in us-east-1, the only region whose
 // CloudFormation offers it: a small extra stack when the instance runs

@@ -35,7 +35,6 @@ const exportRegion = config.HubCostsExportRegion
 const (
 	hubCostsExportPrefix = "exports"
 	hubCostsResultPrefix = "athena"
-	hubCostsTable        = "pods"
 	// hubCostsResultDays is how long Athena's result files are kept; the
 	// portal caches answers for an hour and Athena reuses them for as long.
 	hubCostsResultDays = 7
@@ -70,22 +69,10 @@ func hubCostsQuery() string {
 	return "SELECT " + strings.Join(names, ", ") + " FROM COST_AND_USAGE_REPORT"
 }
 
-// hubCostsNames are the names of the feature's resources, derived from the
-// instance's name so that other stacks need no reference to them.
-type hubCostsNames struct {
-	Export, WorkGroup, Database, Bucket string
-}
+// hubCostsNames are the names of the feature's resources.
+type hubCostsNames struct{ config.HubCostsNames }
 
-func hubCostsNamesOf(cfg *config.Config) hubCostsNames {
-	return hubCostsNames{
-		Export:    cfg.Name + "-hubcosts",
-		WorkGroup: cfg.Name + "-hubcosts",
-		// Glue and Athena want database names of lower-case letters,
-		// digits and underscores; instance names may hold hyphens.
-		Database: strings.ReplaceAll(cfg.Name, "-", "_") + "_hubcosts",
-		Bucket:   cfg.HubCostsBucketName(),
-	}
-}
+func hubCostsNamesOf(cfg *config.Config) hubCostsNames { return hubCostsNames{cfg.HubCostsNames()} }
 
 // dataLocation is the folder that holds the export's monthly folders.
 func (n hubCostsNames) dataLocation() string {
@@ -190,7 +177,7 @@ func (p *PortalStack) hubCosts(app constructs.Construct, inst *Instance) {
 		CatalogId:    awscdk.Aws_ACCOUNT_ID(),
 		DatabaseName: jsii.String(n.Database),
 		TableInput: &awsglue.CfnTable_TableInputProperty{
-			Name:      jsii.String(hubCostsTable),
+			Name:      jsii.String(n.Table),
 			TableType: jsii.String("EXTERNAL_TABLE"),
 			// Partition projection computes the monthly folders from the
 			// query's billing_period, so no crawler or partition updates are
@@ -237,6 +224,10 @@ func (p *PortalStack) hubCosts(app constructs.Construct, inst *Instance) {
 	})
 
 	p.hubCostsPolicy(inst, n)
+	awscdk.NewCfnOutput(p.Stack, jsii.String("HubCostsTableName"), &awscdk.CfnOutputProps{
+		Value:       jsii.String(n.Database + "." + n.Table),
+		Description: jsii.String("Pods' split costs for Athena (workgroup " + n.WorkGroup + "), behind the Costs page's DaskHub costs"),
+	})
 }
 
 // hubCostsPolicy lets the portal function query the table: Athena reads
@@ -254,7 +245,7 @@ func (p *PortalStack) hubCostsPolicy(inst *Instance, n hubCostsNames) {
 			Sid:     jsii.String("HubCostsTable"),
 			Actions: jsii.Strings("glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"),
 			Resources: jsii.Strings(arn("glue", "catalog"), arn("glue", "database/"+n.Database),
-				arn("glue", "table/"+n.Database+"/"+hubCostsTable)),
+				arn("glue", "table/"+n.Database+"/"+n.Table)),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("HubCostsBucket"),
@@ -284,7 +275,7 @@ func (p *PortalStack) hubCostsPolicy(inst *Instance, n hubCostsNames) {
 func hubCostsConfig(cfg *config.Config) *portalconfig.HubCosts {
 	n := hubCostsNamesOf(cfg)
 	return &portalconfig.HubCosts{
-		WorkGroup: n.WorkGroup, Database: n.Database, Table: hubCostsTable,
+		WorkGroup: n.WorkGroup, Database: n.Database, Table: n.Table,
 		Cluster: ClusterName(cfg.Name),
 		UserTag: curTagKey(values.UserLabel), TeamTag: curTagKey(values.TeamLabel),
 	}
