@@ -115,6 +115,9 @@ func Doctor(ctx context.Context, cfg *config.Config, env *Env) []Check {
 	add("daskhub", "efs mount targets", d.efsMounts)
 	add("registry", "registry queues", d.registryQueues)
 	add("portal", "portal reachable", d.portal)
+	if cfg.Portal.HubCosts.Enabled && cfg.Daskhub.Enabled {
+		add("portal", "hub costs data", d.hubCosts)
+	}
 	return out
 }
 

@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -93,6 +94,10 @@ type deployment struct {
 	status    map[string]string
 	// allowed decides the policy simulator's answer.
 	allowed func(action, resource string) bool
+	// hubRows is the billing table's answer: pod rows, labelled rows;
+	// hubState the query's final state.
+	hubRows  [2]string
+	hubState string
 }
 
 const (
@@ -196,7 +201,32 @@ func newDeployment(t *testing.T) *deployment {
 	d.web.page("/hub/health", 200, "")
 	d.hubRedirect(gsfcSignIn + "/oauth2/authorize?client_id=hubclient&response_type=code&redirect_uri=" + url.QueryEscape(values.CallbackURL(d.cfg)))
 	d.web.page("/portal", 302, "")
+	d.fakeAthena()
 	return d
+}
+
+// fakeAthena answers the hub costs check's query: running once, then
+// hubState, with hubRows.
+func (d *deployment) fakeAthena() {
+	athenaPoll = time.Millisecond
+	d.hubRows, d.hubState = [2]string{"1200", "900"}, "SUCCEEDED"
+	d.aws.answer("athena:StartQueryExecution", jsonReply(map[string]any{"QueryExecutionId": "q-1"}))
+	polls := 0
+	d.aws.on("athena:GetQueryExecution", func(c call) reply {
+		polls++
+		state, reason := "RUNNING", ""
+		if polls > 1 {
+			state, reason = d.hubState, "TABLE_NOT_FOUND: line 1:50: Table 'awsdatacatalog.gsfc_hubcosts.pods' does not exist"
+		}
+		return jsonReply(map[string]any{"QueryExecution": map[string]any{"QueryExecutionId": "q-1", "Status": map[string]any{"State": state, "StateChangeReason": reason}}})
+	})
+	d.aws.on("athena:GetQueryResults", func(c call) reply {
+		cell := func(v string) map[string]any { return map[string]any{"VarCharValue": v} }
+		return jsonReply(map[string]any{"ResultSet": map[string]any{"Rows": []any{
+			map[string]any{"Data": []any{cell("_col0"), cell("_col1")}},
+			map[string]any{"Data": []any{cell(d.hubRows[0]), cell(d.hubRows[1])}},
+		}}})
+	})
 }
 
 // proxyPath is the API server's service proxy to the port of proxy-public
@@ -249,6 +279,26 @@ func TestDoctorHealthyDeployment(t *testing.T) {
 	}
 	wantResult(t, results["budget"], OK, "gsfc-monthly: $25000 a month, $1234.5 spent")
 	wantResult(t, results["registry queues"], OK, "events: 3 waiting", "dead letters: 0")
+	wantResult(t, results["hub costs data"], OK, "1200 rows of gsfc-daskhub's pods", "900 of them a user's")
+	// The query asks the instance's table, in its workgroup, for this
+	// cluster's pods in this and last month.
+	q := d.aws.calledWith("athena:StartQueryExecution")
+	if len(q) != 1 {
+		t.Fatalf("%d queries", len(q))
+	}
+	now := time.Now().UTC()
+	wantParams := []any{"'" + now.Format("2006-01") + "'", "'" + now.AddDate(0, 0, -now.Day()).Format("2006-01") + "'", "'" + gsfcCluster + "'"}
+	sql, _ := q[0].JSON["QueryString"].(string)
+	if q[0].JSON["WorkGroup"] != "gsfc-hubcosts" || toJSON(t, q[0].JSON["QueryExecutionContext"]) != `{"Database":"gsfc_hubcosts"}` ||
+		toJSON(t, q[0].JSON["ExecutionParameters"]) != toJSON(t, wantParams) || q[0].Region != "us-east-1" {
+		t.Errorf("query %v", q[0].JSON)
+	}
+	for _, want := range []string{`FROM "gsfc_hubcosts"."pods"`, `element_at(resource_tags, 'user_heliocloud_org_user')`, `line_item_operation = 'EKSPod-EC2'`,
+		`billing_period IN (?, ?)`, `split_part(line_item_resource_id, '/', 2) = ?`} {
+		if !strings.Contains(sql, want) {
+			t.Errorf("query lacks %s: %s", want, sql)
+		}
+	}
 
 	// The requests each fake received.
 	var stacks []string
@@ -338,6 +388,28 @@ func checkEKSToken(t *testing.T, header string) {
 	}
 }
 
+// The hub costs check tells apart the two payer-account steps that no API
+// reports on: split cost allocation data off (no pod rows), labels not
+// activated (pod rows without the user label).
+func TestDoctorHubCostsPayerSteps(t *testing.T) {
+	d := newDeployment(t)
+	d.hubRows = [2]string{"0", "0"}
+	wantResult(t, d.run(t)["hub costs data"], Warn, "no rows of gsfc-daskhub's pods", "switched on split cost allocation data")
+	d = newDeployment(t)
+	d.hubRows = [2]string{"1200", "0"}
+	wantResult(t, d.run(t)["hub costs data"], Warn, "1200 rows of gsfc-daskhub's pods but none carries heliocloud.org/user",
+		"TagKey=heliocloud.org/user,Status=Active TagKey=heliocloud.org/team,Status=Active")
+}
+
+func toJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestDoctorFailures(t *testing.T) {
 	for _, tc := range []struct {
 		check   string
@@ -355,6 +427,7 @@ func TestDoctorFailures(t *testing.T) {
 			issuer := d.env.OIDCIssuer("us-east-1", "us-east-1_Pool")
 			d.web.page("/us-east-1/us-east-1_Pool/.well-known/openid-configuration", 200, `{"issuer":"`+issuer+`","jwks_uri":"x"}`)
 		}, []string{"no hosted sign-in domain"}},
+		{"hub costs data", func(d *deployment) { d.hubState = "FAILED" }, []string{"query q-1 failed: TABLE_NOT_FOUND", "workgroup gsfc-hubcosts"}},
 		{"efs mount targets", func(d *deployment) {
 			d.aws.answer("eks:GET /clusters/"+gsfcCluster, jsonError(404, "ResourceNotFoundException"))
 		}, []string{"describing cluster gsfc-daskhub", "ResourceNotFoundException"}},

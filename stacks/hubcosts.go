@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -77,17 +76,6 @@ func hubCostsNamesOf(cfg *config.Config) hubCostsNames { return hubCostsNames{cf
 // dataLocation is the folder that holds the export's monthly folders.
 func (n hubCostsNames) dataLocation() string {
 	return "s3://" + n.Bucket + "/" + hubCostsExportPrefix + "/" + n.Export + "/data/"
-}
-
-var tagKeySpelling = regexp.MustCompile(`[^a-z0-9]+`)
-
-// curTagKey is the key under which a Kubernetes label, imported as a user
-// cost allocation tag, appears in CUR 2.0's resource_tags map: "user_" and
-// the key in lower case with every run of other characters as one "_".
-// AWS's Cloud Intelligence Dashboards read app.kubernetes.io/part-of as
-// resource_tags['user_app_kubernetes_io_part_of'] (see the test).
-func curTagKey(label string) string {
-	return "user_" + strings.Trim(tagKeySpelling.ReplaceAllString(strings.ToLower(label), "_"), "_")
 }
 
 // hubCostsBucket makes the bucket the export writes to. It holds billing
@@ -277,7 +265,7 @@ func hubCostsConfig(cfg *config.Config) *portalconfig.HubCosts {
 	return &portalconfig.HubCosts{
 		WorkGroup: n.WorkGroup, Database: n.Database, Table: n.Table,
 		Cluster: ClusterName(cfg.Name),
-		UserTag: curTagKey(values.UserLabel), TeamTag: curTagKey(values.TeamLabel),
+		UserTag: portalconfig.CURTagKey(values.UserLabel), TeamTag: portalconfig.CURTagKey(values.TeamLabel),
 	}
 }
 

@@ -283,8 +283,8 @@ func TestCURTagKeyOfALabel(t *testing.T) {
 		values.UserLabel:               "user_heliocloud_org_user",
 		values.TeamLabel:               "user_heliocloud_org_team",
 	} {
-		if got := curTagKey(label); got != want {
-			t.Errorf("curTagKey(%q) = %q, want %q", label, got, want)
+		if got := portalconfig.CURTagKey(label); got != want {
+			t.Errorf("CURTagKey(%q) = %q, want %q", label, got, want)
 		}
 	}
 }

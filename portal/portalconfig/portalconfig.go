@@ -121,6 +121,18 @@ type HubCosts struct {
 	TeamTag string `json:"teamTag"`
 }
 
+var tagKeySpelling = regexp.MustCompile(`[^a-z0-9]+`)
+
+// CURTagKey is the key under which a Kubernetes label, imported as a user
+// cost allocation tag, appears in CUR 2.0's resource_tags map: "user_" and
+// the key in lower case with every run of other characters as one "_".
+// AWS's Cloud Intelligence Dashboards read app.kubernetes.io/part-of as
+// resource_tags['user_app_kubernetes_io_part_of'] (see stacks'
+// TestCURTagKeyOfALabel).
+func CURTagKey(label string) string {
+	return "user_" + strings.Trim(tagKeySpelling.ReplaceAllString(strings.ToLower(label), "_"), "_")
+}
+
 // tagKey is the shape of a CUR 2.0 resource_tags key: they are inlined in
 // SQL, since Athena's execution parameters cannot stand for map keys.
 var tagKey = regexp.MustCompile(`^(user|aws)_[a-z0-9_]+$`)
