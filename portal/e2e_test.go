@@ -12,7 +12,9 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/chromedp/chromedp"
+
 	"github.com/heliocloud/heliocloud-go/internal/testtool"
+	"github.com/heliocloud/heliocloud-go/portal"
 )
 
 // chromium finds the browser: env CHROMIUM, else PATH.
@@ -100,9 +102,7 @@ func signInBrowser(t *testing.T, ctx context.Context, base, user, password strin
 // through the OIDC provider, a key, a launch with its estimate, stop,
 // terminate, the costs page, the admin page and sign-out.
 func TestBrowserEndToEnd(t *testing.T) {
-	e := newEnv(t)
-	e.aws.addPoolUser("alice", "alice@example.org", true, "solar")
-	e.aws.addPoolUser("root", "root@example.org", true, "admins")
+	e := hubEnv(t, portal.Options{})
 	e.aws.addPoolUser("carol", "carol@example.org", false, "pending")
 	ctx := newBrowser(t, 1100, 760)
 	base := e.srv.URL
@@ -228,7 +228,31 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Errorf("AdminEnableUser: %+v", c)
 	}
 	mustRun(t, ctx, "admin costs", chromedp.Navigate(base+"/costs"), chromedp.WaitVisible(chromedp.CSS(`#users-month`)),
-		chromedp.WaitVisible(chromedp.CSS(`svg.chart[aria-label^="Cost per user"] rect`)), shot("costs-admin"))
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart[aria-label^="Cost per user"] rect`)),
+		chromedp.WaitVisible(chromedp.CSS(`#hub-users-month`)), chromedp.WaitVisible(chromedp.CSS(`#total-users-month`)), shot("costs-admin"))
+	// DaskHub's charts as the browser draws them: each bar's height in
+	// proportion to the fake's costs (days 3, 4 and 10 cost $7.50, $3.75
+	// and $0.75; months 2026-09 and 2026-11 $10.50 and $12.00).
+	heights := func(title string) []float64 {
+		h, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`[...document.querySelectorAll('svg.chart[aria-label="`+title+`"] rect')].map(r => r.getBoundingClientRect().height)`))
+		if err != nil {
+			t.Fatalf("%s: %v", title, err)
+		}
+		return h
+	}
+	near := func(a, b float64) bool { return a-b < 0.5 && b-a < 0.5 }
+	if d := heights("DaskHub cost per day this month"); len(d) != 25 || d[2] < 20 || !near(d[3], d[2]/2) || !near(d[9], d[2]/10) || d[0] != 0 {
+		t.Errorf("DaskHub days chart bars drawn %v px high", d)
+	}
+	if m := heights("DaskHub cost per month, last 12 months"); len(m) != 12 || m[11] < 20 || !near(m[9], m[11]*0.875) || m[0] != 0 {
+		t.Errorf("DaskHub months chart bars drawn %v px high", m)
+	}
+	if u := heights("Machines and DaskHub per user this month, largest first"); len(u) != 4 || u[0] < 20 || !near(u[1], u[0]*5.25/18.5) {
+		t.Errorf("totals per user chart bars drawn %v px high", u)
+	}
+	if got := text(t, ctx, "#total-users-month tbody tr:first-child"); !strings.Contains(got, "alice") || !strings.Contains(got, "$18.50") {
+		t.Errorf("first row of machines and DaskHub per user: %q", got)
+	}
 }
 
 // TestBrowserPhoneLayout checks that the machines page fits a phone

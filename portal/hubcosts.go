@@ -82,9 +82,8 @@ type hubData struct {
 	Users, Teams, Days    []costPoint
 	Months                []costPoint
 	// Combined are machines and DaskHub side by side, largest total first.
-	CombinedUsers, CombinedTeams []combinedRow
-	DaysChart, MonthsChart       chart
-	UsersChart, TotalsChart      chart
+	CombinedUsers, CombinedTeams        []combinedRow
+	DaysChart, MonthsChart, TotalsChart chart
 }
 
 // combinedRow is one user's or team's spending on both.
@@ -130,15 +129,26 @@ func (p *Portal) hubCosts(ctx context.Context, runs hubRuns, machineUsers, machi
 	} else if d.Months, err = p.monthsOf(rows); err != nil {
 		d.YearError = p.hubError(err)
 	}
-	d.DaysChart = newChart("DaskHub cost per day this month", d.Days, len(d.Days))
+	d.DaysChart = dayNumbers(newChart("DaskHub cost per day this month", d.Days, len(d.Days)))
 	d.MonthsChart = newChart("DaskHub cost per month, last 12 months", d.Months, len(d.Months))
-	d.UsersChart = newChart("DaskHub cost per user this month, largest first", d.Users, chartedPeople)
 	totals := make([]costPoint, len(d.CombinedUsers))
 	for i, r := range d.CombinedUsers {
 		totals[i] = costPoint{Label: r.Label, USD: r.Total}
 	}
 	d.TotalsChart = newChart("Machines and DaskHub per user this month, largest first", totals, chartedPeople)
 	return d
+}
+
+// dayNumbers labels a month's days by their number alone: a whole date
+// under each of 31 bars would overlap. The full date stays in each bar's
+// title.
+func dayNumbers(c chart) chart {
+	for i, b := range c.Bars {
+		if len(b.Label) == len("2006-01-02") {
+			c.Bars[i].Short = strings.TrimPrefix(b.Label[8:], "0")
+		}
+	}
+	return c
 }
 
 func (p *Portal) hubError(err error) string {
