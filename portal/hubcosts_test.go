@@ -276,7 +276,7 @@ func TestHubCostsStillRunning(t *testing.T) {
 	p := adm.get("/costs")
 	took := time.Since(start)
 	t.Logf("costs page with both queries still running after the %v wait: %v", wait, took)
-	if p.Status != http.StatusOK || took > wait+time.Second {
+	if p.Status != http.StatusOK || took > 5*time.Second { // far from the default 15 s, lenient to a loaded machine
 		t.Fatalf("costs page: %d after %v", p.Status, took)
 	}
 	if !strings.Contains(p.Body, "still running in Athena; reload the page in a minute") || !strings.Contains(p.Body, `id="users-month"`) {
