@@ -208,7 +208,7 @@ func (e *estimator) portal() {
 		"a user's Costs page makes 3 (kept an hour); with a spending limit the guard makes 1 an hour while any machine runs")
 	if pc.HubCosts.Enabled {
 		// Athena bills at least 10 MB a query; a month of pod rows is a few MB.
-		e.use("portal", "an admin's look at DaskHub costs (4 Athena queries)", 4*10*p.AthenaTB/1e6, "page view",
+		e.use("portal", "an admin's look at DaskHub costs (2 Athena queries)", 2*10*p.AthenaTB/1e6, "page view",
 			"results reused for an hour; the billing export's files are S3 storage")
 	}
 }
