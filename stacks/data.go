@@ -138,13 +138,13 @@ func (d *DataStack) spec(ref config.BucketRef) bucketSpec {
 	panic("stacks: no bucket spec for kind " + string(ref.Kind))
 }
 
-// accessLogBucket receives the server access logs of the other buckets. S3
-// delivers access logs only to SSE-S3 buckets.
-func (d *DataStack) accessLogBucket(ref config.BucketRef) awss3.IBucket {
-	days := d.cfg.Data.AccessLogs.ExpireDays
-	b := awss3.NewBucket(d.Stack, jsii.String(bucketConstructID(ref)), &awss3.BucketProps{
+// bucketProps are what every bucket of the stack shares: its physical
+// name, TLS 1.2 only, no ACLs, no public access, versions, and kept when
+// the stack is deleted unless data.destroyOnDelete. Encryption, logging
+// and lifecycle differ by kind.
+func (d *DataStack) bucketProps(ref config.BucketRef) *awss3.BucketProps {
+	return &awss3.BucketProps{
 		BucketName:        jsii.String(ref.Physical),
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		EnforceSSL:        jsii.Bool(true),
 		MinimumTLSVersion: jsii.Number(1.2),
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
@@ -152,15 +152,24 @@ func (d *DataStack) accessLogBucket(ref config.BucketRef) awss3.IBucket {
 		Versioned:         jsii.Bool(true),
 		RemovalPolicy:     d.removal(),
 		AutoDeleteObjects: jsii.Bool(d.cfg.Data.DestroyOnDelete),
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id:                          jsii.String("expire-logs"),
-			Expiration:                  awscdk.Duration_Days(jsii.Number(days)),
-			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
-		}, {
-			Id:                        jsii.String("remove-delete-markers"),
-			ExpiredObjectDeleteMarker: jsii.Bool(true),
-		}},
-	})
+	}
+}
+
+// accessLogBucket receives the server access logs of the other buckets. S3
+// delivers access logs only to SSE-S3 buckets.
+func (d *DataStack) accessLogBucket(ref config.BucketRef) awss3.IBucket {
+	days := d.cfg.Data.AccessLogs.ExpireDays
+	props := d.bucketProps(ref)
+	props.Encryption = awss3.BucketEncryption_S3_MANAGED
+	props.LifecycleRules = &[]*awss3.LifecycleRule{{
+		Id:                          jsii.String("expire-logs"),
+		Expiration:                  awscdk.Duration_Days(jsii.Number(days)),
+		NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
+	}, {
+		Id:                        jsii.String("remove-delete-markers"),
+		ExpiredObjectDeleteMarker: jsii.Bool(true),
+	}}
+	b := awss3.NewBucket(d.Stack, jsii.String(bucketConstructID(ref)), props)
 	cdknag.NagSuppressions_AddResourceSuppressions(b, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-S1"),
 		Reason: jsii.String("This is the access log bucket of the instance: logging its own accesses into itself would loop."),
@@ -173,19 +182,10 @@ func (d *DataStack) accessLogBucket(ref config.BucketRef) awss3.IBucket {
 func (d *DataStack) bucket(ref config.BucketRef, logs awss3.IBucket) awss3.IBucket {
 	s := d.spec(ref)
 	id := bucketConstructID(ref)
-	props := &awss3.BucketProps{
-		BucketName:             jsii.String(ref.Physical),
-		EnforceSSL:             jsii.Bool(true),
-		MinimumTLSVersion:      jsii.Number(1.2),
-		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		Versioned:              jsii.Bool(true),
-		ServerAccessLogsBucket: logs,
-		ServerAccessLogsPrefix: jsii.String(string(ref.Kind) + "/" + ref.Physical + "/"),
-		RemovalPolicy:          d.removal(),
-		AutoDeleteObjects:      jsii.Bool(d.cfg.Data.DestroyOnDelete),
-		LifecycleRules:         bucketLifecycleRules(s),
-		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
-	}
+	props := d.bucketProps(ref)
+	props.ServerAccessLogsBucket = logs
+	props.ServerAccessLogsPrefix = jsii.String(string(ref.Kind) + "/" + ref.Physical + "/")
+	props.LifecycleRules = bucketLifecycleRules(s)
 	if s.public {
 		// Publishing is the point of a public dataset bucket: its policy
 		// may grant anonymous reads, while ACLs stay blocked.

@@ -103,20 +103,12 @@ func (d *DataStack) hubCostsBucket(ref config.BucketRef, logs awss3.IBucket) aws
 	}
 	// SSE-S3: Data Exports writes only to buckets encrypted so, or with a
 	// KMS key whose policy admits it.
-	b := awss3.NewBucket(d.Stack, jsii.String(bucketConstructID(ref)), &awss3.BucketProps{
-		BucketName:             jsii.String(ref.Physical),
-		Encryption:             awss3.BucketEncryption_S3_MANAGED,
-		EnforceSSL:             jsii.Bool(true),
-		MinimumTLSVersion:      jsii.Number(1.2),
-		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
-		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		Versioned:              jsii.Bool(true),
-		ServerAccessLogsBucket: logs,
-		ServerAccessLogsPrefix: jsii.String(string(ref.Kind) + "/" + ref.Physical + "/"),
-		RemovalPolicy:          d.removal(),
-		AutoDeleteObjects:      jsii.Bool(d.cfg.Data.DestroyOnDelete),
-		LifecycleRules:         &rules,
-	})
+	props := d.bucketProps(ref)
+	props.Encryption = awss3.BucketEncryption_S3_MANAGED
+	props.ServerAccessLogsBucket = logs
+	props.ServerAccessLogsPrefix = jsii.String(string(ref.Kind) + "/" + ref.Physical + "/")
+	props.LifecycleRules = &rules
+	b := awss3.NewBucket(d.Stack, jsii.String(bucketConstructID(ref)), props)
 	// Data Exports checks at creation that it may write here, acting for
 	// an export of this account only (the confused-deputy conditions).
 	source := &map[string]any{
