@@ -171,7 +171,8 @@ func (p *Portal) user(h userHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, ok := p.session(r)
 		if !ok {
-			if r.Method == http.MethodGet {
+			// HEAD is GET without a body: a signed-out one is sent to sign in too.
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				http.Redirect(w, r, "/login?return="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}

@@ -385,10 +385,14 @@ func TestSignOutForgetsTheSessionsCredentials(t *testing.T) {
 }
 
 // The home page is for visitors; a signed-in user goes to their machines.
-// A signed-in HEAD is answered like GET, without a CSRF token.
+// A signed-in HEAD is answered like GET, without a CSRF token; a
+// signed-out one is sent to sign in, like GET.
 func TestHomeAndHead(t *testing.T) {
 	e := newEnv(t)
 	v := e.agent().noRedirects()
+	if s := v.head("/machines"); s != http.StatusSeeOther {
+		t.Errorf("signed-out HEAD /machines: %d, want a redirect to sign in", s)
+	}
 	if p := v.get("/"); p.Status != http.StatusOK || !strings.Contains(p.Body, `href="/login"`) {
 		t.Errorf("visitor at /: %d", p.Status)
 	}
