@@ -118,7 +118,7 @@ func (e *estimator) base() {
 	if n := float64(NATInstances(v)); n > 0 {
 		price, _ := p.InstanceHour(v.NAT.InstanceType)
 		e.idle("base", "NAT instance ("+v.NAT.InstanceType+")", n, price, "h")
-		e.idle("base", "public IPv4 address of a NAT instance", n, p.PublicIPv4Hour, "h")
+		e.idle("base", "Elastic IP of a NAT instance (its outbound address)", n, p.PublicIPv4Hour, "h")
 		e.idle("base", fmt.Sprintf("NAT instance root volume (%d GiB gp3)", NATInstanceRootGiB), n*NATInstanceRootGiB, p.EBSgp3GBMonth, "GB-month")
 	}
 	if v.Mode == "new" && v.FlowLogs {

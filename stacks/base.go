@@ -85,6 +85,7 @@ func (b *BaseStack) newVpc(stack awscdk.Stack, inst *Instance) awsec2.IVpc {
 	if natInstances != nil {
 		secureNatInstances(natInstances, v.Cidr)
 	}
+	natAddressesOutput(stack, vpc)
 	// Kubernetes finds the subnets for its load balancers by these tags;
 	// on the subnets only, not on what sits in them (NAT instances).
 	onSubnets := &awscdk.TagProps{IncludeResourceTypes: jsii.Strings("AWS::EC2::Subnet")}

@@ -3,8 +3,10 @@ package stacks
 import (
 	_ "embed"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
@@ -50,8 +52,10 @@ func natInstanceProvider(instanceType string) awsec2.NatInstanceProviderV2 {
 }
 
 // secureNatInstances finishes the NAT instances once the VPC has made
-// them: traffic from the VPC only, IMDSv2, an encrypted root volume, and
-// Session Manager instead of SSH (no key pair, no port 22).
+// them: traffic from the VPC only, IMDSv2, an encrypted root volume,
+// Session Manager instead of SSH (no key pair, no port 22), and an Elastic
+// IP, so the outbound address partners allow-list survives a stop and
+// start and the instance's replacement by a new image.
 func secureNatInstances(nat awsec2.NatInstanceProviderV2, vpcCidr string) {
 	nat.Connections().AllowFrom(awsec2.Peer_Ipv4(jsii.String(vpcCidr)), awsec2.Port_AllTraffic(),
 		jsii.String("Traffic from the VPC's subnets to forward to the internet"))
@@ -63,6 +67,14 @@ func secureNatInstances(nat awsec2.NatInstanceProviderV2, vpcCidr string) {
 			HttpEndpoint:            jsii.String("enabled"),
 			HttpTokens:              jsii.String("required"),
 			HttpPutResponseHopLimit: jsii.Number(1),
+		})
+		// Associating it releases the address EC2 gave at launch, so the
+		// instance still holds one public IPv4 address, at the same price.
+		// A replacement instance is created first and the address moves to
+		// it in the same update, before the old instance is deleted.
+		awsec2.NewCfnEIP(inst, jsii.String("ElasticIp"), &awsec2.CfnEIPProps{
+			Domain:     jsii.String("vpc"),
+			InstanceId: inst.InstanceId(),
 		})
 		cfn.SetBlockDeviceMappings(&[]any{&awsec2.CfnInstance_BlockDeviceMappingProperty{
 			DeviceName: jsii.String(natRootDevice),
@@ -96,4 +108,22 @@ func secureNatInstances(nat awsec2.NatInstanceProviderV2, vpcCidr string) {
 			},
 		}, jsii.Bool(true))
 	}
+}
+
+// natAddressesOutput names the VPC's outbound addresses, the Elastic IPs of
+// its NAT gateways or instances, for partners to allow-list.
+func natAddressesOutput(stack awscdk.Stack, vpc awsec2.Vpc) {
+	var ips []*string
+	for _, c := range *vpc.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		if eip, ok := c.(awsec2.CfnEIP); ok {
+			ips = append(ips, eip.Ref())
+		}
+	}
+	if len(ips) == 0 {
+		return
+	}
+	awscdk.NewCfnOutput(stack, jsii.String("NatAddresses"), &awscdk.CfnOutputProps{
+		Value:       awscdk.Fn_Join(jsii.String(","), &ips),
+		Description: jsii.String("The public addresses the VPC's traffic leaves from (NAT), for partners to allow-list"),
+	})
 }

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,14 +28,32 @@ base:
 // Session Manager, standard CPU credits, our boot script.
 func TestBaseNatInstancePerZone(t *testing.T) {
 	tpl := synthYAML(t, natInstanceYAML, Options{Account: "111122223333", Region: "us-east-1"})["base"]
-	for _, typ := range []string{"AWS::EC2::NatGateway", "AWS::EC2::EIP"} {
-		if n := len(resources(tpl, typ)); n != 0 {
-			t.Errorf("%d %s with NAT instances", n, typ)
-		}
+	if n := len(resources(tpl, "AWS::EC2::NatGateway")); n != 0 {
+		t.Errorf("%d NAT gateways with NAT instances", n)
 	}
 	instances := resources(tpl, "AWS::EC2::Instance")
 	if len(instances) != 2 {
 		t.Fatalf("want a NAT instance in each of 2 zones, got %d", len(instances))
+	}
+	// Each instance keeps its outbound address through stops and
+	// replacements: an Elastic IP names it, and the stack lists them all.
+	eips := resources(tpl, "AWS::EC2::EIP")
+	held := map[string]bool{}
+	for id, e := range eips {
+		ref, _ := props(e)["InstanceId"].(map[string]any)
+		if _, ok := instances[fmt.Sprint(ref["Ref"])]; !ok || props(e)["Domain"] != "vpc" {
+			t.Errorf("Elastic IP %s: %v", id, props(e))
+		}
+		held[fmt.Sprint(ref["Ref"])] = true
+	}
+	if len(eips) != 2 || len(held) != 2 {
+		t.Errorf("%d Elastic IPs for %d of the 2 NAT instances", len(eips), len(held))
+	}
+	out := toJSON(t, (*tpl.ToJSON())["Outputs"].(map[string]any)["NatAddresses"])
+	for id := range eips {
+		if !strings.Contains(out, `{"Ref":"`+id+`"}`) {
+			t.Errorf("output NatAddresses lacks %s: %s", id, out)
+		}
 	}
 	params := (*tpl.ToJSON())["Parameters"].(map[string]any)
 	subnetZone := map[string]string{}

@@ -23,6 +23,10 @@ base:
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(3))
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::EIP"), jsii.Number(3))
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::Instance"), jsii.Number(0))
+	// The gateways' addresses, for partners to allow-list.
+	if out := toJSON(t, (*tpl.ToJSON())["Outputs"].(map[string]any)["NatAddresses"]); strings.Count(out, `{"Ref":`) != 3 {
+		t.Errorf("output NatAddresses %s, want the 3 gateways' Elastic IPs", out)
+	}
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::Subnet"), jsii.Number(6))
 	for _, az := range []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"} {
 		tpl.HasResourceProperties(jsii.String("AWS::EC2::Subnet"), map[string]any{"AvailabilityZone": az})
@@ -76,6 +80,9 @@ base:
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::FlowLog"), jsii.Number(0))
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::VPCEndpoint"), jsii.Number(0))
 	tpl.ResourceCountIs(jsii.String("AWS::Budgets::Budget"), jsii.Number(0))
+	if _, ok := (*tpl.ToJSON())["Outputs"].(map[string]any)["NatAddresses"]; ok {
+		t.Error("an output of NAT addresses without NAT")
+	}
 	// Isolated subnets have no default route at all.
 	tpl.ResourceCountIs(jsii.String("AWS::EC2::Route"), jsii.Number(2))
 }

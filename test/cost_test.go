@@ -515,11 +515,27 @@ func (tp *templatePricer) instance(stack, id string, p map[string]any) bool {
 		disk = 8
 	}
 	monthly := price*cost.HoursPerMonth + disk*tp.prices.EBSgp3GBMonth
-	if subnet, ok := tp.resolve(stack, p["SubnetId"]); ok && props(subnet)["MapPublicIpOnLaunch"] == true {
+	// An Elastic IP associated with the instance replaces the address EC2
+	// gave it at launch, and is priced as an EIP.
+	if subnet, ok := tp.resolve(stack, p["SubnetId"]); ok && props(subnet)["MapPublicIpOnLaunch"] == true && !tp.hasElasticIP(stack, id) {
 		monthly += tp.prices.PublicIPv4Hour * cost.HoursPerMonth
 	}
 	tp.add(stack, fmt.Sprintf("instance %s (%s, %g GB)", id, typ, disk), monthly)
 	return true
+}
+
+// hasElasticIP tells whether an Elastic IP of the stack names instance id.
+func (tp *templatePricer) hasElasticIP(stack, id string) bool {
+	for _, r := range tp.stacks[stack] {
+		r, _ := r.(map[string]any)
+		if r["Type"] != "AWS::EC2::EIP" {
+			continue
+		}
+		if ref, ok := props(r)["InstanceId"].(map[string]any); ok && ref["Ref"] == id {
+			return true
+		}
+	}
+	return false
 }
 
 // flatten turns a template value holding JSON text (a string, or an
