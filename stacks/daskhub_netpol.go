@@ -59,6 +59,9 @@ var privateRanges = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "1
 // scheduler's Service is headless (make_service in the gateway's
 // backends/kubernetes/controller.py), so workers reach their scheduler's
 // pod address, which the cluster's own policy admits.
+// hubDaskClustersRole lets the hub stop a revoked user's Dask clusters.
+const hubDaskClustersRole = "hub-dask-clusters"
+
 func (d *DaskhubStack) networkPolicies(namespace awseksv2.KubernetesManifest) awseksv2.KubernetesManifest {
 	except := append([]string{}, privateRanges...)
 	if cidr := d.inst.Config.Base.VPC.Cidr; cidr != "" {
@@ -112,6 +115,26 @@ func (d *DaskhubStack) networkPolicies(namespace awseksv2.KubernetesManifest) aw
 		"metadata":   map[string]any{"name": "dask-gateway-cluster-policies", "namespace": ns},
 		"subjects":   []any{map[string]any{"kind": "ServiceAccount", "name": values.GatewayServiceAccount, "namespace": ns}},
 		"roleRef":    map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "dask-gateway-cluster-policies"},
+	}, &map[string]any{
+		// The hub stops the Dask clusters of a user Cognito refuses, or of
+		// a team they left (values.hubRefreshPy): it may list and delete
+		// DaskCluster objects in this namespace, nothing else of the
+		// gateway's (the chart's hub Role covers pods, volumes claims,
+		// secrets and services only: templates/hub/rbac.yaml at 4.4.0).
+		"apiVersion": "rbac.authorization.k8s.io/v1",
+		"kind":       "Role",
+		"metadata":   map[string]any{"name": hubDaskClustersRole, "namespace": ns},
+		"rules": []any{map[string]any{
+			"apiGroups": []any{"gateway.dask.org"},
+			"resources": []any{"daskclusters"},
+			"verbs":     []any{"list", "delete"},
+		}},
+	}, &map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1",
+		"kind":       "RoleBinding",
+		"metadata":   map[string]any{"name": hubDaskClustersRole, "namespace": ns},
+		"subjects":   []any{map[string]any{"kind": "ServiceAccount", "name": values.HubServiceAccount, "namespace": ns}},
+		"roleRef":    map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": hubDaskClustersRole},
 	})
 	policy.Node().AddDependency(namespace)
 	d.waitForReady(policy)

@@ -244,6 +244,18 @@ func daskClusterIsolation(t *testing.T, tpl assertions.Template) {
 	if want := `[{"kind":"ServiceAccount","name":"api-dask-gateway","namespace":"daskhub"}]`; subjects != want || !strings.Contains(values.DaskGatewayRelease, "dask-gateway") {
 		t.Errorf("gateway's policy role bound to %s, want %s", subjects, want)
 	}
+
+	// The hub may list and delete DaskCluster objects in its namespace, to
+	// stop a revoked user's clusters (values.hubRefreshPy), through its own
+	// service account (hub.serviceAccount.name in the values), and nothing
+	// more of the gateway's.
+	if r := toJSON(t, objects["Role/hub-dask-clusters"]["rules"]); r != `[{"apiGroups":["gateway.dask.org"],"resources":["daskclusters"],"verbs":["list","delete"]}]` {
+		t.Errorf("hub's Dask cluster role %s", r)
+	}
+	hubSubjects := toJSON(t, objects["RoleBinding/hub-dask-clusters"]["subjects"])
+	if want := `[{"kind":"ServiceAccount","name":"` + values.HubServiceAccount + `","namespace":"daskhub"}]`; hubSubjects != want {
+		t.Errorf("hub's Dask cluster role bound to %s, want %s", hubSubjects, want)
+	}
 }
 
 // netpol is a NetworkPolicy's namespace and spec.

@@ -241,7 +241,18 @@ print(json.dumps({"written": expand(inp["written"]), "raw": expand(inp["raw"])})
 // (which raises tornado's HTTPClientError for an error status through
 // fetch) and _token_to_auth_model (oauthenticator/oauth2.py); JupyterHub
 // 5.5.0's user.spawners, spawner.ready and user.stop(name)
-// (jupyterhub/user.py, spawner.py); KubeSpawner's service_account.
+// (jupyterhub/user.py, spawner.py); KubeSpawner's service_account; and
+// for the Dask clusters KubeSpawner 7.0.0's kubespawner.clients
+// load_config and shared_client(ClientType), kubernetes_asyncio's
+// CustomObjectsApi list_namespaced_custom_object(group, version,
+// namespace, plural) and delete_namespaced_custom_object(..., name)
+// (kubernetes_asyncio/client/api/custom_objects_api.py at 35.0.1; the hub
+// image pins 36.1.0, images/hub/requirements.txt of the chart at 4.4.0,
+// which is not mirrored here), and the DaskCluster object dask-gateway
+// 2025.4.0 makes: spec.username and spec.config, the cluster config's
+// to_dict, which holds worker_extra_pod_labels (make_cluster_object in
+// backends/kubernetes/backend.py, ClusterConfig.to_dict in
+// backends/base.py).
 func TestHubRefreshAsksCognito(t *testing.T) {
 	cfg := load(t, strings.Replace(withData, "teams: {ml: {}}", "teams: {ml: {}, astro: {}}", 1))
 	vals := values.Jupyterhub(cfg, signIn, testSubnets)
@@ -259,7 +270,16 @@ func TestHubRefreshAsksCognito(t *testing.T) {
 			"cognito down":           {"refresh": "rt-1", "status": 503},
 			"no refresh token":       {"refresh": nil},
 			"new refresh token kept": {"refresh": "rt-1", "response": map[string]any{"access_token": "a", "id_token": "i", "refresh_token": "rt-2"}, "groups": []string{"ml", "astro"}},
+			"kubernetes down":        {"refresh": "rt-1", "status": 400, "k8s_down": true},
 		},
+		// sub-1's clusters with its user account, ml's and astro's; sub-2's with astro's.
+		"clusters": []map[string]any{
+			{"name": "c-plain", "user": "sub-1", "labels": map[string]string{values.UserLabel: "sub-1"}},
+			{"name": "c-ml", "user": "sub-1", "labels": map[string]string{values.UserLabel: "sub-1", values.TeamLabel: "ml"}},
+			{"name": "c-astro", "user": "sub-1", "labels": map[string]string{values.UserLabel: "sub-1", values.TeamLabel: "astro"}},
+			{"name": "c-other", "user": "sub-2", "labels": map[string]string{values.UserLabel: "sub-2", values.TeamLabel: "astro"}},
+		},
+		"where": []string{"gateway.dask.org", values.DaskClusterVersion, cfg.Daskhub.Namespace, "daskclusters"},
 	}
 	const script = `
 import asyncio, json, sys, types
@@ -276,14 +296,39 @@ for name, attrs in {"tornado": {}, "tornado.httpclient": {"HTTPClientError": HTT
     m.__dict__.update(attrs)
     sys.modules[name] = m
 
+k8s = {"configured": False, "case": None, "deleted": [], "bad_call": []}
+class CustomObjectsApi:
+    async def list_namespaced_custom_object(self, group, version, namespace, plural):
+        if [group, version, namespace, plural] != inp["where"]:
+            k8s["bad_call"].append([group, version, namespace, plural])
+        if k8s["case"].get("k8s_down"):
+            raise OSError("connection refused")
+        return {"items": [{"metadata": {"name": c["name"]}, "spec": {"username": c["user"], "options": {}, "config": {"worker_extra_pod_labels": c["labels"], "image": "x"}}}
+                          for c in inp["clusters"]]}
+    async def delete_namespaced_custom_object(self, group, version, namespace, plural, name):
+        if [group, version, namespace, plural] != inp["where"]:
+            k8s["bad_call"].append([group, version, namespace, plural])
+        k8s["deleted"].append(name)
+def load_config(host=None, ssl_ca_cert=None, verify_ssl=None):
+    k8s["configured"] = True
+def shared_client(ClientType, *args, **kwargs):
+    if not k8s["configured"]:
+        raise RuntimeError("shared_client before load_config")
+    return {"CustomObjectsApi": CustomObjectsApi}[ClientType]()
+for name, attrs in {"kubespawner": {}, "kubespawner.clients": {"load_config": load_config, "shared_client": shared_client}}.items():
+    m = types.ModuleType(name)
+    m.__dict__.update(attrs)
+    sys.modules[name] = m
+
 c = types.SimpleNamespace(GenericOAuthenticator=types.SimpleNamespace())
 exec(inp["src"], {"c": c})
 hook = c.GenericOAuthenticator.refresh_user_hook
 
 async def run(case):
-    seen = {"stopped": [], "token_info": None, "params": None}
+    seen = {"stopped": [], "token_info": None, "params": None, "errors": 0}
+    k8s.update(case=case, deleted=[])
     class Authenticator:
-        log = types.SimpleNamespace(warning=lambda *a: None)
+        log = types.SimpleNamespace(warning=lambda *a: None, exception=lambda *a: seen.__setitem__("errors", seen["errors"] + 1))
         def build_refresh_token_request_params(self, token):
             return {"grant_type": "refresh_token", "refresh_token": token}
         async def get_token_info(self, handler, params):
@@ -307,7 +352,7 @@ async def run(case):
         result = "raised %d" % e.code
     await asyncio.sleep(0)
     seen["stopped"].sort()
-    return {"result": result, **seen}
+    return {"result": result, "deleted": sorted(k8s["deleted"]), "bad_call": k8s["bad_call"], **seen}
 
 print(json.dumps({k: asyncio.run(run(v)) for k, v in inp["cases"].items()}))
 `
@@ -316,8 +361,27 @@ print(json.dumps({k: asyncio.run(run(v)) for k, v in inp["cases"].items()}))
 		Stopped   []string
 		TokenInfo map[string]any `json:"token_info"`
 		Params    map[string]any
+		Deleted   []string
+		BadCall   [][]string `json:"bad_call"`
+		Errors    int
 	}
 	runPython(t, script, input, &got)
+
+	// Dask clusters follow the servers: all of a refused user's, those of a
+	// team they left; never another user's; a Kubernetes failure is logged
+	// and changes nothing else.
+	for name, want := range map[string]string{
+		"member of ml only": "[c-astro]", "disabled": "[c-astro c-ml c-plain]", "cognito down": "[]",
+		"no refresh token": "[]", "new refresh token kept": "[]", "kubernetes down": "[]",
+	} {
+		g := got[name]
+		if fmt.Sprint(g.Deleted) != want || len(g.BadCall) > 0 {
+			t.Errorf("%s: Dask clusters deleted %v (calls off target: %v), want %s", name, g.Deleted, g.BadCall, want)
+		}
+	}
+	if k := got["kubernetes down"]; k.Result != false || k.Errors != 1 || fmt.Sprint(k.Stopped) != "[ astro-work plain]" {
+		t.Errorf("Kubernetes unreachable: result %v, errors logged %d, stopped %v; want the refusal unchanged and one error logged", k.Result, k.Errors, k.Stopped)
+	}
 
 	ml := got["member of ml only"]
 	if fmt.Sprint(ml.Result) != "map[groups:[ml]]" || fmt.Sprint(ml.Stopped) != "[astro-work]" {

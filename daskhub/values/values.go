@@ -438,7 +438,8 @@ func Jupyterhub(cfg *config.Config, in SignIn, lbSubnets []string) map[string]an
 		).Replace(hubProfilesPy),
 		// Team changes, disabling and sign-out reach the hub within
 		// AuthRefreshSeconds of the user's next activity.
-		"30-refresh-from-cognito": strings.Replace(hubRefreshPy, "__TEAM_ACCOUNTS__", pyJSON(TeamAccounts(cfg)), 1),
+		"30-refresh-from-cognito": strings.NewReplacer("__TEAM_ACCOUNTS__", pyJSON(TeamAccounts(cfg)),
+			"__DASK__", pyJSON(map[string]string{"namespace": cfg.Daskhub.Namespace, "team_label": TeamLabel, "version": DaskClusterVersion})).Replace(hubRefreshPy),
 	}
 
 	storage := &d.Storage
@@ -829,15 +830,48 @@ const AuthRefreshSeconds = 300
 //   - Cognito cannot be reached: the error is raised, so the request fails
 //     and the next one asks again; nothing is granted meanwhile.
 //
+// The user's Dask clusters go the same way as their servers: all of them
+// when Cognito refuses, those running with a team's account when they
+// left that team. The hook deletes their DaskCluster objects (the
+// gateway's pods and network policy are owned by them, so Kubernetes
+// removes those), through the Role stacks.hubDaskClustersRole gives the
+// hub. A failure to reach Kubernetes is logged as an error and does not
+// change the sign-in's outcome.
+//
 // A user signed in before auth state was kept has no refresh token and
 // signs in again, keeping their servers.
 const hubRefreshPy = `import asyncio
 import json
 
+from kubespawner.clients import load_config as _k8s_load_config, shared_client as _k8s_shared_client
 from tornado.httpclient import HTTPClientError
 from tornado.web import HTTPError
 
 _refresh_team_accounts = json.loads(__TEAM_ACCOUNTS__)
+_refresh_dask = json.loads(__DASK__)
+
+
+async def _stop_dask_clusters(authenticator, user, why, keep_team=lambda team: False):
+    """Deletes the user's DaskCluster objects, but those whose team (the
+    label the gateway's options handler gives their pods, kept in the
+    object's config) keep_team approves."""
+    try:
+        _k8s_load_config()
+        api = _k8s_shared_client("CustomObjectsApi")
+        where = ("gateway.dask.org", _refresh_dask["version"], _refresh_dask["namespace"], "daskclusters")
+        found = await api.list_namespaced_custom_object(*where)
+        for cluster in found.get("items", []):
+            spec = cluster.get("spec") or {}
+            if spec.get("username") != user.name:
+                continue
+            labels = (spec.get("config") or {}).get("worker_extra_pod_labels") or {}
+            if keep_team(labels.get(_refresh_dask["team_label"], "")):
+                continue
+            name = cluster["metadata"]["name"]
+            authenticator.log.warning("Stopping Dask cluster %s of %s: %s", name, user.name, why)
+            await api.delete_namespaced_custom_object(*where, name)
+    except Exception:
+        authenticator.log.exception("Cannot stop the Dask clusters of %s (%s)", user.name, why)
 
 
 def _stop_servers(authenticator, user, why, keep=lambda spawner: False):
@@ -857,7 +891,9 @@ async def _refresh_from_cognito(authenticator, user, auth_state):
     except (HTTPClientError, HTTPError) as e:
         code = getattr(e, "code", None) or getattr(e, "status_code", 0)
         if 400 <= code < 500:
-            _stop_servers(authenticator, user, "Cognito refused to renew their sign-in (%d)" % code)
+            why = "Cognito refused to renew their sign-in (%d)" % code
+            _stop_servers(authenticator, user, why)
+            await _stop_dask_clusters(authenticator, user, why)
             return False
         raise
     if not token_info.get("refresh_token"):
@@ -866,13 +902,21 @@ async def _refresh_from_cognito(authenticator, user, auth_state):
     groups = set(model.get("groups") or ())
     team_accounts = set(_refresh_team_accounts.values())
     theirs = {a for t, a in _refresh_team_accounts.items() if t in groups}
-    _stop_servers(authenticator, user, "no longer a member of the team whose data it reaches",
+    why = "no longer a member of the team whose data it reaches"
+    _stop_servers(authenticator, user, why,
                   keep=lambda s: s.service_account not in team_accounts or s.service_account in theirs)
+    await _stop_dask_clusters(authenticator, user, why, keep_team=lambda team: not team or team in groups)
     return model
 
 
 c.GenericOAuthenticator.refresh_user_hook = _refresh_from_cognito
 `
+
+// DaskClusterVersion is the version of the DaskCluster resource the
+// gateway makes (KubeBackend.crd_version's default, "v1alpha1", in
+// dask-gateway-server/dask_gateway_server/backends/kubernetes/backend.py
+// at 2025.4.0; the chart does not set it).
+const DaskClusterVersion = "v1alpha1"
 
 // ClusterLabel is the label Dask Gateway 2025.4.0 puts on every pod of one
 // Dask cluster, valued with the cluster's name (get_labels in
