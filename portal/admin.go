@@ -28,6 +28,22 @@ type adminData struct {
 // Cognito usernames are at most 128 characters without whitespace.
 var validUsername = regexp.MustCompile(`^[\p{L}\p{M}\p{S}\p{N}\p{P}]{1,128}$`)
 
+// eachPoolUser calls fn with every user ListUsers returns for in, over all
+// pages (the SDK's paginator).
+func (p *Portal) eachPoolUser(ctx context.Context, in *cip.ListUsersInput, fn func(ciptypes.UserType)) error {
+	pages := cip.NewListUsersPaginator(p.aws.Users, in)
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range out.Users {
+			fn(u)
+		}
+	}
+	return nil
+}
+
 func (p *Portal) poolUsers(ctx context.Context) ([]poolUser, error) {
 	groups := map[string][]string{}
 	names := []string{p.cfg.AdminGroup, p.cfg.PendingGroup}
@@ -35,9 +51,9 @@ func (p *Portal) poolUsers(ctx context.Context) ([]poolUser, error) {
 		names = append(names, t.Name)
 	}
 	for _, g := range names {
-		in := &cip.ListUsersInGroupInput{UserPoolId: aws.String(p.cfg.UserPoolID), GroupName: aws.String(g)}
-		for {
-			out, err := p.aws.Users.ListUsersInGroup(ctx, in)
+		pages := cip.NewListUsersInGroupPaginator(p.aws.Users, &cip.ListUsersInGroupInput{UserPoolId: aws.String(p.cfg.UserPoolID), GroupName: aws.String(g)})
+		for pages.HasMorePages() {
+			out, err := pages.NextPage(ctx)
 			if apiCode(err) == "ResourceNotFoundException" {
 				break
 			}
@@ -47,34 +63,22 @@ func (p *Portal) poolUsers(ctx context.Context) ([]poolUser, error) {
 			for _, u := range out.Users {
 				groups[aws.ToString(u.Username)] = append(groups[aws.ToString(u.Username)], g)
 			}
-			if aws.ToString(out.NextToken) == "" {
-				break
-			}
-			in.NextToken = out.NextToken
 		}
 	}
 	var users []poolUser
-	in := &cip.ListUsersInput{UserPoolId: aws.String(p.cfg.UserPoolID)}
-	for {
-		out, err := p.aws.Users.ListUsers(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range out.Users {
-			pu := poolUser{Name: aws.ToString(u.Username), Status: string(u.UserStatus), Enabled: u.Enabled}
-			for _, a := range u.Attributes {
-				if aws.ToString(a.Name) == "email" {
-					pu.Email = aws.ToString(a.Value)
-				}
+	err := p.eachPoolUser(ctx, &cip.ListUsersInput{UserPoolId: aws.String(p.cfg.UserPoolID)}, func(u ciptypes.UserType) {
+		pu := poolUser{Name: aws.ToString(u.Username), Status: string(u.UserStatus), Enabled: u.Enabled}
+		for _, a := range u.Attributes {
+			if aws.ToString(a.Name) == "email" {
+				pu.Email = aws.ToString(a.Value)
 			}
-			pu.Groups = groups[pu.Name]
-			pu.Pending = p.pending(u.Enabled, pu.Groups)
-			users = append(users, pu)
 		}
-		if aws.ToString(out.PaginationToken) == "" {
-			break
-		}
-		in.PaginationToken = out.PaginationToken
+		pu.Groups = groups[pu.Name]
+		pu.Pending = p.pending(u.Enabled, pu.Groups)
+		users = append(users, pu)
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(users, func(a, b int) bool { return users[a].Name < users[b].Name })
 	return users, nil
@@ -108,16 +112,22 @@ func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, s *Session)
 		return
 	}
 	pool := aws.String(p.cfg.UserPoolID)
-	user, err := p.aws.Users.AdminListGroupsForUser(ctx, &cip.AdminListGroupsForUserInput{UserPoolId: pool, Username: aws.String(name)})
-	if apiCode(err) == "UserNotFoundException" {
-		p.fail(w, r, s, http.StatusNotFound, "No such user.")
-		return
-	} else if err != nil {
-		p.awsFail(w, r, s, err)
-		return
+	// Every page: a user may be in more groups than one answer holds.
+	var current []string
+	pages := cip.NewAdminListGroupsForUserPaginator(p.aws.Users, &cip.AdminListGroupsForUserInput{UserPoolId: pool, Username: aws.String(name)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if apiCode(err) == "UserNotFoundException" {
+			p.fail(w, r, s, http.StatusNotFound, "No such user.")
+			return
+		} else if err != nil {
+			p.awsFail(w, r, s, err)
+			return
+		}
+		current = append(current, groupNames(page.Groups)...)
 	}
-	current := groupNames(user.Groups)
 	var msg string
+	var err error
 	switch action {
 	case "approve":
 		// Membership of the approved group is what lets the account have

@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -473,11 +474,18 @@ func (i fakeIDP) ListUsers(_ context.Context, in *cip.ListUsersInput, _ ...func(
 	i.f.record("ListUsers", in, "")
 	i.f.mu.Lock()
 	defer i.f.mu.Unlock()
+	// The one filter the portal sends, an exact user name, as Cognito
+	// applies it before paging.
+	only, filtered := strings.CutPrefix(aws.ToString(in.Filter), `username = "`)
+	only = strings.TrimSuffix(only, `"`)
 	var out []ciptypes.UserType
-	for _, u := range i.f.users {
-		out = append(out, *u)
+	for _, name := range slices.Sorted(maps.Keys(i.f.users)) {
+		if !filtered || name == only {
+			out = append(out, *i.f.users[name])
+		}
 	}
-	return &cip.ListUsersOutput{Users: out}, nil
+	page, next := fakePage(len(out), aws.ToString(in.PaginationToken), 2)
+	return &cip.ListUsersOutput{Users: out[page[0]:page[1]], PaginationToken: next}, nil
 }
 
 func (i fakeIDP) ListUsersInGroup(_ context.Context, in *cip.ListUsersInGroupInput, _ ...func(*cip.Options)) (*cip.ListUsersInGroupOutput, error) {
@@ -499,12 +507,26 @@ func (i fakeIDP) AdminListGroupsForUser(_ context.Context, in *cip.AdminListGrou
 		return nil, apiErr("UserNotFoundException", "User does not exist.")
 	}
 	var out []ciptypes.GroupType
-	for g, us := range i.f.groups {
-		if slices.Contains(us, aws.ToString(in.Username)) {
+	for _, g := range slices.Sorted(maps.Keys(i.f.groups)) {
+		if slices.Contains(i.f.groups[g], aws.ToString(in.Username)) {
 			out = append(out, ciptypes.GroupType{GroupName: aws.String(g)})
 		}
 	}
-	return &cip.AdminListGroupsForUserOutput{Groups: out}, nil
+	// One group a page, as a user in more groups than Cognito's page holds
+	// would see: every caller must follow NextToken.
+	page, next := fakePage(len(out), aws.ToString(in.NextToken), 1)
+	return &cip.AdminListGroupsForUserOutput{Groups: out[page[0]:page[1]], NextToken: next}, nil
+}
+
+// fakePage is the [from, to) slice of n items that the page at token holds,
+// size a page, and the next page's token (nil after the last).
+func fakePage(n int, token string, size int) ([2]int, *string) {
+	from, _ := strconv.Atoi(token)
+	to := min(from+size, n)
+	if to >= n {
+		return [2]int{min(from, n), n}, nil
+	}
+	return [2]int{from, to}, aws.String(strconv.Itoa(to))
 }
 
 func (i fakeIDP) AdminEnableUser(_ context.Context, in *cip.AdminEnableUserInput, _ ...func(*cip.Options)) (*cip.AdminEnableUserOutput, error) {

@@ -611,6 +611,11 @@ func TestAdmin(t *testing.T) {
 		t.Errorf("AdminDeleteUser: %+v", c)
 	}
 	e.aws.reset()
+	// In approved and solar, alice's groups take two pages of the fake's
+	// answers: the team change must read both to see solar.
+	e.aws.mu.Lock()
+	e.aws.groups["approved"] = append(e.aws.groups["approved"], "alice")
+	e.aws.mu.Unlock()
 	adm.post("/admin/users/alice/teams", url.Values{"csrf": {atok}, "team": {"magneto"}})
 	add, rm := e.aws.called("AdminAddUserToGroup"), e.aws.called("AdminRemoveUserFromGroup")
 	if len(add) != 1 || aws.ToString(add[0].Input.(*cip.AdminAddUserToGroupInput).GroupName) != "magneto" ||

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 )
 
 // DaskHub's costs come from the CUR 2.0 export with EKS split cost
@@ -260,23 +261,17 @@ func (p *Portal) userNames(ctx context.Context, subs map[string]float64) func(st
 func (p *Portal) listSubs(ctx context.Context) (map[string]string, error) {
 	names := map[string]string{}
 	in := &cip.ListUsersInput{UserPoolId: aws.String(p.cfg.UserPoolID), AttributesToGet: []string{"sub"}}
-	for {
-		out, err := p.aws.Users.ListUsers(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range out.Users {
-			for _, a := range u.Attributes {
-				if aws.ToString(a.Name) == "sub" {
-					names[aws.ToString(a.Value)] = aws.ToString(u.Username)
-				}
+	err := p.eachPoolUser(ctx, in, func(u ciptypes.UserType) {
+		for _, a := range u.Attributes {
+			if aws.ToString(a.Name) == "sub" {
+				names[aws.ToString(a.Value)] = aws.ToString(u.Username)
 			}
 		}
-		if aws.ToString(out.PaginationToken) == "" {
-			return names, nil
-		}
-		in.PaginationToken = out.PaginationToken
+	})
+	if err != nil {
+		return nil, err
 	}
+	return names, nil
 }
 
 // largestFirst lists sums by label, largest first.
