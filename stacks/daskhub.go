@@ -163,8 +163,8 @@ func (d *DaskhubStack) cluster() {
 	}, jsii.Bool(true))
 }
 
-// logTypes are the CDK's names of EKS's control-plane log types, which
-// daskhub.controlPlaneLogTypes uses.
+// eksLogTypes are the CDK's names of EKS's control-plane log types, by the
+// names daskhub.controlPlaneLogTypes uses.
 var eksLogTypes = map[string]awseksv2.ClusterLoggingTypes{
 	"api": awseksv2.ClusterLoggingTypes_API, "audit": awseksv2.ClusterLoggingTypes_AUDIT,
 	"authenticator": awseksv2.ClusterLoggingTypes_AUTHENTICATOR, "controllerManager": awseksv2.ClusterLoggingTypes_CONTROLLER_MANAGER,

@@ -25,9 +25,6 @@ import (
 // export writes to; the portal stack holds the export, an Athena table over
 // it and the workgroup the portal queries in.
 
-// exportRegion is where the export is created (config.HubCostsExportRegion).
-const exportRegion = config.HubCostsExportRegion
-
 // Where things live in the hub costs bucket. Data Exports writes a month's
 // files under <prefix>/<export name>/data/BILLING_PERIOD=<yyyy-MM>/ and
 // rewrites them until the month's bill is final.
@@ -68,13 +65,8 @@ func hubCostsQuery() string {
 	return "SELECT " + strings.Join(names, ", ") + " FROM COST_AND_USAGE_REPORT"
 }
 
-// hubCostsNames are the names of the feature's resources.
-type hubCostsNames struct{ config.HubCostsNames }
-
-func hubCostsNamesOf(cfg *config.Config) hubCostsNames { return hubCostsNames{cfg.HubCostsNames()} }
-
-// dataLocation is the folder that holds the export's monthly folders.
-func (n hubCostsNames) dataLocation() string {
+// hubCostsData is the folder that holds the export's monthly folders.
+func hubCostsData(n config.HubCostsNames) string {
 	return "s3://" + n.Bucket + "/" + hubCostsExportPrefix + "/" + n.Export + "/data/"
 }
 
@@ -113,7 +105,7 @@ func (d *DataStack) hubCostsBucket(ref config.BucketRef, logs awss3.IBucket) aws
 	// an export of this account only (the confused-deputy conditions).
 	source := &map[string]any{
 		"StringEquals": map[string]any{"aws:SourceAccount": *awscdk.Aws_ACCOUNT_ID()},
-		"ArnLike": map[string]any{"aws:SourceArn": "arn:" + *awscdk.Aws_PARTITION() + ":bcm-data-exports:" + exportRegion + ":" +
+		"ArnLike": map[string]any{"aws:SourceArn": "arn:" + *awscdk.Aws_PARTITION() + ":bcm-data-exports:" + config.HubCostsExportRegion + ":" +
 			*awscdk.Aws_ACCOUNT_ID() + ":export/*"},
 	}
 	principal := awsiam.NewServicePrincipal(jsii.String("bcm-data-exports.amazonaws.com"), nil)
@@ -139,7 +131,7 @@ func (d *DataStack) hubCostsBucket(ref config.BucketRef, logs awss3.IBucket) aws
 // portal function query them.
 func (p *PortalStack) hubCosts(app constructs.Construct, inst *Instance) {
 	cfg := inst.Config
-	n := hubCostsNamesOf(cfg)
+	n := cfg.HubCostsNames()
 	p.hubCostsExport(app, inst, n)
 
 	db := awsglue.NewCfnDatabase(p.Stack, jsii.String("HubCostsDatabase"), &awsglue.CfnDatabaseProps{
@@ -170,11 +162,11 @@ func (p *PortalStack) hubCosts(app constructs.Construct, inst *Instance) {
 				"projection.billing_period.range":         "2024-01,NOW",
 				"projection.billing_period.interval":      "1",
 				"projection.billing_period.interval.unit": "MONTHS",
-				"storage.location.template":               n.dataLocation() + "BILLING_PERIOD=${billing_period}/",
+				"storage.location.template":               hubCostsData(n) + "BILLING_PERIOD=${billing_period}/",
 			},
 			PartitionKeys: &[]any{&awsglue.CfnTable_ColumnProperty{Name: jsii.String("billing_period"), Type: jsii.String("string")}},
 			StorageDescriptor: &awsglue.CfnTable_StorageDescriptorProperty{
-				Location:     jsii.String(n.dataLocation()),
+				Location:     jsii.String(hubCostsData(n)),
 				InputFormat:  jsii.String("org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"),
 				OutputFormat: jsii.String("org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"),
 				SerdeInfo: &awsglue.CfnTable_SerdeInfoProperty{
@@ -213,7 +205,7 @@ func (p *PortalStack) hubCosts(app constructs.Construct, inst *Instance) {
 // hubCostsPolicy lets the portal function query the table: Athena reads
 // the export and writes results with the caller's permissions, so the
 // function reads under exports/ and writes under athena/ only.
-func (p *PortalStack) hubCostsPolicy(inst *Instance, n hubCostsNames) {
+func (p *PortalStack) hubCostsPolicy(inst *Instance, n config.HubCostsNames) {
 	bucketARN := inst.Data.bucketARN(n.Bucket)
 	statements := []awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -253,7 +245,7 @@ func (p *PortalStack) hubCostsPolicy(inst *Instance, n hubCostsNames) {
 
 // hubCostsConfig is what the portal is told about the table.
 func hubCostsConfig(cfg *config.Config) *portalconfig.HubCosts {
-	n := hubCostsNamesOf(cfg)
+	n := cfg.HubCostsNames()
 	return &portalconfig.HubCosts{
 		WorkGroup: n.WorkGroup, Database: n.Database, Table: n.Table,
 		Cluster: ClusterName(cfg.Name),
@@ -263,15 +255,15 @@ func hubCostsConfig(cfg *config.Config) *portalconfig.HubCosts {
 
 // hubCostsExport creates the export: in the portal stack when the instance
 // runs in us-east-1, else in a stack of its own there.
-func (p *PortalStack) hubCostsExport(app constructs.Construct, inst *Instance, n hubCostsNames) {
+func (p *PortalStack) hubCostsExport(app constructs.Construct, inst *Instance, n config.HubCostsNames) {
 	scope := p.Stack
 	p.Stack.AddStackDependency(inst.Data.Stack, jsii.String("the hub costs bucket exists before the export and the table over it"))
 	if inst.Config.HubCostsExportStack() {
 		opts := inst.Opts
-		opts.Region = exportRegion
+		opts.Region = config.HubCostsExportRegion
 		sub := &Instance{Config: inst.Config, Opts: opts, Base: inst.Base}
 		scope = newStack(app, sub, config.HubCostsExportComponent,
-			"the billing data export behind DaskHub's per-user costs (its CloudFormation type exists only in "+exportRegion+")")
+			"the billing data export behind DaskHub's per-user costs (its CloudFormation type exists only in "+config.HubCostsExportRegion+")")
 		// The export checks at creation that it may write to the bucket.
 		scope.AddStackDependency(inst.Data.Stack, jsii.String("the export writes to the hub costs bucket"))
 		p.Stack.AddStackDependency(scope, jsii.String("the portal reads the export"))

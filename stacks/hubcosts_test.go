@@ -296,7 +296,7 @@ func TestCURTagKeyOfALabel(t *testing.T) {
 // when any of them is given the billing data.
 func TestOnlyThePortalReadsHubCosts(t *testing.T) {
 	inst, tpls := synthInstance(t, hubCostsYAML("us-east-1"), Options{Account: "123456789012", Region: "us-east-1"})
-	n := hubCostsNamesOf(inst.Config)
+	n := inst.Config.HubCostsNames()
 	var readers []string
 	for component, tpl := range tpls {
 		for id, sts := range statements(tpl) {
