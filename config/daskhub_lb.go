@@ -24,7 +24,7 @@ func (lb *LoadBalancer) check(c *checker, cfg *Config) {
 		checkPublicCidr(c, fmt.Sprintf("%s.publicCidrs[%d]", p, i), s,
 			"the load balancer is on the internet and sees the addresses users come from (their network's NAT or VPN exit): list those")
 	}
-	if len(lb.PublicCidrs) > 0 && slices.Contains(lb.PublicCidrs, "0.0.0.0/0") {
+	if slices.Contains(lb.PublicCidrs, "0.0.0.0/0") {
 		c.warnf(p+".publicCidrs", "0.0.0.0/0 lets in everyone, as leaving publicCidrs out does; list narrower ranges or none")
 	}
 	for _, k := range slices.Sorted(maps.Keys(cfg.Tags)) {
