@@ -112,22 +112,15 @@ func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, s *Session)
 		return
 	}
 	pool := aws.String(p.cfg.UserPoolID)
-	// Every page: a user may be in more groups than one answer holds.
-	var current []string
-	pages := cip.NewAdminListGroupsForUserPaginator(p.aws.Users, &cip.AdminListGroupsForUserInput{UserPoolId: pool, Username: aws.String(name)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if apiCode(err) == "UserNotFoundException" {
-			p.fail(w, r, s, http.StatusNotFound, "No such user.")
-			return
-		} else if err != nil {
-			p.awsFail(w, r, s, err)
-			return
-		}
-		current = append(current, groupNames(page.Groups)...)
+	current, err := UserGroups(ctx, p.aws.Users, p.cfg.UserPoolID, name)
+	if apiCode(err) == "UserNotFoundException" {
+		p.fail(w, r, s, http.StatusNotFound, "No such user.")
+		return
+	} else if err != nil {
+		p.awsFail(w, r, s, err)
+		return
 	}
 	var msg string
-	var err error
 	switch action {
 	case "approve":
 		// Membership of the approved group is what lets the account have
@@ -215,10 +208,20 @@ func (p *Portal) pendingUser(ctx context.Context, name string, groups []string) 
 	return false, nil
 }
 
-func groupNames(gs []ciptypes.GroupType) []string {
-	out := make([]string, 0, len(gs))
-	for _, g := range gs {
-		out = append(out, aws.ToString(g.GroupName))
+// UserGroups is the names of the groups user is in, over every page of
+// AdminListGroupsForUser (the SDK's paginator): a user may be in more groups
+// than one answer holds.
+func UserGroups(ctx context.Context, c cip.AdminListGroupsForUserAPIClient, pool, user string) ([]string, error) {
+	var out []string
+	pages := cip.NewAdminListGroupsForUserPaginator(c, &cip.AdminListGroupsForUserInput{UserPoolId: aws.String(pool), Username: aws.String(user)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range page.Groups {
+			out = append(out, aws.ToString(g.GroupName))
+		}
 	}
-	return out
+	return out, nil
 }

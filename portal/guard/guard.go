@@ -293,15 +293,8 @@ func lookUp(ctx context.Context, c Users, cfg Config, owner string) (user, error
 	}
 	cu := out.Users[0]
 	u := user{exists: true, name: aws.ToString(cu.Username), enabled: cu.Enabled, status: string(cu.UserStatus)}
-	pages := cip.NewAdminListGroupsForUserPaginator(c, &cip.AdminListGroupsForUserInput{UserPoolId: aws.String(cfg.UserPoolID), Username: cu.Username})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return user{}, fmt.Errorf("guard: groups of %s: %w", u.name, err)
-		}
-		for _, g := range page.Groups {
-			u.groups = append(u.groups, aws.ToString(g.GroupName))
-		}
+	if u.groups, err = portal.UserGroups(ctx, c, cfg.UserPoolID, u.name); err != nil {
+		return user{}, fmt.Errorf("guard: groups of %s: %w", u.name, err)
 	}
 	u.approved = approval.Approved(u.groups, u.status, cfg.ApprovedGroup)
 	return u, nil
