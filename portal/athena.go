@@ -146,29 +146,27 @@ func (p *Portal) awaitExecution(ctx context.Context, id string) error {
 // dropped here.
 func (p *Portal) queryRows(ctx context.Context, id string) ([][]string, error) {
 	rows := [][]string{}
-	in := &athena.GetQueryResultsInput{QueryExecutionId: aws.String(id), MaxResults: aws.Int32(1000)}
+	pages := athena.NewGetQueryResultsPaginator(p.aws.Athena, &athena.GetQueryResultsInput{QueryExecutionId: aws.String(id), MaxResults: aws.Int32(1000)})
 	header := true
-	for {
-		out, err := p.aws.Athena.GetQueryResults(ctx, in)
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if out.ResultSet != nil {
-			for _, r := range out.ResultSet.Rows {
-				if header {
-					header = false
-					continue
-				}
-				row := make([]string, len(r.Data))
-				for i, d := range r.Data {
-					row[i] = aws.ToString(d.VarCharValue)
-				}
-				rows = append(rows, row)
+		if out.ResultSet == nil {
+			continue
+		}
+		for _, r := range out.ResultSet.Rows {
+			if header {
+				header = false
+				continue
 			}
+			row := make([]string, len(r.Data))
+			for i, d := range r.Data {
+				row[i] = aws.ToString(d.VarCharValue)
+			}
+			rows = append(rows, row)
 		}
-		if aws.ToString(out.NextToken) == "" {
-			return rows, nil
-		}
-		in.NextToken = out.NextToken
 	}
+	return rows, nil
 }

@@ -685,7 +685,7 @@ func (a fakeAthena) GetQueryExecution(_ context.Context, in *athena.GetQueryExec
 // GetQueryResults answers a finished execution's rows, the column names
 // first, Page rows at a time.
 func (a fakeAthena) GetQueryResults(_ context.Context, in *athena.GetQueryResultsInput, _ ...func(*athena.Options)) (*athena.GetQueryResultsOutput, error) {
-	page := *in // the portal moves its own request on to the next page
+	page := *in // a copy, in case a caller reuses its request for the next page
 	a.f.record("GetQueryResults", &page, "")
 	a.f.mu.Lock()
 	defer a.f.mu.Unlock()
