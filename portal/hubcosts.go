@@ -93,8 +93,12 @@ type combinedRow struct {
 	Machines, Hub, Total float64
 }
 
-// hubRuns are the page's two queries under way.
-type hubRuns struct{ month, year *athenaRun }
+// hubRuns are the page's two queries under way, and the twelve billing
+// months (oldest first) the year's query asks for.
+type hubRuns struct {
+	month, year *athenaRun
+	periods     []string
+}
 
 // startHub sets the queries going before the page asks Cost Explorer, so
 // that Athena works while the page waits for the other answers.
@@ -106,8 +110,9 @@ func (p *Portal) startHub(ctx context.Context) hubRuns {
 		periods = append(periods, first.AddDate(0, -i, 0).Format("2006-01"))
 	}
 	return hubRuns{
-		month: p.startQuery(ctx, p.hubMonthQuery(periods[11])),
-		year:  p.startQuery(ctx, p.hubYearQuery(periods)),
+		month:   p.startQuery(ctx, p.hubMonthQuery(periods[11])),
+		year:    p.startQuery(ctx, p.hubYearQuery(periods)),
+		periods: periods,
 	}
 }
 
@@ -127,7 +132,7 @@ func (p *Portal) hubCosts(ctx context.Context, runs hubRuns, machineUsers, machi
 	}
 	if rows, err := p.wait(ctx, runs.year); err != nil {
 		d.YearError = p.hubError(err)
-	} else if d.Months, err = p.monthsOf(rows); err != nil {
+	} else if d.Months, err = monthsOf(rows, runs.periods); err != nil {
 		d.YearError = p.hubError(err)
 	}
 	d.DaysChart = dayNumbers(newChart("DaskHub cost per day this month", d.Days, len(d.Days)))
@@ -213,9 +218,9 @@ func (p *Portal) fillMonth(ctx context.Context, d *hubData, rows [][]string) err
 	return nil
 }
 
-// monthsOf reads hubYearQuery's rows (month, cost) into the last twelve
-// months, a month without rows costing nothing.
-func (p *Portal) monthsOf(rows [][]string) ([]costPoint, error) {
+// monthsOf reads hubYearQuery's rows (month, cost) into periods, the
+// months it asked for, a month without rows costing nothing.
+func monthsOf(rows [][]string, periods []string) ([]costPoint, error) {
 	months := map[string]float64{}
 	for _, r := range rows {
 		if len(r) != 2 {
@@ -227,12 +232,9 @@ func (p *Portal) monthsOf(rows [][]string) ([]costPoint, error) {
 		}
 		months[r[0]] += v
 	}
-	now := p.now().UTC()
-	first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	var pts []costPoint
-	for i := 11; i >= 0; i-- {
-		m := first.AddDate(0, -i, 0).Format("2006-01")
-		pts = append(pts, costPoint{Label: m, USD: months[m]})
+	pts := make([]costPoint, len(periods))
+	for i, m := range periods {
+		pts[i] = costPoint{Label: m, USD: months[m]}
 	}
 	return pts, nil
 }
