@@ -78,13 +78,7 @@ func TestSignInSetsHardenedSessionCookie(t *testing.T) {
 	// PKCE: the provider only issues codes for an S256 challenge and only
 	// redeems them with the matching verifier, so reaching /machines proves
 	// both; the token endpoint must have been used exactly once.
-	n := 0
-	for _, l := range e.idp.Log {
-		if l == "POST /oauth2/token" {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := tokenRequests(e); n != 1 {
 		t.Errorf("token endpoint called %d times, want 1; log %v", n, e.idp.Log)
 	}
 }
@@ -92,23 +86,15 @@ func TestSignInSetsHardenedSessionCookie(t *testing.T) {
 func TestTamperedOrExpiredSessionIsRefused(t *testing.T) {
 	e := newEnv(t)
 	a, _, _ := e.signIn("alice", "alice-pw")
-	u, _ := url.Parse(e.srv.URL)
-	jar := a.c.Jar
-	orig := jar.Cookies(u)
-	var val string
-	for _, c := range orig {
-		if c.Name == "__Host-heliocloud-session" {
-			val = c.Value
-		}
-	}
+	val := a.jarCookie("__Host-heliocloud-session")
 	flipped := []byte(val)
 	flipped[len(flipped)/2] ^= 1
-	jar.SetCookies(u, []*http.Cookie{{Name: "__Host-heliocloud-session", Value: string(flipped), Path: "/", Secure: true}})
-	a.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	a.setCookie("__Host-heliocloud-session", string(flipped))
+	a.noRedirects()
 	if p := a.get("/machines"); p.Status != http.StatusSeeOther {
 		t.Errorf("tampered cookie: got %d, want a redirect to sign-in", p.Status)
 	}
-	jar.SetCookies(u, []*http.Cookie{{Name: "__Host-heliocloud-session", Value: val, Path: "/", Secure: true}})
+	a.setCookie("__Host-heliocloud-session", val)
 	if p := a.get("/machines"); p.Status != http.StatusOK {
 		t.Fatalf("restored cookie: got %d", p.Status)
 	}
@@ -120,16 +106,13 @@ func TestTamperedOrExpiredSessionIsRefused(t *testing.T) {
 
 func TestCallbackRejectsWrongState(t *testing.T) {
 	e := newEnv(t)
-	a := e.agent()
-	a.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	a := e.agent().noRedirects()
 	a.get("/login") // sets the login cookie
 	if p := a.get("/callback?code=x&state=forged"); p.Status != http.StatusBadRequest {
 		t.Errorf("forged state: got %d, want 400", p.Status)
 	}
-	for _, l := range e.idp.Log {
-		if l == "POST /oauth2/token" {
-			t.Error("a code was redeemed for a forged state")
-		}
+	if tokenRequests(e) != 0 {
+		t.Error("a code was redeemed for a forged state")
 	}
 }
 
@@ -143,8 +126,7 @@ func TestPendingUserCannotSignIn(t *testing.T) {
 
 func TestSignedOutVisitorsAreSentToSignIn(t *testing.T) {
 	e := newEnv(t)
-	a := e.agent()
-	a.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	a := e.agent().noRedirects()
 	for _, path := range []string{"/machines", "/launch", "/keys", "/costs", "/admin"} {
 		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
 		resp, err := a.c.Do(req)

@@ -4,6 +4,7 @@ import (
 	"html"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,7 +120,7 @@ func TestHubCostsForAdmins(t *testing.T) {
 		},
 	}
 	for id, want := range wantRows {
-		if got := table(t, p.Body, id); !equalRows(got, want) {
+		if got := table(t, p.Body, id); !slices.EqualFunc(got, want, slices.Equal[[]string]) {
 			t.Errorf("#%s:\n got %v\nwant %v", id, got, want)
 		}
 	}
@@ -182,18 +183,6 @@ func TestHubCostsForAdmins(t *testing.T) {
 			t.Errorf("a second view within the hour made %d %s requests", n, api)
 		}
 	}
-}
-
-func equalRows(a, b [][]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if strings.Join(a[i], "|") != strings.Join(b[i], "|") {
-			return false
-		}
-	}
-	return true
 }
 
 // TestHubCostsHidden: users' pages, and admins' without hubCosts, show
