@@ -16,6 +16,7 @@ import (
 	"slices"
 
 	"github.com/heliocloud/heliocloud-go/config"
+	"github.com/heliocloud/heliocloud-go/daskhub/values"
 )
 
 // Estimate prices cfg, a loaded and validated instance.
@@ -274,7 +275,7 @@ func perNode(g config.NodeGroup, cpu, memGiB float64) int {
 
 func (e *estimator) perUseDaskhub() {
 	p, d := e.p, &e.cfg.Daskhub
-	for _, name := range valuesProfileOrder(d) {
+	for _, name := range values.ProfileNames(d) {
 		pr := d.Profiles[name]
 		g, ok := d.NodeGroups[pr.NodeGroup]
 		if !ok {
@@ -313,13 +314,6 @@ func (e *estimator) perUseDaskhub() {
 	}
 	e.use("daskhub", "files in homes and shared (EFS Standard)", p.EFSStandardGBMonth, "GB-month",
 		fmt.Sprintf("%s after %d days unread (Infrequent Access); backups add %s", trimGB(p.EFSInfrequentGBMonth), d.Storage.TransitionToIaDays, trimGB(p.EFSBackupGBMonth)))
-}
-
-// valuesProfileOrder lists profiles as users see them (order, then name).
-func valuesProfileOrder(d *config.Daskhub) []string {
-	names := slices.Sorted(maps.Keys(d.Profiles))
-	slices.SortStableFunc(names, func(a, b string) int { return d.Profiles[a].Order - d.Profiles[b].Order })
-	return names
 }
 
 func trim(usd float64) string   { return fmt.Sprintf("$%.4g", usd) }
