@@ -86,59 +86,48 @@ type stream struct {
 	gbMonth float64
 }
 
-// NATGateways is how many NAT gateways a new VPC of cfg has.
-func NATGateways(v config.VPC) int {
-	if v.Mode != "new" || v.NAT.Type != "gateway" {
-		return 0
-	}
-	return v.NAT.Count(v.MaxAzs)
-}
-
-// NATInstances is how many NAT instances a new VPC of cfg has.
-func NATInstances(v config.VPC) int {
-	if v.Mode != "new" || v.NAT.Type != "instance" {
-		return 0
-	}
-	return v.NAT.Count(v.MaxAzs)
-}
-
 // NATInstanceRootGiB is a NAT instance's root volume: the size of the
 // Amazon Linux 2023 image's snapshot, which the base stack does not change.
 const NATInstanceRootGiB = 8
 
 func (e *estimator) base() {
-	v, p := e.cfg.Base.VPC, e.p
-	if v.Mode == "existing" {
+	if e.cfg.Base.VPC.Mode == "existing" {
 		e.note("base: the existing VPC's NAT, endpoints and flow logs are the institution's and not counted")
 		e.idle("base", "existing VPC: nothing made that costs money idle", 0, 0, "month")
+	} else {
+		e.newVPC(e.cfg.Base.VPC)
 	}
-	if n := float64(NATGateways(v)); n > 0 {
-		e.idle("base", "NAT gateway", n, p.NATGatewayHour, "h")
-		e.idle("base", "public IPv4 address of a NAT gateway", n, p.PublicIPv4Hour, "h")
-	}
-	if n := float64(NATInstances(v)); n > 0 {
+	e.use("base", "data out to the internet", e.p.DataOutGB, "GB", "after the account's first 100 GB a month")
+}
+
+// newVPC prices what a new VPC runs idle: its NAT (config.NAT.Count of
+// them) and its flow logs.
+func (e *estimator) newVPC(v config.VPC) {
+	p := e.p
+	n := v.NAT.Count(v.MaxAzs)
+	k := float64(n)
+	switch v.NAT.Type {
+	case "gateway":
+		e.idle("base", "NAT gateway", k, p.NATGatewayHour, "h")
+		e.idle("base", "public IPv4 address of a NAT gateway", k, p.PublicIPv4Hour, "h")
+		e.use("base", "data through a NAT gateway", p.NATGatewayGB, "GB", "S3 traffic skips it through the free gateway endpoint")
+	case "instance":
 		price, _ := p.InstanceHour(v.NAT.InstanceType)
-		e.idle("base", "NAT instance ("+v.NAT.InstanceType+")", n, price, "h")
-		e.idle("base", "Elastic IP of a NAT instance (its outbound address)", n, p.PublicIPv4Hour, "h")
-		e.idle("base", fmt.Sprintf("NAT instance root volume (%d GiB gp3)", NATInstanceRootGiB), n*NATInstanceRootGiB, p.EBSgp3GBMonth, "GB-month")
+		e.idle("base", "NAT instance ("+v.NAT.InstanceType+")", k, price, "h")
+		e.idle("base", "Elastic IP of a NAT instance (its outbound address)", k, p.PublicIPv4Hour, "h")
+		e.idle("base", fmt.Sprintf("NAT instance root volume (%d GiB gp3)", NATInstanceRootGiB), k*NATInstanceRootGiB, p.EBSgp3GBMonth, "GB-month")
+		e.use("base", "data through a NAT instance", 0, "GB", "no charge of its own; its bandwidth is the instance type's")
 	}
-	if v.Mode == "new" && v.FlowLogs {
+	if v.FlowLogs {
 		flow := stream{"VPC flow logs, all traffic", Assumed.FlowLogsGBMonth}
 		if v.FlowLogTraffic == "reject" {
 			flow = stream{"VPC flow logs, refused traffic", Assumed.FlowLogsRejectGBMonth}
 		}
 		e.logs("base", "VPC flow logs", []stream{flow}, p.VendedLogsGB, v.FlowLogRetentionDays)
 	}
-	if v.Mode == "new" && NATGateways(v)+NATInstances(v) == 0 && !v.FlowLogs {
+	if n == 0 && !v.FlowLogs {
 		e.idle("base", "VPC, subnets, S3 endpoint: free", 0, 0, "month")
 	}
-	switch {
-	case NATGateways(v) > 0:
-		e.use("base", "data through a NAT gateway", p.NATGatewayGB, "GB", "S3 traffic skips it through the free gateway endpoint")
-	case NATInstances(v) > 0:
-		e.use("base", "data through a NAT instance", 0, "GB", "no charge of its own; its bandwidth is the instance type's")
-	}
-	e.use("base", "data out to the internet", p.DataOutGB, "GB", "after the account's first 100 GB a month")
 }
 
 func (e *estimator) auth() {
