@@ -14,13 +14,7 @@ import (
 // belong in SDK-free packages such as portal/portalconfig and
 // registry/registryconfig.
 func TestSynthAppLinksNoAWSSDK(t *testing.T) {
-	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", ".")
-	cmd.Dir = root(t)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	deps := strings.Fields(string(out))
+	deps := linkedPackages(t, ".")
 	if len(deps) < 100 || !slices.Contains(deps, "github.com/aws/aws-cdk-go/awscdk/v2") {
 		t.Fatalf("go list -deps gave %d packages without aws-cdk-go: not the CDK app's graph", len(deps))
 	}
@@ -35,13 +29,7 @@ func TestSynthAppLinksNoAWSSDK(t *testing.T) {
 // `validate`, which run without Node.js: it links neither CDK nor jsii nor
 // an AWS SDK client (prices are a table in code, not Price List API calls).
 func TestCostPackageLinksNoCDKOrSDK(t *testing.T) {
-	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "./cost")
-	cmd.Dir = root(t)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	deps := strings.Fields(string(out))
+	deps := linkedPackages(t, "./cost")
 	if !slices.Contains(deps, "github.com/heliocloud/heliocloud-go/config") {
 		t.Fatalf("go list -deps ./cost gave %d packages without config: not the cost package's graph", len(deps))
 	}
@@ -52,4 +40,16 @@ func TestCostPackageLinksNoCDKOrSDK(t *testing.T) {
 			}
 		}
 	}
+}
+
+// linkedPackages lists the import paths pkg links, itself included (go list -deps).
+func linkedPackages(t *testing.T, pkg string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", pkg)
+	cmd.Dir = root(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
 }
