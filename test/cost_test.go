@@ -89,12 +89,7 @@ var freeWhenIdle = map[string]string{
 	"Custom::HeliocloudDaskhubLoadBalancerSwitch": "a Lambda run at deploy",
 }
 
-// cpVolume gives the cross-check its own reading of the same volume
-// estimates as the cost package (they are estimates; the resources that
-// produce them are what the templates decide).
-var cpVolume = cost.Assumed
-
-// chartHubDatabase is the JupyterHub chart's own hub database volume
+// chartHubDatabaseGiB is the JupyterHub chart's own hub database volume
 // unless values set hub.db: hub.db.type sqlite-pvc with pvc.storage 1Gi
 // (jupyterhub/values.yaml@4.4.0 of jupyterhub/zero-to-jupyterhub-k8s), on
 // the cluster's default storage class.
@@ -304,7 +299,7 @@ var resourcePrices = map[string]func(tp *templatePricer, stack, id string, props
 		if !ok || src["Type"] != "AWS::SQS::Queue" {
 			return false
 		}
-		tp.add(stack, "SQS polls of "+id, cpVolume.SQSPollsMonth/1e6*tp.prices.SQSMillion)
+		tp.add(stack, "SQS polls of "+id, cost.Assumed.SQSPollsMonth/1e6*tp.prices.SQSMillion)
 		return true
 	},
 	"AWS::EKS::Cluster": func(tp *templatePricer, stack, id string, _ map[string]any) bool {
@@ -416,9 +411,9 @@ func (tp *templatePricer) logGroup(stack, id string, p map[string]any) bool {
 				if s == stack && refID(rp["LogGroupName"]) == id {
 					switch rp["TrafficType"] {
 					case "ALL":
-						gb += cpVolume.FlowLogsGBMonth
+						gb += cost.Assumed.FlowLogsGBMonth
 					case "REJECT":
-						gb += cpVolume.FlowLogsRejectGBMonth
+						gb += cost.Assumed.FlowLogsRejectGBMonth
 					default:
 						return false
 					}
@@ -430,7 +425,7 @@ func (tp *templatePricer) logGroup(stack, id string, p map[string]any) bool {
 					cl, _ := logging["ClusterLogging"].(map[string]any)
 					types, _ := cl["EnabledTypes"].([]any)
 					for _, ty := range types {
-						gb += cpVolume.ControlPlaneLogGBMonth[ty.(map[string]any)["Type"].(string)]
+						gb += cost.Assumed.ControlPlaneLogGBMonth[ty.(map[string]any)["Type"].(string)]
 					}
 				}
 			}
@@ -439,7 +434,7 @@ func (tp *templatePricer) logGroup(stack, id string, p map[string]any) bool {
 	if gb == 0 {
 		return true
 	}
-	stored := gb * days / (cost.HoursPerMonth / 24.0) * cpVolume.StoredPerIngested
+	stored := gb * days / (cost.HoursPerMonth / 24.0) * cost.Assumed.StoredPerIngested
 	tp.add(stack, fmt.Sprintf("log group %s: %g GB a month, kept %g days", id, gb, days), gb*ingest+stored*tp.prices.LogsStorageGBMonth)
 	return true
 }
