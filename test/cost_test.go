@@ -523,10 +523,7 @@ func (tp *templatePricer) instance(stack, id string, p map[string]any) bool {
 func (tp *templatePricer) hasElasticIP(stack, id string) bool {
 	for _, r := range tp.stacks[stack] {
 		r, _ := r.(map[string]any)
-		if r["Type"] != "AWS::EC2::EIP" {
-			continue
-		}
-		if ref, ok := props(r)["InstanceId"].(map[string]any); ok && ref["Ref"] == id {
+		if r["Type"] == "AWS::EC2::EIP" && refID(props(r)["InstanceId"]) == id {
 			return true
 		}
 	}
