@@ -1,10 +1,11 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -136,15 +137,15 @@ func grouped(out *costexplorer.GetCostAndUsageOutput) []costPoint {
 	return largestFirst(sums)
 }
 
-// sortPoints puts the largest first, ties by label, so that tables and
-// charts keep their order from one load to the next.
-func sortPoints(pts []costPoint) {
-	sort.Slice(pts, func(a, b int) bool {
-		if pts[a].USD != pts[b].USD {
-			return pts[a].USD > pts[b].USD
-		}
-		return pts[a].Label < pts[b].Label
-	})
+// largestFirst lists sums by label, largest first, ties by label, so that
+// tables and charts keep their order from one load to the next.
+func largestFirst(sums map[string]float64) []costPoint {
+	pts := make([]costPoint, 0, len(sums))
+	for k, v := range sums {
+		pts = append(pts, costPoint{Label: k, USD: v})
+	}
+	slices.SortFunc(pts, func(a, b costPoint) int { return cmp.Or(cmp.Compare(b.USD, a.USD), strings.Compare(a.Label, b.Label)) })
+	return pts
 }
 
 // monthSpend is the owner's cost so far this month.

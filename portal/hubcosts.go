@@ -1,10 +1,11 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -276,16 +277,6 @@ func (p *Portal) listSubs(ctx context.Context) (map[string]string, error) {
 	return names, nil
 }
 
-// largestFirst lists sums by label, largest first.
-func largestFirst(sums map[string]float64) []costPoint {
-	pts := make([]costPoint, 0, len(sums))
-	for k, v := range sums {
-		pts = append(pts, costPoint{Label: k, USD: v})
-	}
-	sortPoints(pts)
-	return pts
-}
-
 // combine puts machines and DaskHub per label side by side, largest total
 // first.
 func combine(machines, hub []costPoint) []combinedRow {
@@ -307,11 +298,9 @@ func combine(machines, hub []costPoint) []combinedRow {
 		r.Total = r.Machines + r.Hub
 		out = append(out, *r)
 	}
-	sort.Slice(out, func(a, b int) bool {
-		if out[a].Total != out[b].Total {
-			return out[a].Total > out[b].Total
-		}
-		return out[a].Label < out[b].Label
+	// In largestFirst's order.
+	slices.SortFunc(out, func(a, b combinedRow) int {
+		return cmp.Or(cmp.Compare(b.Total, a.Total), strings.Compare(a.Label, b.Label))
 	})
 	return out
 }
