@@ -35,7 +35,7 @@ func (d *doctor) hubCosts(ctx context.Context, s *stackState) (Status, string, e
 	months := []string{now.Format("2006-01"), now.AddDate(0, 0, -now.Day()).Format("2006-01")}
 	userTag := portalconfig.CURTagKey(values.UserLabel)
 	sql := fmt.Sprintf(`SELECT count(*), count(element_at(resource_tags, '%s')) FROM "%s"."%s" `+
-		`WHERE billing_period IN (?, ?) AND line_item_operation = 'EKSPod-EC2' AND split_part(line_item_resource_id, '/', 2) = ?`,
+		`WHERE billing_period IN (?, ?) AND `+portalconfig.PodRowsOfCluster,
 		userTag, n.Database, n.Table)
 	row, err := d.athenaRow(ctx, n.WorkGroup, n.Database, sql, "'"+months[0]+"'", "'"+months[1]+"'", "'"+cluster+"'")
 	if err != nil {

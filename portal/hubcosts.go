@@ -12,7 +12,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/heliocloud/heliocloud-go/portal/portalconfig"
 )
 
 // DaskHub's costs come from the CUR 2.0 export with EKS split cost
@@ -31,13 +33,6 @@ const hubNoTeam = "(no team)"
 // hubCost is the SQL expression of a pod's cost; the split columns are
 // empty on the rows of anything that is not a pod.
 const hubCost = "sum(coalesce(split_line_item_split_cost, 0) + coalesce(split_line_item_unused_cost, 0))"
-
-// hubWhere keeps the rows of pods on EC2 nodes of this instance's cluster,
-// whose name is the second part of a pod's resource id
-// (arn:aws:eks:<region>:<account>:pod/<cluster>/<namespace>/<pod>/<uid>).
-// The billing period comes first: it is the partition, and Athena scans
-// only the months it names.
-const hubWhere = "line_item_operation = 'EKSPod-EC2'\n  AND split_part(line_item_resource_id, '/', 2) = ?"
 
 // quoted makes a string an SQL literal, the form Athena wants execution
 // parameters in.
@@ -60,7 +55,7 @@ func (p *Portal) hubMonthQuery(period string) athenaQuery {
 	hc := p.cfg.HubCosts
 	sql := "SELECT " + tagValue(hc.UserTag) + " AS hub_user,\n  " + tagValue(hc.TeamTag) + " AS hub_team,\n" +
 		"  date_format(line_item_usage_start_date, '%Y-%m-%d') AS usage_day,\n  " + hubCost + " AS cost\n" +
-		"FROM " + p.hubTable() + "\nWHERE billing_period = ?\n  AND " + hubWhere + "\nGROUP BY 1, 2, 3\nORDER BY 1, 2, 3"
+		"FROM " + p.hubTable() + "\nWHERE billing_period = ?\n  AND " + portalconfig.PodRowsOfCluster + "\nGROUP BY 1, 2, 3\nORDER BY 1, 2, 3"
 	return athenaQuery{SQL: sql, Params: []string{quoted(period), quoted(hc.Cluster)}}
 }
 
@@ -68,7 +63,7 @@ func (p *Portal) hubMonthQuery(period string) athenaQuery {
 func (p *Portal) hubYearQuery(periods []string) athenaQuery {
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(periods)), ", ")
 	sql := "SELECT billing_period, " + hubCost + " AS cost\nFROM " + p.hubTable() +
-		"\nWHERE billing_period IN (" + marks + ")\n  AND " + hubWhere + "\nGROUP BY 1\nORDER BY 1"
+		"\nWHERE billing_period IN (" + marks + ")\n  AND " + portalconfig.PodRowsOfCluster + "\nGROUP BY 1\nORDER BY 1"
 	var params []string
 	for _, m := range periods {
 		params = append(params, quoted(m))

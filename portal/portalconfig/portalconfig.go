@@ -133,6 +133,13 @@ func CURTagKey(label string) string {
 	return "user_" + strings.Trim(tagKeySpelling.ReplaceAllString(strings.ToLower(label), "_"), "_")
 }
 
+// PodRowsOfCluster is the SQL condition that keeps, of the HubCosts table,
+// the rows of pods on EC2 nodes of one cluster, given as the following
+// execution parameter: a pod's line_item_resource_id is
+// arn:aws:eks:<region>:<account>:pod/<cluster>/<namespace>/<pod>/<uid>.
+// The portal's queries and heliocloud doctor's share it.
+const PodRowsOfCluster = "line_item_operation = 'EKSPod-EC2' AND split_part(line_item_resource_id, '/', 2) = ?"
+
 // tagKey is the shape of a CUR 2.0 resource_tags key: they are inlined in
 // SQL, since Athena's execution parameters cannot stand for map keys.
 var tagKey = regexp.MustCompile(`^(user|aws)_[a-z0-9_]+$`)
