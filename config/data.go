@@ -207,6 +207,23 @@ func (cfg *Config) ScratchBucketName() string {
 	return cmp.Or(cfg.Data.Scratch.BucketName, cfg.defaultBucketName("scratch"))
 }
 
+// BucketEncryption is the encryption setting, "s3" or "kms", of bucket b;
+// the access log and hub costs buckets are always "s3".
+func (cfg *Config) BucketEncryption(b BucketRef) string {
+	d := &cfg.Data
+	switch b.Kind {
+	case DatasetKind:
+		return d.Datasets[b.Name].Encryption
+	case TeamKind:
+		return d.TeamBuckets.Encryption
+	case SharedKind:
+		return d.Shared.Encryption
+	case ScratchKind:
+		return d.Scratch.Encryption
+	}
+	return "s3"
+}
+
 // HubCostsBucketName is the physical name of the bucket that receives the
 // billing export behind DaskHub's per-user costs.
 func (cfg *Config) HubCostsBucketName() string {

@@ -143,7 +143,7 @@ func (e *estimator) data() {
 	buckets := e.cfg.Buckets()
 	keys := 0
 	for _, b := range buckets {
-		if bucketEncryption(e.cfg, b) == "kms" {
+		if e.cfg.BucketEncryption(b) == "kms" {
 			keys++
 		}
 	}
@@ -152,22 +152,6 @@ func (e *estimator) data() {
 		e.idle("data", "KMS key of a bucket with encryption: kms", float64(keys), e.p.KMSKeyMonth, "month")
 	}
 	e.use("data", "data stored in S3 Standard", e.p.S3StandardGBMonth, "GB-month", "buckets with intelligentTiering move cold objects to cheaper tiers")
-}
-
-// bucketEncryption is the encryption setting of the bucket b.
-func bucketEncryption(cfg *config.Config, b config.BucketRef) string {
-	d := &cfg.Data
-	switch b.Kind {
-	case config.DatasetKind:
-		return d.Datasets[b.Name].Encryption
-	case config.TeamKind:
-		return d.TeamBuckets.Encryption
-	case config.SharedKind:
-		return d.Shared.Encryption
-	case config.ScratchKind:
-		return d.Scratch.Encryption
-	}
-	return "s3"
 }
 
 func (e *estimator) containers() {

@@ -104,7 +104,6 @@ func (d *DataStack) removal() awscdk.RemovalPolicy {
 
 // bucketSpec is what differs between the kinds of bucket.
 type bucketSpec struct {
-	encryption     string
 	noncurrentDays int
 	expireDays     int
 	tiering        bool
@@ -119,20 +118,20 @@ func (d *DataStack) spec(ref config.BucketRef) bucketSpec {
 	switch ref.Kind {
 	case config.DatasetKind:
 		ds := data.Datasets[ref.Name]
-		return bucketSpec{encryption: ds.Encryption, noncurrentDays: ds.NoncurrentVersionExpiryDays, tiering: ds.IntelligentTiering,
+		return bucketSpec{noncurrentDays: ds.NoncurrentVersionExpiryDays, tiering: ds.IntelligentTiering,
 			public: ds.Public, requesterPays: ds.RequesterPays, readerAccounts: ds.ReaderAccounts,
 			description: cmp.Or(ds.Description, "dataset "+ref.Name)}
 	case config.TeamKind:
 		tb := data.TeamBuckets
-		return bucketSpec{encryption: tb.Encryption, noncurrentDays: tb.NoncurrentVersionExpiryDays, tiering: tb.IntelligentTiering,
+		return bucketSpec{noncurrentDays: tb.NoncurrentVersionExpiryDays, tiering: tb.IntelligentTiering,
 			description: "team " + ref.Name + "'s bucket"}
 	case config.SharedKind:
-		return bucketSpec{encryption: data.Shared.Encryption, noncurrentDays: data.Shared.NoncurrentVersionExpiryDays,
+		return bucketSpec{noncurrentDays: data.Shared.NoncurrentVersionExpiryDays,
 			tiering: data.Shared.IntelligentTiering, description: "shared by every user of the instance"}
 	case config.ScratchKind:
 		// Versions of expired scratch objects are kept one day only: the
 		// point of scratch is that it empties itself.
-		return bucketSpec{encryption: data.Scratch.Encryption, noncurrentDays: 1, expireDays: data.Scratch.ExpireDays,
+		return bucketSpec{noncurrentDays: 1, expireDays: data.Scratch.ExpireDays,
 			description: fmt.Sprintf("scratch: objects expire after %d days", data.Scratch.ExpireDays)}
 	}
 	panic("stacks: no bucket spec for kind " + string(ref.Kind))
@@ -194,7 +193,7 @@ func (d *DataStack) bucket(ref config.BucketRef, logs awss3.IBucket) awss3.IBuck
 			BlockPublicPolicy: jsii.Bool(false), RestrictPublicBuckets: jsii.Bool(false),
 		})
 	}
-	if s.encryption == "kms" {
+	if d.cfg.BucketEncryption(ref) == "kms" {
 		key := awskms.NewKey(d.Stack, jsii.String(id+"Key"), &awskms.KeyProps{
 			Alias:             jsii.String("alias/" + d.cfg.Name + "/" + ref.Physical),
 			Description:       jsii.String("Encrypts S3 bucket " + ref.Physical),
@@ -504,7 +503,7 @@ func (d *DataStack) bucketARN(name string) string {
 func (d *DataStack) encryption(physical string) string {
 	for _, ref := range d.cfg.Buckets() {
 		if ref.Physical == physical && ref.Kind != config.AccessLogKind {
-			return d.spec(ref).encryption
+			return d.cfg.BucketEncryption(ref)
 		}
 	}
 	return "s3"
