@@ -698,13 +698,11 @@ func (x *Daskhub) checkProfiles(c *checker, cfg *Config) {
 		if it.VCPU == 0 {
 			continue
 		}
-		// A node keeps roughly a tenth of its memory and a fraction of a
-		// core for the kubelet, system daemons and Kubernetes' reserve.
-		if pr.CPUGuarantee > float64(it.VCPU)-0.3 {
+		if pr.CPUGuarantee > it.AllocatableCPU() {
 			c.errorf(p+".cpuGuarantee", "%g does not fit on a %s (%d vCPU, some of it reserved for the system)", pr.CPUGuarantee, g.InstanceTypes[0], it.VCPU)
 		}
-		if pr.MemoryGuaranteeGib > it.MemoryGiB*0.9 {
-			c.errorf(p+".memoryGuaranteeGib", "%g does not fit on a %s (%g GiB, about a tenth of it reserved for the system): at most %g", pr.MemoryGuaranteeGib, g.InstanceTypes[0], it.MemoryGiB, it.MemoryGiB*0.9)
+		if pr.MemoryGuaranteeGib > it.AllocatableMemoryGiB() {
+			c.errorf(p+".memoryGuaranteeGib", "%g does not fit on a %s (%g GiB, about a tenth of it reserved for the system): at most %g", pr.MemoryGuaranteeGib, g.InstanceTypes[0], it.MemoryGiB, it.AllocatableMemoryGiB())
 		}
 		if pr.GPUs > it.GPUs && it.GPUs > 0 {
 			c.errorf(p+".gpus", "%d is more than a %s has (%d)", pr.GPUs, g.InstanceTypes[0], it.GPUs)
@@ -744,7 +742,7 @@ func (d *Dask) check(c *checker, x *Daskhub) {
 			// instance type; the cores and memory options are for CPU workers.
 		case d.MaxWorkerCores > it.VCPU && it.VCPU > 0:
 			c.errorf(p+".maxWorkerCores", "%d is more than a %s node of group %q has (%d vCPU)", d.MaxWorkerCores, g.InstanceTypes[0], o.group, it.VCPU)
-		case float64(d.MaxWorkerMemoryGib) > it.MemoryGiB*0.9 && it.VCPU > 0:
+		case float64(d.MaxWorkerMemoryGib) > it.AllocatableMemoryGiB() && it.VCPU > 0:
 			c.errorf(p+".maxWorkerMemoryGib", "%d does not fit on a %s node of group %q (%g GiB, about a tenth reserved for the system)", d.MaxWorkerMemoryGib, g.InstanceTypes[0], o.group, it.MemoryGiB)
 		}
 	}

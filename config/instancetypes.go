@@ -29,6 +29,15 @@ type InstanceType struct {
 	PriceUSDPerHour float64
 }
 
+// A node keeps roughly a tenth of its memory and a fraction of a core for
+// the kubelet, system daemons and Kubernetes' reserve; pods get the rest.
+
+// AllocatableCPU is the cores pods may ask for on a node of this type.
+func (t InstanceType) AllocatableCPU() float64 { return float64(t.VCPU) - 0.3 }
+
+// AllocatableMemoryGiB is the memory pods may ask for on a node of this type.
+func (t InstanceType) AllocatableMemoryGiB() float64 { return t.MemoryGiB * 0.9 }
+
 // PriceRegion is the region whose on-demand prices InstanceTypes holds.
 const PriceRegion = "us-east-1"
 

@@ -237,12 +237,11 @@ func (e *estimator) nodeHour(g config.NodeGroup) float64 {
 }
 
 // perNode is how many pods asking for cpu cores and memGiB fit on one node
-// of g, leaving the share the system keeps (config's profile checks: a
-// tenth of the memory and a fraction of a core).
+// of g, leaving the share the system keeps.
 func perNode(g config.NodeGroup, cpu, memGiB float64) int {
 	it := g.GroupInstanceType()
-	byCPU := math.Floor((float64(it.VCPU) - 0.3) / cpu)
-	byMem := math.Floor(it.MemoryGiB * 0.9 / memGiB)
+	byCPU := math.Floor(it.AllocatableCPU() / cpu)
+	byMem := math.Floor(it.AllocatableMemoryGiB() / memGiB)
 	return max(1, int(math.Min(byCPU, byMem)))
 }
 
